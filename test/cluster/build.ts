@@ -26,7 +26,7 @@ function ldflags(): string[] {
 
 function goEnv(): NodeJS.ProcessEnv {
   // GOTOOLCHAIN=local: a too-old Go fails with a clear message instead of downloading one.
-  return { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod -buildvcs=false' };
+  return { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly -buildvcs=false' };
 }
 
 export async function goVersion(): Promise<string> {

@@ -13,6 +13,11 @@ const usage = `usage: npm run cluster [-- start|stop|status|build]
   status  show the running processes and the kubeconfig
   build   only build (or find cached) binaries and install nginx`;
 
+function rssMiB(pid: number): string {
+  const kb = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+  return kb ? (Number(kb) / 1024).toFixed(0) : '?';
+}
+
 async function main(cmd = 'start'): Promise<number> {
   switch (cmd) {
     case 'start': {
@@ -33,7 +38,7 @@ async function main(cmd = 'start'): Promise<number> {
     case 'status': {
       const pids = join(stateDir, 'pids.json');
       const procs = existsSync(pids) ? (JSON.parse(readFileSync(pids, 'utf8')) as { name: string; pid: number; log: string }[]) : [];
-      for (const p of procs) console.log(`${p.name}\tpid ${p.pid}\t${isAlive(p.pid) ? 'running' : 'gone'}\t${p.log}`);
+      for (const p of procs) console.log(`${p.name}\tpid ${p.pid}\t${isAlive(p.pid) ? `running, RSS ${rssMiB(p.pid)} MiB` : 'gone'}\t${p.log}`);
       if (!procs.length) console.log('no test bed is running');
       else console.log(`export KUBECONFIG=${join(stateDir, 'kubeconfig')}`);
       return 0;

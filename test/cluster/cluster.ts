@@ -50,6 +50,22 @@ export interface StartOptions {
   log?: (msg: string) => void;
 }
 
+/** What the test bed needs of kube-controller-manager: Services to EndpointSlices, namespace
+ * deletion, owner-based garbage collection, Deployments, and service-account tokens. */
+const controllers = [
+  'serviceaccount-token-controller',
+  'serviceaccount-controller',
+  'root-ca-certificate-publisher-controller',
+  'clusterrole-aggregation-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
+  'namespace-controller',
+  'garbage-collector-controller',
+  'pod-garbage-collector-controller',
+  'deployment-controller',
+  'replicaset-controller',
+];
+
 /** Service ClusterIPs are only ever allocated, never dialled: nothing here runs kube-proxy. */
 const serviceClusterIpRange = '10.96.0.0/16';
 
@@ -223,7 +239,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       `--secure-port=${ports.controllerManager}`,
       `--cert-dir=${join(dir, 'controller-manager')}`,
       '--leader-elect=false',
-      '--controllers=serviceaccount-token,serviceaccount,root-ca-certificate-publisher,endpointslice,endpointslice-mirroring,namespace,garbage-collector,deployment,replicaset',
+      `--controllers=${controllers.join(',')}`,
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
       `--root-ca-file=${pki.caCert}`,
@@ -243,7 +259,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     phase('personas');
 
     const crdDir = await gatewayApiCrdDir();
-    await cluster.kubectl(['apply', '--server-side', '-f', crdDir]);
+    await cluster.kubectl(['apply', '--server-side', '-k', crdDir]);
     await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crdNames(crdDir).map((n) => `crd/${n}`)]);
     phase('gateway-api-crds');
 

@@ -44,15 +44,15 @@ export function tryRun(cmd: string, args: readonly string[], opts: RunOptions = 
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       if (opts.echo) process.stdout.write(d);
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       if (opts.echo) process.stderr.write(d);
     });
@@ -69,7 +69,10 @@ export function tryRun(cmd: string, args: readonly string[], opts: RunOptions = 
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // a command may exit without reading its input
+      child.stdin.end(opts.input);
+    }
   });
 }
 
@@ -90,6 +93,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** An error that ends a waitFor() at once (e.g. the process being waited for has died). */
+export class FatalError extends Error {}
+
 /** Polls `probe` until it returns a value, or throws after `timeoutMs` with the last failure. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -99,6 +105,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof FatalError) throw err;
       last = err;
     }
     if (Date.now() > deadline) {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { sleep, tail, tryRun } from './exec.ts';
+import { FatalError, sleep, tail, tryRun } from './exec.ts';
 
 export interface ManagedProcess {
   name: string;
@@ -62,7 +62,7 @@ export function startProcess(stateDir: string, name: string, cmd: string, args: 
 export function assertRunning(proc: ManagedProcess): void {
   if (isAlive(proc.pid)) return;
   const log = existsSync(proc.log) ? tail(readFileSync(proc.log, 'utf8'), 40) : '(no log)';
-  throw new Error(`${proc.name} exited during start-up; last lines of ${proc.log}:\n${log}`);
+  throw new FatalError(`${proc.name} exited during start-up; last lines of ${proc.log}:\n${log}`);
 }
 
 async function stopPid(pid: number, graceMs: number): Promise<void> {

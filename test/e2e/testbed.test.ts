@@ -4,7 +4,10 @@ import { expect } from 'chai';
 import { stringify } from 'yaml';
 import { waitFor } from '../cluster/exec.ts';
 import { versions } from '../cluster/paths.ts';
-import { freePort } from '../cluster/processes.ts';
+import { isAlive, freePort, assertPortsFree } from '../cluster/processes.ts';
+import { defaultPorts, startCluster } from '../cluster/cluster.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startNginx, type ThrowawayNginx } from '../cluster/nginx.ts';
 import { testbed } from '../testbed.ts';
 
@@ -40,7 +43,7 @@ describe('test bed: control plane', () => {
     };
     const r = await testbed().tryKubectl(['create', '-f', '-'], { input: yaml(route) });
     expect(r.code).to.not.equal(0);
-    expect(r.stderr).to.include('HTTPRoute.gateway.networking.k8s.io "relative-path" is invalid');
+    expect(r.stderr).to.include('The HTTPRoute "relative-path" is invalid: spec.rules[0].matches[0].path');
     expect(r.stderr).to.include("value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']");
   });
 
@@ -109,7 +112,7 @@ describe('test bed: control plane', () => {
     it('forbids an application developer to create a Gateway in the infrastructure namespace (403)', async () => {
       const r = await testbed().tryKubectl(['create', '-f', '-', '-v=6'], { as: 'ana', input: yaml(gateway('infra')) });
       expect(r.code).to.not.equal(0);
-      expect(r.stderr).to.match(/POST https:\/\/\S+\/namespaces\/infra\/gateways\S* 403 Forbidden/);
+      expect(r.stderr).to.match(/verb="POST" url="https:\/\/\S+\/namespaces\/infra\/gateways\S*" status="403 Forbidden"/);
       expect(r.stderr).to.include('User "ana" cannot create resource "gateways" in API group "gateway.networking.k8s.io" in the namespace "infra"');
     });
 
@@ -128,6 +131,32 @@ describe('test bed: control plane', () => {
       const noClass = await testbed().tryKubectl(['create', '-f', '-'], { as: 'chihiro', input: yaml(gc) });
       expect(noClass.stderr).to.include('User "chihiro" cannot create resource "gatewayclasses"');
     });
+  });
+});
+
+describe('test bed: lifecycle', () => {
+  it('cleans up after a crashed run, and stopping leaves no process and frees the ports', async function () {
+    this.timeout(180_000);
+    // A second cluster beside the shared one: own state dir, own ports.
+    const stateDir = join(tmpdir(), 'waygate-testbed-lifecycle');
+    const ports = defaultPorts(27000);
+    const logs: string[] = [];
+    const first = await startCluster({ stateDir, ports, log: (m) => logs.push(m) });
+    // The node process "crashes": nothing calls stop(), the detached servers keep running.
+    const orphans = first.processes.map((p) => p.pid);
+    expect(orphans.every(isAlive)).to.equal(true);
+
+    const second = await startCluster({ stateDir, ports, log: (m) => logs.push(m) });
+    try {
+      expect(logs).to.include('test bed: stopped processes left by an earlier run: kube-controller-manager, kube-apiserver, etcd');
+      expect(orphans.some(isAlive)).to.equal(false);
+      const v = JSON.parse(await second.kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } };
+      expect(v.serverVersion.gitVersion).to.equal(versions.kubernetes);
+    } finally {
+      await second.stop();
+    }
+    expect(second.processes.map((p) => p.pid).some(isAlive)).to.equal(false);
+    await assertPortsFree({ ...ports });
   });
 });
 
