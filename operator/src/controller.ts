@@ -1,0 +1,148 @@
+// The pipeline between the edges: store -> graph -> model -> render -> write, and the
+// agent's verdict -> status. Changes are coalesced (debounce with a bounded delay);
+// rebuilds are serialized and level-triggered: each one recomputes from the whole store.
+import { ConfigWriter } from './apply/writer.ts';
+import { watchVerdicts, type Verdict } from './apply/verdict.ts';
+import { buildHttpModel } from './dataplane/build.ts';
+import { Reason } from './graph/conditions.ts';
+import { buildGraph } from './graph/graph.ts';
+import { desiredStatuses, type ProgrammedState } from './graph/status.ts';
+import type { Graph } from './graph/types.ts';
+import type { Logger } from './log.ts';
+import { renderConfig } from './render/render.ts';
+import type { DesiredStatus } from './status/merge.ts';
+import type { Store } from './store.ts';
+
+export interface ControllerOptions {
+  store: Store;
+  controllerName: string;
+  supportedFeatures: readonly string[];
+  configRoot: string;
+  logger: Logger;
+  /** Receives the desired status of every object after each rebuild and verdict. */
+  statusSink: (desired: DesiredStatus[], graph: Graph) => Promise<void>;
+  debounceMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface ControllerStats {
+  rebuilds: number;
+  versionsWritten: number;
+  lastRenderMs: number;
+}
+
+export class Controller {
+  readonly stats: ControllerStats = { rebuilds: 0, versionsWritten: 0, lastRenderMs: 0 };
+  private readonly writer: ConfigWriter;
+  private readonly rejected = new Map<string, { generation: number | undefined; message: string }>();
+  private lastHash?: string;
+  private lastVersion?: string;
+  private programmed: ProgrammedState = { ok: false, reason: Reason.Pending, message: 'waiting for the first configuration' };
+  private timer?: NodeJS.Timeout;
+  private firstDirtyAt?: number;
+  private running?: Promise<void>;
+  private dirty = false;
+  private stopWatch?: () => void;
+  private unsubscribe?: () => void;
+  private lastGraph?: Graph;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.writer = new ConfigWriter(opts.configRoot);
+  }
+
+  start(): void {
+    this.unsubscribe = this.opts.store.onChange(() => this.schedule());
+    this.stopWatch = watchVerdicts(this.opts.configRoot, (v) => this.onVerdict(v));
+    this.schedule();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.stopWatch?.();
+    clearTimeout(this.timer);
+  }
+
+  get graph(): Graph | undefined {
+    return this.lastGraph;
+  }
+
+  /** Resolves when no rebuild is pending or running. */
+  async idle(): Promise<void> {
+    while (this.timer || this.running) await (this.running ?? new Promise((r) => setTimeout(r, 5)));
+  }
+
+  schedule(): void {
+    const now = Date.now();
+    this.firstDirtyAt ??= now;
+    const debounce = this.opts.debounceMs ?? 50;
+    const at = Math.min(now + debounce, this.firstDirtyAt + (this.opts.maxDelayMs ?? 500));
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.firstDirtyAt = undefined;
+      void this.run();
+    }, Math.max(0, at - now));
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = this.rebuild()
+      .catch((e) => { this.opts.logger.error(`rebuild failed: ${(e as Error).stack ?? e}`); })
+      .finally(() => {
+        this.running = undefined;
+        if (this.dirty) {
+          this.dirty = false;
+          void this.run();
+        }
+      });
+    await this.running;
+  }
+
+  private async rebuild(): Promise<void> {
+    const t0 = performance.now();
+    const snapshot = this.opts.store.snapshot();
+    this.pruneRejected();
+    const graph = buildGraph(snapshot, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures, rejected: this.rejected });
+    const config = renderConfig(buildHttpModel(graph));
+    this.stats.rebuilds++;
+    this.stats.lastRenderMs = performance.now() - t0;
+    this.lastGraph = graph;
+    if (config.hash !== this.lastHash) {
+      this.lastVersion = this.writer.write(config);
+      this.lastHash = config.hash;
+      this.stats.versionsWritten++;
+      this.programmed = { ok: false, reason: Reason.Pending, message: `waiting for nginx to load configuration version ${this.lastVersion}` };
+      this.opts.logger.info(`wrote configuration version ${this.lastVersion}`, { routes: graph.routes.length, gateways: graph.gateways.length, ms: Math.round(this.stats.lastRenderMs) });
+    }
+    await this.opts.statusSink(desiredStatuses(graph, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures }, this.programmed), graph);
+  }
+
+  private onVerdict(v: Verdict): void {
+    if (v.hash !== this.lastHash) return; // about an older version; a newer verdict follows
+    if (v.ok) {
+      this.programmed = { ok: true, reason: Reason.Programmed, message: `nginx serves configuration version ${v.version}` };
+    } else {
+      this.programmed = { ok: false, reason: Reason.Invalid, message: `nginx rejected configuration version ${v.version}: ${v.error ?? 'unknown error'}` };
+      const obj = v.object && this.lastGraph?.routes.find((r) => r.key === v.object);
+      if (obj) {
+        // Leave the offending route out until its spec changes; the others keep serving.
+        this.rejected.set(obj.key, { generation: obj.obj.metadata.generation, message: `nginx rejected the configuration generated from this route (${v.file}:${v.line}): ${v.error}` });
+        this.opts.logger.warn(`nginx rejected version ${v.version} at ${v.file}:${v.line}, produced by ${obj.key}; leaving it out`, { error: v.error });
+      } else {
+        this.opts.logger.error(`nginx rejected version ${v.version}`, { error: v.error, file: v.file, line: v.line });
+      }
+    }
+    this.schedule();
+  }
+
+  private pruneRejected(): void {
+    for (const [key, r] of this.rejected) {
+      const [, ns, name] = key.split('/');
+      const obj = this.opts.store.get('HTTPRoute', ns, name);
+      if (!obj || obj.metadata.generation !== r.generation) this.rejected.delete(key);
+    }
+  }
+}

@@ -1,0 +1,208 @@
+// Graph -> nginx model. Paths go to nginx locations (nginx's own exact/longest-prefix
+// choice is the spec's path precedence); within a location a `map` over a
+// newline-joined key "$request_method\n$http_x\n${arg_y}\n<regex flags>" picks the first
+// rule, in spec precedence, whose method, headers and query match. Every rule a location
+// can serve is listed in it, so a miss on a longer path falls back to shorter prefixes.
+// User regexes never share a subject with other fields: each has its own flag `map`.
+import { isIP } from 'node:net';
+import type { Graph, HTTPRouteNode, RouteMatch, RuleNode } from '../graph/types.ts';
+import { normalizePrefix, sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
+import type { HttpModel, Location, MatchMap, Server, Split, Target, Upstream } from './model.ts';
+import { identifier, quote, regexLiteral } from './quote.ts';
+
+/** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
+const TARGET_PREFIX = '/^wg/';
+const ANY = '[^\n]*';
+
+interface RuleTarget {
+  id: string;
+  upstream?: Upstream;
+  split?: Split;
+  status?: number;
+  source: string;
+}
+
+/** Context shared across servers: upstreams and flag maps are global and deduplicated. */
+class ModelBuilder {
+  readonly model: HttpModel = { upstreams: [], maps: [], splits: [], servers: [] };
+  private readonly ruleTargets = new Map<string, RuleTarget>();
+  private readonly flags = new Map<string, string>();
+  private readonly routeIds = new Map<HTTPRouteNode, number>();
+  private mapCount = 0;
+
+  constructor(routes: readonly HTTPRouteNode[]) {
+    routes.forEach((r, i) => this.routeIds.set(r, i));
+  }
+
+  /** One upstream (and split) per route rule, shared by every server that serves it. */
+  ruleTarget(route: HTTPRouteNode, rule: RuleNode): RuleTarget {
+    const id = `r${this.routeIds.get(route)}_${rule.index}`;
+    let t = this.ruleTargets.get(id);
+    if (t) return t;
+    t = { id, source: route.key };
+    const weighted = rule.backends.filter((b) => b.weight > 0);
+    const valid = weighted.filter((b) => !b.problem);
+    const validWeight = valid.reduce((s, b) => s + b.weight, 0);
+    const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
+    if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
+    else {
+      const servers = valid.flatMap((b) => b.endpoints.filter(validEndpoint).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+      if (!servers.length) t.status = 503; // Services without ready endpoints
+      else {
+        t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
+        this.model.upstreams.push(t.upstream);
+      }
+      if (validWeight < totalWeight) {
+        t.split = { variable: identifier(`wg_s_${id}`), okPercent: `${((100 * validWeight) / totalWeight).toFixed(2)}%`, source: route.key };
+        this.model.splits.push(t.split);
+      }
+    }
+    this.ruleTargets.set(id, t);
+    return t;
+  }
+
+  /** A "0"/"1" variable for one regex condition on one subject, e.g. $uri ~ the route's regex. */
+  flag(subject: string, regex: string, source: string): string {
+    const k = `${subject}\n${regex}`;
+    let v = this.flags.get(k);
+    if (v) return v;
+    v = identifier(`wg_f${this.flags.size}`);
+    this.flags.set(k, v);
+    this.model.maps.push({ key: subject, variable: v, entries: [{ pattern: quote(`~^(?:${regex})$`), value: '1' }], default: '0', source });
+    return v;
+  }
+
+  newMapVariable(): string {
+    return identifier(`wg_m${this.mapCount++}`);
+  }
+}
+
+function validEndpoint(address: string): boolean {
+  const m = address.match(/^\[?([^\]]+)\]?:(\d+)$/);
+  return !!m && isIP(m[1]) !== 0 && Number(m[2]) > 0 && Number(m[2]) < 65536;
+}
+
+const headerVar = (name: string) => `$http_${name.toLowerCase().replace(/-/g, '_')}`;
+const queryVar = (name: string) => `\${arg_${name}}`;
+
+function unconditional(m: RouteMatch): boolean {
+  return !m.method && !m.headers.length && !m.queryParams.length && m.path.type !== 'RegularExpression';
+}
+
+type LocationKey = { modifier: '=' | ''; path: string };
+
+/** Which candidates can serve a request that nginx routes to this location. */
+function applies(loc: LocationKey, c: MatchCandidate): boolean {
+  const p = c.match.path;
+  if (p.type === 'RegularExpression') return true;
+  if (p.type === 'Exact') return loc.modifier === '=' && p.value === loc.path;
+  const q = normalizePrefix(p.value);
+  if (q === '/') return true;
+  const base = loc.modifier === '=' ? loc.path : loc.path.replace(/\/$/, '');
+  return base === q || base.startsWith(`${q}/`);
+}
+
+function locationKeys(candidates: readonly MatchCandidate[]): LocationKey[] {
+  const keys = new Map<string, LocationKey>([['/', { modifier: '', path: '/' }]]);
+  for (const { match: { path } } of candidates) {
+    if (path.type === 'Exact') keys.set(`=${path.value}`, { modifier: '=', path: path.value });
+    if (path.type === 'PathPrefix' && normalizePrefix(path.value) !== '/') {
+      const q = normalizePrefix(path.value);
+      keys.set(`=${q}`, { modifier: '=', path: q });
+      keys.set(q + '/', { modifier: '', path: `${q}/` });
+    }
+  }
+  return [...keys.values()].sort((a, b) => (a.modifier + a.path < b.modifier + b.path ? -1 : 1));
+}
+
+/** The map that picks, in precedence order, the first candidate whose conditions hold. */
+function dispatchMap(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): MatchMap {
+  const useMethod = cands.some((c) => c.match.method);
+  const headers = [...new Set(cands.flatMap((c) => c.match.headers.filter((h) => h.type === 'Exact').map((h) => h.name.toLowerCase())))].sort();
+  const queries = [...new Set(cands.flatMap((c) => c.match.queryParams.filter((q) => q.type === 'Exact').map((q) => q.name)))].sort();
+  const flagsOf = (c: MatchCandidate): string[] => [
+    ...(c.match.path.type === 'RegularExpression' ? [b.flag('$uri', c.match.path.value, c.route.key)] : []),
+    ...c.match.headers.filter((h) => h.type === 'RegularExpression').map((h) => b.flag(headerVar(h.name), h.value, c.route.key)),
+    ...c.match.queryParams.filter((q) => q.type === 'RegularExpression').map((q) => b.flag(queryVar(q.name), q.value, c.route.key)),
+  ];
+  const candFlags = cands.map(flagsOf);
+  const flagVars = [...new Set(candFlags.flat())];
+  const fields = [...(useMethod ? ['$request_method'] : []), ...headers.map(headerVar), ...queries.map(queryVar)];
+  const key = [...fields, ...(flagVars.length ? [flagVars.map((f) => `$${f}`).join('')] : [])].join('\n');
+  const entries = cands.map((c, i) => {
+    const m = c.match;
+    const parts = [
+      ...(useMethod ? [m.method ?? ANY] : []),
+      ...headers.map((h) => { const x = m.headers.find((v) => v.type === 'Exact' && v.name.toLowerCase() === h); return x ? regexLiteral(x.value) : ANY; }),
+      ...queries.map((q) => { const x = m.queryParams.find((v) => v.type === 'Exact' && v.name === q); return x ? regexLiteral(x.value) : ANY; }),
+    ];
+    if (flagVars.length) parts.push(flagVars.map((f) => (candFlags[i].includes(f) ? '1' : '.')).join(''));
+    const pattern = `~^${parts.join('\n')}$`;
+    return { pattern: quote(pattern), value: targetOf(c), source: c.route.key };
+  });
+  return { key: quote(key), variable: b.newMapVariable(), entries, default: '""' };
+}
+
+function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string): Server {
+  const sorted = sortByPrecedence(candidates);
+  const targets = new Map<string, Target>();
+  const targetOf = (c: MatchCandidate): string => {
+    const rt = b.ruleTarget(c.route, c.route.rules.find((r) => r.index === c.ruleIndex)!);
+    if (!targets.has(rt.id)) {
+      targets.set(rt.id, { id: rt.id, uri: quote(TARGET_PREFIX + rt.id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source });
+    }
+    return rt.id;
+  };
+  const locations: Location[] = locationKeys(sorted).map((key) => {
+    const all = sorted.filter((c) => applies(key, c));
+    // Candidates after the first unconditional one can never be chosen.
+    const firstAlways = all.findIndex((c) => unconditional(c.match));
+    const cands = firstAlways < 0 ? all : all.slice(0, firstAlways + 1);
+    const loc = { modifier: key.modifier, path: quote(key.path) };
+    if (!cands.length) return { ...loc, dispatch: { status: 404 } };
+    if (unconditional(cands[0].match)) return { ...loc, dispatch: { uri: quote(TARGET_PREFIX + targetOf(cands[0])) } };
+    const map = dispatchMap(b, cands, targetOf);
+    b.model.maps.push(map);
+    return { ...loc, dispatch: { variable: map.variable } };
+  });
+  return {
+    listen,
+    defaultServer: host === '*',
+    serverNames: host === '*' ? ['""'] : [quote(host)],
+    locations,
+    targets: [...targets.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
+    source,
+  };
+}
+
+export function buildHttpModel(graph: Graph): HttpModel {
+  const b = new ModelBuilder(graph.routes);
+  for (const gw of graph.gateways) {
+    if (!gw.valid || !gw.address) continue;
+    const ports = [...new Set(gw.listeners.filter((l) => l.valid && l.protocol === 'HTTP').map((l) => l.port))].sort((x, y) => x - y);
+    for (const port of ports) {
+      const byHost = new Map<string, MatchCandidate[]>();
+      const seen = new Set<string>();
+      for (const l of gw.listeners.filter((x) => x.valid && x.port === port)) {
+        for (const { route, hostnames } of l.attached) {
+          for (const host of hostnames) {
+            for (const rule of route.rules.filter((r) => !r.problem)) {
+              rule.matches.forEach((match, matchIndex) => {
+                const id = `${host}\n${route.key}\n${rule.index}\n${matchIndex}`;
+                if (seen.has(id)) return;
+                seen.add(id);
+                let list = byHost.get(host);
+                if (!list) byHost.set(host, (list = []));
+                list.push({ route, ruleIndex: rule.index, matchIndex, match });
+              });
+            }
+          }
+        }
+      }
+      if (!byHost.has('*')) byHost.set('*', []); // answers 404 for hosts no listener serves
+      const listen = quote(`${gw.address}:${port}`);
+      for (const host of [...byHost.keys()].sort()) b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`));
+    }
+  }
+  return b.model;
+}

@@ -1,0 +1,61 @@
+// The nginx-shaped model the templates print. Every string in it is either a quoted
+// token from quote.ts or an identifier we generated; templates add nothing user-made.
+
+export interface Upstream {
+  name: string;
+  servers: { address: string; weight: number }[];
+  source: string;
+}
+
+/** A `map` whose value picks a rule target, or a flag map for one regex condition. */
+export interface MatchMap {
+  /** Quoted source expression. */
+  key: string;
+  variable: string;
+  entries: { pattern: string; value: string; source?: string }[];
+  default: string;
+  source?: string;
+}
+
+export interface Split {
+  variable: string;
+  /** "50.00%" of requests get `ok`; the rest `fail`. */
+  okPercent: string;
+  source: string;
+}
+
+/** Internal location that serves one rule: proxy, or a status for invalid backends. */
+export interface Target {
+  id: string;
+  /** Quoted internal URI. */
+  uri: string;
+  upstream?: string;
+  /** Share of requests that answer 500 because some backendRefs are invalid. */
+  split?: Split;
+  status?: number;
+  source: string;
+}
+
+export interface Location {
+  /** "= /x", "/x/" ... as tokens: modifier and quoted path. */
+  modifier: '=' | '';
+  path: string;
+  /** Map variable choosing the target, or a fixed target URI, or a fixed status. */
+  dispatch: { variable: string } | { uri: string } | { status: number };
+}
+
+export interface Server {
+  listen: string;
+  defaultServer: boolean;
+  serverNames: string[];
+  locations: Location[];
+  targets: Target[];
+  source: string;
+}
+
+export interface HttpModel {
+  upstreams: Upstream[];
+  maps: MatchMap[];
+  splits: Split[];
+  servers: Server[];
+}

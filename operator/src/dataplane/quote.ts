@@ -1,0 +1,31 @@
+// The one way a string becomes an nginx token. Every value is double-quoted; inside
+// quotes nginx's parser only interprets \" \' \\ \n \r \t, so escaping backslashes and
+// quotes makes ";", "{", "}", "#" and spaces inert. "$" is literal in the contexts these
+// tokens are used in (location, server_name, map keys and regexes); script contexts that
+// expand variables reject it instead. Values were validated first (validate.ts); this
+// layer still refuses control characters and over-long tokens, as a second wall.
+
+/** nginx reads one token into a 4 KiB buffer; stay below it. */
+const MAX_TOKEN = 4000;
+
+export class UnsafeValueError extends Error {}
+
+export function quote(value: string, opts: { script?: boolean } = {}): string {
+  if (typeof value !== 'string') throw new UnsafeValueError(`not a string: ${String(value)}`);
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) throw new UnsafeValueError(`control character in ${JSON.stringify(value)}`);
+  if (opts.script && value.includes('$')) throw new UnsafeValueError(`"$" in ${JSON.stringify(value)} would expand a variable`);
+  const body = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+  if (body.length > MAX_TOKEN) throw new UnsafeValueError(`value of ${body.length} characters exceeds nginx's token limit`);
+  return `"${body}"`;
+}
+
+/** Escapes PCRE metacharacters so that a literal matches itself. */
+export function regexLiteral(value: string): string {
+  return value.replace(/[\\^$.|?*+()[\]{}\/-]/g, '\\$&');
+}
+
+/** Names we generate (upstreams, variables): already safe; asserted, never quoted. */
+export function identifier(name: string): string {
+  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new UnsafeValueError(`bad identifier ${JSON.stringify(name)}`);
+  return name;
+}

@@ -1,0 +1,67 @@
+// Allow-lists for every user-controlled string that can reach nginx.conf. Route authors
+// are untrusted (IngressNightmare): a value outside these lists fails its rule with a
+// condition and never reaches the renderer. The renderer then emits values only through
+// quote.ts. Each check returns undefined when valid, else a message naming the problem.
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+/** Exact and PathPrefix values: RFC 3986 path characters, no percent-escapes (nginx matches decoded URIs). */
+const PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+/** Header names nginx exposes as $http_<name>: letters, digits, dashes. */
+const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
+/** Query parameter names usable as ${arg_<name>}. */
+const QUERY_NAME = /^[A-Za-z0-9_]+$/;
+/** Printable ASCII, no control characters (header values cannot carry newlines). */
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024 } as const;
+
+export function checkHostname(h: string): string | undefined {
+  if (typeof h !== 'string' || h.length > 253 || !HOSTNAME.test(h)) return `${JSON.stringify(String(h))} is not a valid hostname`;
+}
+
+export function checkPath(p: string): string | undefined {
+  if (typeof p !== 'string' || p.length > limits.path) return `path longer than ${limits.path} characters`;
+  if (!PATH.test(p)) return `${JSON.stringify(p)} must start with "/" and contain only unescaped RFC 3986 path characters`;
+  if (/\/\.\.?(\/|$)|\/\//.test(p)) return `${JSON.stringify(p)} must not contain "//", "/./" or "/../"`;
+}
+
+/**
+ * Regular expressions run in nginx's PCRE. We accept what also compiles as a JavaScript
+ * regex (a close, stricter dialect) and nothing with control characters; the rest is
+ * inert inside a quoted token. nginx -t remains the final judge and is traced back.
+ */
+export function checkRegex(re: string): string | undefined {
+  if (typeof re !== 'string' || re.length === 0 || re.length > limits.regex) return `regular expression must have 1 to ${limits.regex} characters`;
+  if (CONTROL.test(re)) return 'regular expression contains control characters';
+  if (/\(\*|\(\?[C#]|\\[QEKgkNRXx]/.test(re)) return `regular expression ${JSON.stringify(re)} uses PCRE-only syntax that is not supported`;
+  try {
+    new RegExp(re, 'u');
+  } catch (e) {
+    return `invalid regular expression ${JSON.stringify(re)}: ${(e as Error).message}`;
+  }
+}
+
+export function checkHeaderName(n: string): string | undefined {
+  if (typeof n !== 'string' || n.length > 256 || !HEADER_NAME.test(n)) return `header name ${JSON.stringify(String(n))} must contain only letters, digits and "-"`;
+}
+
+export function checkQueryName(n: string): string | undefined {
+  if (typeof n !== 'string' || n.length > 256 || !QUERY_NAME.test(n)) return `query parameter name ${JSON.stringify(String(n))} must contain only letters, digits and "_" (nginx \$arg_ variables)`;
+}
+
+export function checkPrintable(v: string, what: string, max: number): string | undefined {
+  if (typeof v !== 'string' || v.length > max) return `${what} longer than ${max} characters`;
+  if (!PRINTABLE.test(v)) return `${what} ${JSON.stringify(v)} must be printable ASCII`;
+}
+
+export function isDnsLabel(s: string): boolean {
+  return typeof s === 'string' && DNS_LABEL.test(s);
+}
+
+export function isDnsSubdomain(s: string): boolean {
+  return typeof s === 'string' && s.length <= 253 && DNS_SUBDOMAIN.test(s);
+}

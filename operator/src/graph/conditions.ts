@@ -1,0 +1,57 @@
+// Condition types and reasons, spelled exactly as the Gateway API spec spells them, and a
+// builder that stamps observedGeneration. lastTransitionTime is added when status is merged.
+import type { Condition } from '../objects.ts';
+
+export const ConditionType = {
+  Accepted: 'Accepted',
+  Programmed: 'Programmed',
+  ResolvedRefs: 'ResolvedRefs',
+  Conflicted: 'Conflicted',
+  PartiallyInvalid: 'PartiallyInvalid',
+  SupportedVersion: 'SupportedVersion',
+} as const;
+
+export const Reason = {
+  // shared
+  Accepted: 'Accepted',
+  Programmed: 'Programmed',
+  ResolvedRefs: 'ResolvedRefs',
+  Invalid: 'Invalid',
+  Pending: 'Pending',
+  UnsupportedValue: 'UnsupportedValue',
+  // GatewayClass
+  InvalidParameters: 'InvalidParameters',
+  SupportedVersion: 'SupportedVersion',
+  // Gateway
+  ListenersNotValid: 'ListenersNotValid',
+  UnsupportedAddress: 'UnsupportedAddress',
+  AddressNotUsable: 'AddressNotUsable',
+  // Listener
+  NoConflicts: 'NoConflicts',
+  HostnameConflict: 'HostnameConflict',
+  ProtocolConflict: 'ProtocolConflict',
+  UnsupportedProtocol: 'UnsupportedProtocol',
+  PortUnavailable: 'PortUnavailable',
+  InvalidRouteKinds: 'InvalidRouteKinds',
+  InvalidCertificateRef: 'InvalidCertificateRef',
+  // Route
+  NotAllowedByListeners: 'NotAllowedByListeners',
+  NoMatchingListenerHostname: 'NoMatchingListenerHostname',
+  NoMatchingParent: 'NoMatchingParent',
+  RefNotPermitted: 'RefNotPermitted',
+  InvalidKind: 'InvalidKind',
+  BackendNotFound: 'BackendNotFound',
+  UnsupportedProtocol_: 'UnsupportedProtocol',
+} as const;
+
+export function condition(type: string, ok: boolean, reason: string, message: string, generation: number | undefined): Condition {
+  const c: Condition = { type, status: ok ? 'True' : 'False', reason, message };
+  if (generation !== undefined) c.observedGeneration = generation;
+  return c;
+}
+
+/** A problem found while building the graph: the reason and a message naming the field. */
+export interface Problem {
+  reason: string;
+  message: string;
+}

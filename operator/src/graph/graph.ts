@@ -1,0 +1,76 @@
+// The graph: a pure function of the store's snapshot. Classes, Gateways and listeners
+// first, then routes (rules, backends) and their attachment to listeners.
+import type { Snapshot } from '../store.ts';
+import type { KubeObject } from '../objects.ts';
+import { attachRoute, parentGateway } from './attachment.ts';
+import { indexBackends } from './backendrefs.ts';
+import { condition, ConditionType, Reason } from './conditions.ts';
+import { buildGateways } from './gateway.ts';
+import { buildGatewayClasses } from './gatewayclass.ts';
+import { buildHTTPRoute } from './httproute.ts';
+import type { Graph, GraphOptions, HTTPRouteNode, ParentResult } from './types.ts';
+
+const list = (s: Snapshot, kind: string): readonly KubeObject[] => s.get(kind) ?? [];
+
+export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
+  const gatewayClasses = buildGatewayClasses(list(snapshot, 'GatewayClass'), opts.controllerName);
+  const gateways = buildGateways(list(snapshot, 'Gateway'), gatewayClasses);
+  const gatewaysByKey = new Map(gateways.map((g) => [g.key, g]));
+  const namespaces = new Map(list(snapshot, 'Namespace').map((n) => [n.metadata.name, n]));
+  const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), list(snapshot, 'ReferenceGrant'));
+
+  const routes: HTTPRouteNode[] = [];
+  for (const obj of list(snapshot, 'HTTPRoute')) {
+    const refs: any[] = obj.spec?.parentRefs ?? [];
+    const ourRefs = refs.map((ref) => ({ ref, gateway: parentGateway(ref, obj, gatewaysByKey) })).filter((r) => r.gateway);
+    if (!ourRefs.length) continue; // not attached to any of our Gateways: nothing to say
+    const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
+    const rejected = opts.rejected?.get(key);
+    const route = buildHTTPRoute(obj, backends,
+      rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined);
+    for (const { ref, gateway } of ourRefs) {
+      const att = attachRoute(route, ref, gateway!, namespaces);
+      route.parents.push({ parentRef: parentRefStatus(ref, obj), gateway, conditions: routeParentConditions(route, att.problem) });
+      if (att.problem || !routeAccepted(route)) continue;
+      for (const { listener, hostnames } of att.listeners) {
+        // Two parentRefs may reach one listener (e.g. by name and by port): attach once.
+        const existing = listener.attached.find((a) => a.route === route);
+        if (existing) existing.hostnames = [...new Set([...existing.hostnames, ...hostnames])];
+        else listener.attached.push({ route, hostnames });
+      }
+    }
+    routes.push(route);
+  }
+  return { gatewayClasses, gateways, routes };
+}
+
+/** The parentRef as written in status: the spec's fields with defaults filled in. */
+function parentRefStatus(ref: any, route: KubeObject): Record<string, unknown> {
+  const out: Record<string, unknown> = { group: ref.group ?? 'gateway.networking.k8s.io', kind: ref.kind ?? 'Gateway', name: ref.name, namespace: ref.namespace ?? route.metadata.namespace };
+  if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
+  if (ref.port !== undefined) out.port = ref.port;
+  return out;
+}
+
+function routeAccepted(route: HTTPRouteNode): boolean {
+  return !route.problem && (route.rules.length === 0 || route.rules.some((r) => !r.problem));
+}
+
+export function routeParentConditions(route: HTTPRouteNode, attachProblem: { reason: string; message: string } | undefined): ParentResult['conditions'] {
+  const gen = route.obj.metadata.generation;
+  const invalidRules = route.rules.filter((r) => r.problem);
+  const out = [];
+  if (route.problem) out.push(condition(ConditionType.Accepted, false, route.problem.reason, route.problem.message, gen));
+  else if (attachProblem) out.push(condition(ConditionType.Accepted, false, attachProblem.reason, attachProblem.message, gen));
+  else if (!routeAccepted(route)) out.push(condition(ConditionType.Accepted, false, Reason.UnsupportedValue, `no valid rule: ${invalidRules[0].problem!.message}`, gen));
+  else out.push(condition(ConditionType.Accepted, true, Reason.Accepted, 'Route is accepted', gen));
+  const backendProblem = route.rules.filter((r) => !r.problem).flatMap((r) => r.backends).find((b) => b.problem)?.problem;
+  out.push(backendProblem
+    ? condition(ConditionType.ResolvedRefs, false, backendProblem.reason, backendProblem.message, gen)
+    : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen));
+  if (invalidRules.length && routeAccepted(route)) {
+    out.push(condition(ConditionType.PartiallyInvalid, true, Reason.UnsupportedValue,
+      `rules ${invalidRules.map((r) => r.index).join(', ')} are not served: ${invalidRules.map((r) => r.problem!.message).join('; ')}`, gen));
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+// HTTPRoute rules: matches checked against the allow-lists (an unsafe or unsupported
+// value invalidates its rule, never the whole route unless every rule fails) and
+// backendRefs resolved.
+import type { KubeObject } from '../objects.ts';
+import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkQueryName, checkRegex, limits } from '../dataplane/validate.ts';
+import { Reason, type Problem } from './conditions.ts';
+import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
+import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from './types.ts';
+
+/** Filters come with the next HTTPRoute issue; until then a rule that asks for one is not served. */
+const supportedFilters: readonly string[] = [];
+
+function valueMatches(list: any[] | undefined, field: string, checkName: (n: string) => string | undefined, what: string): { matches: ValueMatch[]; problem?: string } {
+  const matches: ValueMatch[] = [];
+  for (const [i, m] of (list ?? []).entries()) {
+    const type = m.type ?? 'Exact';
+    const f = `${field}[${i}]`;
+    const nameErr = checkName(m.name);
+    if (nameErr) return { matches, problem: `${f}.name: ${nameErr}` };
+    if (type !== 'Exact' && type !== 'RegularExpression') return { matches, problem: `${f}.type: ${type} is not supported` };
+    const valueErr = type === 'Exact' ? checkPrintable(m.value, `${what} value`, limits.headerValue) : checkRegex(m.value);
+    if (valueErr) return { matches, problem: `${f}.value: ${valueErr}` };
+    matches.push({ type, name: m.name, value: m.value });
+  }
+  return { matches };
+}
+
+export function parseMatch(m: any, field: string): { match?: RouteMatch; problem?: string } {
+  const path: PathMatch = { type: m.path?.type ?? 'PathPrefix', value: m.path?.value ?? '/' };
+  if (path.type === 'RegularExpression') {
+    const err = checkRegex(path.value);
+    if (err) return { problem: `${field}.path.value: ${err}` };
+  } else if (path.type === 'Exact' || path.type === 'PathPrefix') {
+    const err = checkPath(path.value);
+    if (err) return { problem: `${field}.path.value: ${err}` };
+  } else return { problem: `${field}.path.type: ${path.type} is not supported` };
+  const headers = valueMatches(m.headers, `${field}.headers`, checkHeaderName, 'header');
+  if (headers.problem) return { problem: headers.problem };
+  const query = valueMatches(m.queryParams, `${field}.queryParams`, checkQueryName, 'query parameter');
+  if (query.problem) return { problem: query.problem };
+  return { match: { path, headers: headers.matches, queryParams: query.matches, method: m.method } };
+}
+
+function buildRule(route: KubeObject, rule: any, index: number, backends: BackendIndex): RuleNode {
+  const field = `spec.rules[${index}]`;
+  const node: RuleNode = { index, matches: [], backends: [] };
+  const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
+  for (const [i, f] of (rule.filters ?? []).entries()) {
+    if (!supportedFilters.includes(f.type)) return fail(`${field}.filters[${i}].type: filter ${f.type} is not supported yet`);
+  }
+  for (const [i, b] of (rule.backendRefs ?? []).entries()) {
+    if (b.filters?.length) return fail(`${field}.backendRefs[${i}].filters: backendRef filters are not supported yet`);
+  }
+  const rawMatches: any[] = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix', value: '/' } }];
+  for (const [i, m] of rawMatches.entries()) {
+    const { match, problem } = parseMatch(m, `${field}.matches[${i}]`);
+    if (problem) return fail(problem);
+    node.matches.push(match!);
+  }
+  node.backends = (rule.backendRefs ?? []).map((b: any, i: number) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`));
+  return node;
+}
+
+export function buildHTTPRoute(obj: KubeObject, backends: BackendIndex, rejected?: Problem): HTTPRouteNode {
+  const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
+  const hostnames: string[] = obj.spec?.hostnames ?? [];
+  const node: HTTPRouteNode = { obj, key, kind: 'HTTPRoute', hostnames, rules: [], parents: [], problem: rejected };
+  for (const [i, h] of hostnames.entries()) {
+    const err = checkHostname(h);
+    if (err) { node.problem = { reason: Reason.UnsupportedValue, message: `spec.hostnames[${i}]: ${err}` }; return node; }
+  }
+  node.rules = ((obj.spec?.rules as any[]) ?? []).map((r, i) => buildRule(obj, r, i, backends));
+  return node;
+}

@@ -1,0 +1,93 @@
+// Listeners: protocol support, allowed route kinds, and conflicts between listeners of
+// one Gateway on the same port (spec: ListenerConditionConflicted).
+import type { Condition, KubeObject } from '../objects.ts';
+import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
+import type { ListenerNode, RouteGroupKind } from './types.ts';
+
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+
+/** Route kinds each protocol can carry today; the rest of the protocols come with the stream block. */
+const kindsByProtocol: Record<string, readonly string[]> = {
+  HTTP: ['HTTPRoute'],
+};
+
+export function supportedProtocol(protocol: string): boolean {
+  return Object.hasOwn(kindsByProtocol, protocol);
+}
+
+/** spec.listeners[].allowedRoutes.kinds against what the protocol supports. */
+export function resolveRouteKinds(listener: any, index: number): { kinds: RouteGroupKind[]; problem?: Problem } {
+  const supported = kindsByProtocol[listener.protocol] ?? [];
+  const requested: any[] | undefined = listener.allowedRoutes?.kinds;
+  if (!requested?.length) return { kinds: supported.map((kind) => ({ group: GATEWAY_GROUP, kind })) };
+  const kinds: RouteGroupKind[] = [];
+  const invalid: string[] = [];
+  for (const k of requested) {
+    const group = k.group ?? GATEWAY_GROUP;
+    if (group === GATEWAY_GROUP && supported.includes(k.kind)) kinds.push({ group, kind: k.kind });
+    else invalid.push(`${group}/${k.kind}`);
+  }
+  const problem = invalid.length
+    ? { reason: Reason.InvalidRouteKinds, message: `spec.listeners[${index}].allowedRoutes.kinds: ${invalid.join(', ')} not supported on protocol ${listener.protocol}` }
+    : undefined;
+  return { kinds, problem };
+}
+
+/** Listeners that share a port must share a protocol; HTTP listeners on one port must differ in hostname. */
+export function findConflicts(listeners: readonly any[]): Map<number, Problem> {
+  const out = new Map<number, Problem>();
+  const byPort = new Map<number, number[]>();
+  listeners.forEach((l, i) => byPort.set(l.port, [...(byPort.get(l.port) ?? []), i]));
+  for (const [port, idx] of byPort) {
+    const protocols = new Set(idx.map((i) => listeners[i].protocol));
+    if (protocols.size > 1) {
+      for (const i of idx) out.set(i, { reason: Reason.ProtocolConflict, message: `port ${port} is used with protocols ${[...protocols].sort().join(', ')}` });
+      continue;
+    }
+    const byHost = new Map<string, number[]>();
+    for (const i of idx) byHost.set(listeners[i].hostname ?? '', [...(byHost.get(listeners[i].hostname ?? '') ?? []), i]);
+    for (const [host, same] of byHost) {
+      if (same.length < 2) continue;
+      const names = same.map((i) => listeners[i].name).join(', ');
+      for (const i of same) out.set(i, { reason: Reason.HostnameConflict, message: `listeners ${names} use port ${port} with the same hostname ${host || '(none)'}` });
+    }
+  }
+  return out;
+}
+
+export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefined): ListenerNode[] {
+  const listeners: any[] = gw.spec?.listeners ?? [];
+  const gen = gw.metadata.generation;
+  const conflicts = findConflicts(listeners);
+  return listeners.map((l, i) => {
+    const { kinds, problem: kindProblem } = resolveRouteKinds(l, i);
+    const conflict = conflicts.get(i);
+    const protocolProblem: Problem | undefined = supportedProtocol(l.protocol)
+      ? undefined
+      : { reason: Reason.UnsupportedProtocol, message: `spec.listeners[${i}].protocol: ${l.protocol} is not supported yet` };
+    const acceptProblem = gatewayProblem ?? protocolProblem ?? conflict;
+    const conditions: Condition[] = [
+      acceptProblem
+        ? condition(ConditionType.Accepted, false, acceptProblem === gatewayProblem ? Reason.Invalid : acceptProblem.reason, acceptProblem.message, gen)
+        : condition(ConditionType.Accepted, true, Reason.Accepted, 'Listener is accepted', gen),
+      conflict
+        ? condition(ConditionType.Conflicted, true, conflict.reason, conflict.message, gen)
+        : condition(ConditionType.Conflicted, false, Reason.NoConflicts, 'No conflicts', gen),
+      kindProblem
+        ? condition(ConditionType.ResolvedRefs, false, kindProblem.reason, kindProblem.message, gen)
+        : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen),
+    ];
+    const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
+    return {
+      name: l.name,
+      port: l.port,
+      protocol: l.protocol,
+      hostname: l.hostname,
+      valid: !acceptProblem,
+      supportedKinds: kinds,
+      allowedRoutes: { from, selector: l.allowedRoutes?.namespaces?.selector },
+      conditions,
+      attached: [],
+    };
+  });
+}

@@ -1,0 +1,79 @@
+// Desired status of every object the graph knows, as data (Contour's lesson): the status
+// writer (cluster) or the render CLI (--status) merges it with what is stored.
+import type { Condition } from '../objects.ts';
+import type { DesiredStatus } from '../status/merge.ts';
+import { condition, ConditionType, Reason } from './conditions.ts';
+import type { GatewayNode, Graph, GraphOptions } from './types.ts';
+
+/** What the data plane said about the config that contains this graph. */
+export interface ProgrammedState {
+  ok: boolean;
+  reason: string;
+  message: string;
+}
+
+export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState): Condition[] {
+  const gen = gw.obj.metadata.generation;
+  const invalidListeners = gw.listeners.filter((l) => !l.valid).map((l) => l.name);
+  const accepted = gw.problem
+    ? condition(ConditionType.Accepted, false, gw.problem.reason, gw.problem.message, gen)
+    : invalidListeners.length
+      ? condition(ConditionType.Accepted, true, Reason.ListenersNotValid, `listeners ${invalidListeners.join(', ')} are not valid`, gen)
+      : condition(ConditionType.Accepted, true, Reason.Accepted, 'Gateway is accepted', gen);
+  const prog = !gw.valid
+    ? condition(ConditionType.Programmed, false, Reason.Invalid, 'Gateway is not accepted', gen)
+    : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
+  return [accepted, prog];
+}
+
+export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: ProgrammedState): DesiredStatus[] {
+  const out: DesiredStatus[] = [];
+  for (const c of graph.gatewayClasses) {
+    const gen = c.obj.metadata.generation;
+    out.push({
+      kind: 'GatewayClass',
+      name: c.obj.metadata.name,
+      status: {
+        conditions: [
+          c.accepted
+            ? condition(ConditionType.Accepted, true, Reason.Accepted, 'GatewayClass is accepted', gen)
+            : condition(ConditionType.Accepted, false, Reason.InvalidParameters, 'spec.parametersRef: parameters are not supported', gen),
+          condition(ConditionType.SupportedVersion, true, Reason.SupportedVersion, 'Gateway API CRD version is supported', gen),
+        ],
+        supportedFeatures: [...opts.supportedFeatures].sort().map((name) => ({ name })),
+      },
+    });
+  }
+  for (const gw of graph.gateways) {
+    const gen = gw.obj.metadata.generation;
+    out.push({
+      kind: 'Gateway',
+      namespace: gw.obj.metadata.namespace,
+      name: gw.obj.metadata.name,
+      status: {
+        addresses: gw.address && gw.valid ? [{ type: 'IPAddress', value: gw.address }] : [],
+        conditions: gatewayConditions(gw, programmed),
+        listeners: gw.listeners.map((l) => ({
+          name: l.name,
+          supportedKinds: l.supportedKinds,
+          attachedRoutes: l.attached.length,
+          conditions: [
+            ...l.conditions,
+            l.valid
+              ? condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen)
+              : condition(ConditionType.Programmed, false, Reason.Invalid, 'Listener is not valid', gen),
+          ],
+        })),
+      },
+    });
+  }
+  for (const r of graph.routes) {
+    out.push({
+      kind: r.kind,
+      namespace: r.obj.metadata.namespace,
+      name: r.obj.metadata.name,
+      parents: r.parents.map((p) => ({ parentRef: p.parentRef, controllerName: opts.controllerName, conditions: p.conditions })),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,101 @@
+// The graph: the store's objects after the spec's rules, with every object's conditions.
+import type { Condition, KubeObject } from '../objects.ts';
+import type { Problem } from './conditions.ts';
+
+export interface GraphOptions {
+  controllerName: string;
+  /** Feature names published in GatewayClass status.supportedFeatures. */
+  supportedFeatures: readonly string[];
+  /** Objects nginx rejected earlier (key -> generation -> reason): excluded and reported. */
+  rejected?: ReadonlyMap<string, { generation: number | undefined; message: string }>;
+}
+
+export type ListenerProtocol = 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' | 'UDP';
+
+export interface RouteGroupKind { group: string; kind: string }
+
+export interface ListenerNode {
+  name: string;
+  port: number;
+  protocol: string;
+  hostname?: string;
+  /** Usable for attachment and rendering. */
+  valid: boolean;
+  supportedKinds: RouteGroupKind[];
+  allowedRoutes: { from: 'Same' | 'All' | 'Selector'; selector?: any };
+  conditions: Condition[];
+  /** Routes attached through this listener, with the hostnames they serve on it. */
+  attached: AttachedRoute[];
+}
+
+export interface GatewayNode {
+  obj: KubeObject;
+  key: string;
+  /** The loopback address nginx listens on for this Gateway. */
+  address?: string;
+  valid: boolean;
+  problem?: Problem;
+  listeners: ListenerNode[];
+}
+
+export interface AttachedRoute {
+  route: HTTPRouteNode;
+  /** Effective hostnames on this listener ('*' = any). */
+  hostnames: string[];
+}
+
+export interface PathMatch { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string }
+export interface ValueMatch { type: 'Exact' | 'RegularExpression'; name: string; value: string }
+
+export interface RouteMatch {
+  path: PathMatch;
+  headers: ValueMatch[];
+  queryParams: ValueMatch[];
+  method?: string;
+}
+
+export interface BackendNode {
+  /** Display name: "namespace/name:port". */
+  name: string;
+  weight: number;
+  /** Set when the reference cannot be used: requests routed to it get 500. */
+  problem?: Problem;
+  /** Ready endpoints "ip:port". */
+  endpoints: string[];
+}
+
+export interface RuleNode {
+  index: number;
+  /** Set when the rule cannot be served (UnsupportedValue): it is left out. */
+  problem?: Problem;
+  matches: RouteMatch[];
+  backends: BackendNode[];
+}
+
+export interface ParentResult {
+  parentRef: Record<string, unknown>;
+  gateway?: GatewayNode;
+  conditions: Condition[];
+}
+
+export interface HTTPRouteNode {
+  obj: KubeObject;
+  key: string;
+  kind: 'HTTPRoute';
+  hostnames: string[];
+  rules: RuleNode[];
+  parents: ParentResult[];
+  /** Whole-route rejection (e.g. nginx rejected its config). */
+  problem?: Problem;
+}
+
+export interface GatewayClassNode {
+  obj: KubeObject;
+  accepted: boolean;
+}
+
+export interface Graph {
+  gatewayClasses: GatewayClassNode[];
+  gateways: GatewayNode[];
+  routes: HTTPRouteNode[];
+}

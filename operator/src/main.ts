@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// waygate: a Gateway API implementation that programs nginx.
+//   waygate operator [--config-root DIR]        watch the cluster (KUBECONFIG or in-cluster)
+//   waygate standalone DIR [--run-dir DIR]      serve the Gateway API YAML in DIR with a local nginx
+//   waygate render [--status] PATH...           print the nginx config (or statuses) for YAML files
+import { parseArgs } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultControllerName, supportedFeatures } from './features.ts';
+import { createLogger } from './log.ts';
+import { renderCommand } from './modes/render.ts';
+import { startStandalone } from './modes/standalone.ts';
+
+const usage = `usage:
+  waygate operator [--config-root DIR] [--controller-name NAME]
+  waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
+  waygate render [--status] PATH...`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      status: { type: 'boolean', default: false },
+      'run-dir': { type: 'string' },
+      'config-root': { type: 'string' },
+      nginx: { type: 'string' },
+      'controller-name': { type: 'string', default: process.env.WAYGATE_CONTROLLER_NAME ?? defaultControllerName },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const controllerName = values['controller-name']!;
+  if (values.help || !command) {
+    console.log(usage);
+    return command ? 0 : 2;
+  }
+  switch (command) {
+    case 'render': {
+      const out = renderCommand(positionals, { status: values.status!, controllerName, supportedFeatures });
+      process.stdout.write(out.stdout);
+      process.stderr.write(out.stderr);
+      return out.exitCode;
+    }
+    case 'standalone': {
+      if (positionals.length !== 1) { console.error(usage); return 2; }
+      const logger = createLogger();
+      const s = await startStandalone({
+        dir: positionals[0],
+        runDir: values['run-dir'] ?? join(tmpdir(), 'waygate-standalone'),
+        controllerName,
+        supportedFeatures,
+        logger,
+        nginxBinary: values.nginx,
+      });
+      await waitForSignal();
+      logger.info('stopping');
+      await s.stop();
+      return 0;
+    }
+    case 'operator': {
+      const { runOperator } = await import('./modes/operator.ts');
+      return runOperator({ configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger() });
+    }
+    default:
+      console.error(`unknown command ${JSON.stringify(command)}\n${usage}`);
+      return 2;
+  }
+}
+
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`waygate: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,68 @@
+// The in-memory object store: every watched object by kind and key, and a change signal.
+// Sources (API server watches, a YAML directory) write here; the graph reads a snapshot.
+import { keyOf, objectKey, type KubeObject, type WatchedKind } from './objects.ts';
+
+export type Snapshot = ReadonlyMap<string, readonly KubeObject[]>;
+
+export class Store {
+  private readonly byKind = new Map<string, Map<string, KubeObject>>();
+  private readonly listeners = new Set<() => void>();
+  private revision = 0;
+
+  /** Adds or replaces one object. */
+  upsert(obj: KubeObject): void {
+    this.kind(obj.kind).set(keyOf(obj), obj);
+    this.changed();
+  }
+
+  remove(kind: string, namespace: string | undefined, name: string): void {
+    if (this.kind(kind).delete(objectKey(kind, namespace, name))) this.changed();
+  }
+
+  /**
+   * Replaces every object of a kind: what a relist after a watch restart returns is the
+   * truth, so objects deleted while the watch was down disappear here too.
+   */
+  replaceKind(kind: string, objects: readonly KubeObject[]): void {
+    const next = new Map(objects.map((o) => [keyOf(o), o] as const));
+    this.byKind.set(kind, next);
+    this.changed();
+  }
+
+  get(kind: WatchedKind | string, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.byKind.get(kind)?.get(objectKey(kind, namespace, name));
+  }
+
+  list(kind: WatchedKind | string): KubeObject[] {
+    return [...(this.byKind.get(kind)?.values() ?? [])];
+  }
+
+  /** A consistent copy of everything, sorted by key so that the graph is deterministic. */
+  snapshot(): Snapshot {
+    const out = new Map<string, KubeObject[]>();
+    for (const [kind, objs] of this.byKind) {
+      out.set(kind, [...objs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o));
+    }
+    return out;
+  }
+
+  get version(): number {
+    return this.revision;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private kind(kind: string): Map<string, KubeObject> {
+    let m = this.byKind.get(kind);
+    if (!m) this.byKind.set(kind, (m = new Map()));
+    return m;
+  }
+
+  private changed(): void {
+    this.revision++;
+    for (const l of this.listeners) l();
+  }
+}
