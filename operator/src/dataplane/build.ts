@@ -132,7 +132,7 @@ function dispatchMap(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf
   const entries = cands.map((c, i) => {
     const m = c.match;
     const parts = [
-      ...(useMethod ? [m.method ?? ANY] : []),
+      ...(useMethod ? [m.method ? regexLiteral(m.method) : ANY] : []),
       ...headers.map((h) => { const x = m.headers.find((v) => v.type === 'Exact' && v.name.toLowerCase() === h); return x ? regexLiteral(x.value) : ANY; }),
       ...queries.map((q) => { const x = m.queryParams.find((v) => v.type === 'Exact' && v.name === q); return x ? regexLiteral(x.value) : ANY; }),
     ];

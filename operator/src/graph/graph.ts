@@ -2,6 +2,7 @@
 // first, then routes (rules, backends) and their attachment to listeners.
 import type { Snapshot } from '../store.ts';
 import type { KubeObject } from '../objects.ts';
+import { isDnsLabel, isDnsSubdomain } from '../dataplane/validate.ts';
 import { attachRoute, parentGateway } from './attachment.ts';
 import { indexBackends } from './backendrefs.ts';
 import { condition, ConditionType, Reason } from './conditions.ts';
@@ -10,7 +11,12 @@ import { buildGatewayClasses } from './gatewayclass.ts';
 import { buildHTTPRoute } from './httproute.ts';
 import type { Graph, GraphOptions, HTTPRouteNode, ParentResult } from './types.ts';
 
-const list = (s: Snapshot, kind: string): readonly KubeObject[] => s.get(kind) ?? [];
+/**
+ * Objects of a kind, minus any whose name or namespace is not a DNS name: the API server
+ * refuses those, and names reach comments and messages, so anything else stays out.
+ */
+const list = (s: Snapshot, kind: string): readonly KubeObject[] =>
+  (s.get(kind) ?? []).filter((o) => isDnsSubdomain(o.metadata?.name) && (o.metadata.namespace === undefined || isDnsLabel(o.metadata.namespace)));
 
 export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   const gatewayClasses = buildGatewayClasses(list(snapshot, 'GatewayClass'), opts.controllerName);

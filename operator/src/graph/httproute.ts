@@ -7,6 +7,9 @@ import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from './types.ts';
 
+/** spec.rules[].matches[].method: the CRD's enum. */
+const HTTP_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
 /** Filters come with the next HTTPRoute issue; until then a rule that asks for one is not served. */
 const supportedFilters: readonly string[] = [];
 
@@ -34,6 +37,7 @@ export function parseMatch(m: any, field: string): { match?: RouteMatch; problem
     const err = checkPath(path.value);
     if (err) return { problem: `${field}.path.value: ${err}` };
   } else return { problem: `${field}.path.type: ${path.type} is not supported` };
+  if (m.method !== undefined && !HTTP_METHODS.includes(m.method)) return { problem: `${field}.method: ${JSON.stringify(String(m.method))} is not an HTTP method the spec allows` };
   const headers = valueMatches(m.headers, `${field}.headers`, checkHeaderName, 'header');
   if (headers.problem) return { problem: headers.problem };
   const query = valueMatches(m.queryParams, `${field}.queryParams`, checkQueryName, 'query parameter');

@@ -1,6 +1,7 @@
 // Listeners: protocol support, allowed route kinds, and conflicts between listeners of
 // one Gateway on the same port (spec: ListenerConditionConflicted).
 import type { Condition, KubeObject } from '../objects.ts';
+import { checkHostname } from '../dataplane/validate.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
 import type { ListenerNode, RouteGroupKind } from './types.ts';
 
@@ -65,7 +66,9 @@ export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefin
     const protocolProblem: Problem | undefined = supportedProtocol(l.protocol)
       ? undefined
       : { reason: Reason.UnsupportedProtocol, message: `spec.listeners[${i}].protocol: ${l.protocol} is not supported yet` };
-    const acceptProblem = gatewayProblem ?? protocolProblem ?? conflict;
+    const hostnameError = l.hostname === undefined ? undefined : checkHostname(l.hostname);
+    const hostnameProblem = hostnameError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].hostname: ${hostnameError}` } : undefined;
+    const acceptProblem = gatewayProblem ?? protocolProblem ?? hostnameProblem ?? conflict;
     const conditions: Condition[] = [
       acceptProblem
         ? condition(ConditionType.Accepted, false, acceptProblem === gatewayProblem ? Reason.Invalid : acceptProblem.reason, acceptProblem.message, gen)
