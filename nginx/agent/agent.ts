@@ -1,0 +1,453 @@
+// The agent: watches <configRoot>/versions, tests the newest complete version with
+// `nginx -t`, switches nginx to it with SIGHUP only when the test passes, proves the new
+// workers serve it (status endpoint on a unix socket), and writes a verdict.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import winston from 'winston';
+import { composeMainConfig, runPaths } from './config.ts';
+import {
+  capErrorLog,
+  childrenOf,
+  DEFAULT_NGINX,
+  errorLogSize,
+  errorLogTail,
+  NginxMaster,
+  parseTestError,
+  readErrorLogFrom,
+  reloadFailure,
+  runningMasterFromPidFile,
+  servingWorkers,
+  testConfig,
+  workerState,
+} from './nginx.ts';
+import { writeVerdict, type Verdict } from './verdict.ts';
+import { probeVersion, waitForVersion } from './verify.ts';
+import { compareVersions, listComplete, objectAt, prune, readMeta, versionDir, versionsDir, type VersionMeta } from './versions.ts';
+
+export type { Verdict } from './verdict.ts';
+
+export interface AgentOptions {
+  configRoot: string;
+  runDir: string;
+  /** Default /usr/sbin/nginx. */
+  nginxBinary?: string;
+  /** Default 'auto'. */
+  workerProcesses?: number | 'auto';
+  /** A file, 'stdout', or false (off). Default <runDir>/access.log. */
+  accessLog?: string | false;
+  logger?: winston.Logger;
+  /** How long to wait for the workers to serve a new version after SIGHUP (default 10 s). */
+  verifyTimeoutMs?: number;
+  /** Rescan the versions directory this often besides watching it (default 10 s; 0 = never). */
+  rescanIntervalMs?: number;
+  /** load_module path of the stream module (default Debian's). */
+  streamModule?: string;
+}
+
+export interface Agent {
+  /** The version now serving (undefined: none, nginx runs an empty config). */
+  readonly live: string | undefined;
+  onVerdict(cb: (v: Verdict) => void): () => void;
+  /** Resolves when the agent has processed every complete version present now. */
+  settled(): Promise<void>;
+  /** Stops nginx gracefully (SIGQUIT, then SIGKILL after 5 s) and closes the watcher. */
+  stop(): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  const agent = new NginxAgent(opts);
+  try {
+    await agent.start();
+  } catch (err) {
+    await agent.stop().catch(() => {});
+    throw err;
+  }
+  return agent;
+}
+
+interface Judged {
+  ok: boolean;
+  reloaded: boolean;
+  error?: string;
+  file?: string;
+  line?: number;
+  object?: string;
+}
+
+class NginxAgent implements Agent {
+  private readonly configRoot: string;
+  private readonly runDir: string;
+  private readonly binary: string;
+  private readonly log: winston.Logger;
+  private readonly verifyTimeoutMs: number;
+  private readonly opts: AgentOptions;
+  private readonly paths: ReturnType<typeof runPaths>;
+  private readonly master: NginxMaster;
+  private readonly listeners = new Set<(v: Verdict) => void>();
+
+  /** The version adopted last (may share its files with `serving` when the hash was equal). */
+  private liveVersion: string | undefined;
+  private liveHash: string | undefined;
+  /** The version directory the running main config includes, and what its status endpoint answers. */
+  private serving: string | undefined;
+  /** The newest version judged (a verdict was written for it). */
+  private judged: string | undefined;
+
+  private watcher: FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private kickTimer: NodeJS.Timeout | undefined;
+  private kickSince: number | undefined;
+  private loop: Promise<void> | undefined;
+  private dirty = false;
+  private stopping = false;
+  private restartDelay = 0;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.configRoot = resolve(opts.configRoot);
+    this.runDir = resolve(opts.runDir);
+    this.binary = opts.nginxBinary ?? DEFAULT_NGINX;
+    this.log = opts.logger ?? winston.createLogger({ level: 'warn', transports: [new winston.transports.Console()] });
+    this.verifyTimeoutMs = opts.verifyTimeoutMs ?? 10_000;
+    this.paths = runPaths(this.runDir);
+    this.master = new NginxMaster({ binary: this.binary, runDir: this.runDir, logger: this.log });
+    this.master.onExit((code, signal) => {
+      if (this.stopping || !this.watcher) return; // while starting, start() handles it
+      this.log.error(`nginx master exited unexpectedly (${code ?? signal}); restarting it`, { component: 'agent' });
+      this.schedule();
+    });
+  }
+
+  get live(): string | undefined {
+    return this.liveVersion;
+  }
+
+  onVerdict(cb: (v: Verdict) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  async settled(): Promise<void> {
+    if (this.stopping) return;
+    this.schedule();
+    while (this.loop) await this.loop;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.rescanTimer);
+    clearTimeout(this.kickTimer);
+    await this.watcher?.close();
+    this.watcher = undefined;
+    while (this.loop) await this.loop; // let a test/reload in progress finish
+    await this.master.stop(5000);
+  }
+
+  // --- start -----------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    mkdirSync(this.runDir, { recursive: true });
+    chmodSync(this.runDir, 0o755); // workers (an unprivileged user when the master is root) use temp dirs below
+    mkdirSync(versionsDir(this.configRoot), { recursive: true });
+    await this.stopLeftoverMaster();
+    rmSync(this.paths.socket, { force: true }); // nginx cannot bind a unix socket whose file exists
+    rmSync(this.paths.candidate, { force: true });
+
+    const all = listComplete(this.configRoot);
+    const newest = all.at(-1);
+    let newestFailure: Judged | undefined;
+    let newestMeta: VersionMeta | undefined;
+    const t0 = performance.now();
+    // The newest version that passes `nginx -t` and starts; else an empty config.
+    for (const v of [...all].reverse()) {
+      const attempt = await this.startWith(v);
+      if (v === newest) {
+        newestMeta = attempt.meta;
+        if (!attempt.ok) newestFailure = attempt.judged;
+      }
+      if (attempt.ok) break;
+    }
+    if (!this.master.running) {
+      const empty = await this.startWith(undefined);
+      if (!empty.ok) throw new Error(`nginx does not start even with an empty config: ${empty.judged.error}`);
+    }
+    this.judged = newest;
+    this.emit({
+      version: newest ?? '',
+      hash: newestMeta?.hash ?? '',
+      ...(newest === undefined ? { ok: true, reloaded: false } : (newestFailure ?? { ok: true, reloaded: true })),
+      durationMs: Math.round(performance.now() - t0),
+    });
+    this.prune();
+
+    const root = versionsDir(this.configRoot);
+    const watcher = watch(root, {
+      depth: 1,
+      ignoreInitial: true,
+      ignored: (p: string) => relative(root, p).split(sep)[0].startsWith('.tmp-'),
+    });
+    this.watcher = watcher;
+    watcher.on('addDir', () => this.kick());
+    watcher.on('add', (p: string) => p.endsWith(`${sep}meta.json`) && this.kick());
+    watcher.on('error', (err) => this.log.warn(`watching ${root}: ${(err as Error).message}`, { component: 'agent' }));
+    await new Promise<void>((r) => watcher.once('ready', () => r()));
+    const every = this.opts.rescanIntervalMs ?? 10_000;
+    if (every > 0) this.rescanTimer = setInterval(() => this.schedule(), every).unref();
+    this.schedule(); // versions written while we were starting
+  }
+
+  /** A master left behind by a previous agent on this run directory (it crashed): stop it. */
+  private async stopLeftoverMaster(): Promise<void> {
+    const pid = runningMasterFromPidFile(this.runDir);
+    if (!pid) return;
+    this.log.warn(`stopping nginx master ${pid} left behind in ${this.runDir}`, { component: 'agent' });
+    const alive = () => existsSync(`/proc/${pid}`);
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 250 && alive(); i++) await sleep(20);
+    if (alive()) {
+      for (const p of [pid, ...childrenOf(pid)]) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    for (let i = 0; i < 100 && alive(); i++) await sleep(20);
+  }
+
+  /** Starts nginx with `version` (undefined = empty config) if it passes `nginx -t`. */
+  private async startWith(version: string | undefined): Promise<{ ok: boolean; judged: Judged; meta?: VersionMeta }> {
+    let meta: VersionMeta | undefined;
+    if (version !== undefined) {
+      try {
+        meta = readMeta(this.configRoot, version);
+      } catch (err) {
+        return { ok: false, judged: { ok: false, reloaded: false, error: (err as Error).message } };
+      }
+    }
+    const tested = await this.test(version, meta);
+    if (!tested.ok) return { ok: false, judged: tested, meta };
+    renameSync(this.paths.candidate, this.paths.conf);
+    rmSync(this.paths.socket, { force: true }); // a master that failed to start may leave it behind
+    const offset = errorLogSize(this.runDir);
+    this.master.start();
+    const r = await waitForVersion(this.paths.socket, version ?? '', {
+      timeoutMs: this.verifyTimeoutMs,
+      failure: () => (this.master.running ? undefined : `nginx exited: ${this.master.recentStderr.trim() || errorLogTail(this.runDir, offset)}`),
+    });
+    if (!r.ok) {
+      await this.master.stop(2000);
+      const error = `nginx did not start: ${r.reason}`;
+      this.log.warn(`version ${version ?? '(empty)'}: ${error}`, { component: 'agent' });
+      return { ok: false, judged: { ok: false, reloaded: false, error }, meta };
+    }
+    this.setLive(version, meta?.hash, version);
+    this.restartDelay = 0;
+    this.log.info(`nginx serves version ${version ?? '(empty)'}`, { component: 'agent' });
+    return { ok: true, judged: { ok: true, reloaded: true }, meta };
+  }
+
+  // --- the loop ----------------------------------------------------------------------------
+
+  /** Watcher events come in bursts: process once 25 ms after the last one (at most 250 ms after the first). */
+  private kick(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    this.kickSince ??= now;
+    clearTimeout(this.kickTimer);
+    this.kickTimer = setTimeout(
+      () => {
+        this.kickSince = undefined;
+        this.schedule();
+      },
+      Math.max(0, Math.min(25, this.kickSince + 250 - now)),
+    );
+  }
+
+  /** One loop at a time processes the newest version; events while it runs make it go again. */
+  private schedule(): void {
+    if (this.stopping) return;
+    this.dirty = true;
+    this.loop ??= this.run().finally(() => (this.loop = undefined));
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty && !this.stopping) {
+      this.dirty = false;
+      try {
+        if (!this.master.running) await this.restart();
+        else await this.step();
+      } catch (err) {
+        this.log.error(`agent: ${(err as Error).stack ?? err}`, { component: 'agent' });
+      }
+    }
+  }
+
+  /** nginx died: start it again on the last good config, then look for new versions. */
+  private async restart(): Promise<void> {
+    if (this.restartDelay) await sleep(this.restartDelay);
+    if (this.stopping) return;
+    rmSync(this.paths.socket, { force: true });
+    const offset = errorLogSize(this.runDir);
+    this.master.start();
+    const r = await waitForVersion(this.paths.socket, this.serving ?? '', {
+      timeoutMs: this.verifyTimeoutMs,
+      failure: () => (this.master.running ? undefined : `nginx exited: ${this.master.recentStderr.trim() || errorLogTail(this.runDir, offset)}`),
+    });
+    if (!r.ok) {
+      this.log.error(`restarting nginx failed: ${r.reason}`, { component: 'agent' });
+      await this.master.stop(2000);
+      this.restartDelay = Math.min(30_000, Math.max(500, this.restartDelay * 2));
+      this.dirty = true;
+      return;
+    }
+    this.restartDelay = 0;
+    this.dirty = true; // and now the versions
+  }
+
+  private async step(): Promise<void> {
+    const newest = listComplete(this.configRoot).at(-1);
+    if (newest === undefined) return;
+    if (this.judged !== undefined && compareVersions(newest, this.judged) <= 0) return;
+    this.judged = newest;
+    const t0 = performance.now();
+    let meta: VersionMeta | undefined;
+    let judged: Judged;
+    try {
+      meta = readMeta(this.configRoot, newest);
+      judged = await this.apply(newest, meta);
+    } catch (err) {
+      judged = { ok: false, reloaded: false, error: (err as Error).message };
+    }
+    this.emit({ version: newest, hash: meta?.hash ?? '', ...judged, durationMs: Math.round(performance.now() - t0) });
+    this.prune();
+  }
+
+  private async apply(version: string, meta: VersionMeta): Promise<Judged> {
+    if (meta.hash && meta.hash === this.liveHash) {
+      this.setLive(version, meta.hash, this.serving); // same files: nothing to reload
+      return { ok: true, reloaded: false };
+    }
+    const tested = await this.test(version, meta);
+    if (!tested.ok) return tested;
+
+    capErrorLog(this.runDir);
+    const offset = errorLogSize(this.runDir);
+    const previous = readFileSync(this.paths.conf, 'utf8');
+    const oldWorkers = servingWorkers(this.master.pid!);
+    const deadline = Date.now() + this.verifyTimeoutMs;
+    renameSync(this.paths.candidate, this.paths.conf);
+    this.master.reload();
+    const r = await waitForVersion(this.paths.socket, version, {
+      timeoutMs: this.verifyTimeoutMs,
+      failure: () => reloadFailure(readErrorLogFrom(this.runDir, offset)) ?? (this.master.running ? undefined : 'nginx exited'),
+    });
+    if (r.ok || (await probeVersion(this.paths.socket)) === version) {
+      // New workers serve it; until the old ones get their QUIT they still accept connections too.
+      await this.oldWorkersStopped(oldWorkers, deadline);
+      this.setLive(version, meta.hash, version);
+      return { ok: true, reloaded: true };
+    }
+    // Not confirmed: the master keeps its old workers. Put the old config back on disk so a
+    // restart or a manual reload does not pick up the rejected one.
+    const tmp = `${this.paths.conf}.restore`;
+    writeFileSync(tmp, previous);
+    renameSync(tmp, this.paths.conf);
+    const reason = r.reason.startsWith('timed out') ? `${r.reason}\n${errorLogTail(this.runDir, offset)}`.trim() : r.reason;
+    this.log.warn(`version ${version}: reload not confirmed: ${reason}`, { component: 'agent' });
+    return { ok: false, reloaded: false, error: `reload not confirmed: ${reason}` };
+  }
+
+  /** Waits until the workers of the previous config stopped accepting connections (they may still finish requests). */
+  private async oldWorkersStopped(workers: number[], deadline: number): Promise<void> {
+    let left = workers;
+    while ((left = left.filter((p) => workerState(p) === 'serving')).length > 0) {
+      if (Date.now() > deadline) {
+        this.log.warn(`old nginx workers ${left.join(', ')} still accept connections`, { component: 'agent' });
+        return;
+      }
+      await sleep(5);
+    }
+    // The title changes just before the worker closes its listening sockets.
+    if (workers.length) await sleep(5);
+  }
+
+  /** Writes the candidate main config for `version` and runs `nginx -t` on it. */
+  private async test(version: string | undefined, meta: VersionMeta | undefined): Promise<Judged> {
+    const dir = version === undefined ? undefined : versionDir(this.configRoot, version);
+    writeFileSync(
+      this.paths.candidate,
+      composeMainConfig({
+        runDir: this.runDir,
+        versionDir: dir,
+        version: version ?? '',
+        workerProcesses: this.opts.workerProcesses,
+        accessLog: this.opts.accessLog,
+        streamModule: this.opts.streamModule,
+      }),
+    );
+    const r = await testConfig(this.binary, this.runDir, this.paths.candidate);
+    if (r.ok) return { ok: true, reloaded: false };
+    rmSync(this.paths.candidate, { force: true });
+    const where = parseTestError(r.output, dir, [this.paths.candidate, this.paths.conf]);
+    const object = objectAt(meta, where.file, where.line);
+    this.log.warn(`version ${version ?? '(empty)'} fails nginx -t${object ? ` (${object})` : ''}: ${r.output}`, { component: 'agent' });
+    return { ok: false, reloaded: false, error: r.output, ...where, ...(object ? { object } : {}) };
+  }
+
+  private setLive(version: string | undefined, hash: string | undefined, serving: string | undefined): void {
+    this.liveVersion = version;
+    this.liveHash = hash;
+    this.serving = serving;
+  }
+
+  private prune(): void {
+    try {
+      const removed = prune(this.configRoot, [this.liveVersion, this.serving, this.judged]);
+      if (removed.length) this.log.debug(`pruned versions ${removed.join(', ')}`, { component: 'agent' });
+    } catch (err) {
+      this.log.warn(`pruning versions: ${(err as Error).message}`, { component: 'agent' });
+    }
+  }
+
+  private emit(p: Omit<Verdict, 'at' | 'live'>): void {
+    const verdict: Verdict = {
+      version: p.version,
+      hash: p.hash,
+      ok: p.ok,
+      ...(p.error !== undefined ? { error: p.error } : {}),
+      ...(p.file !== undefined ? { file: p.file } : {}),
+      ...(p.line !== undefined ? { line: p.line } : {}),
+      ...(p.object !== undefined ? { object: p.object } : {}),
+      reloaded: p.reloaded,
+      at: new Date().toISOString(),
+      durationMs: p.durationMs,
+      live: this.liveVersion ?? '',
+    };
+    try {
+      writeVerdict(this.configRoot, verdict);
+    } catch (err) {
+      this.log.error(`writing the verdict: ${(err as Error).message}`, { component: 'agent' });
+    }
+    const level = verdict.ok ? 'info' : 'warn';
+    this.log.log(level, `verdict for version ${verdict.version || '(none)'}: ${verdict.ok ? 'ok' : 'rejected'}`, {
+      component: 'agent',
+      verdict,
+    });
+    for (const cb of this.listeners) {
+      try {
+        cb(verdict);
+      } catch (err) {
+        this.log.error(`verdict listener: ${(err as Error).message}`, { component: 'agent' });
+      }
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

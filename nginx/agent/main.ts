@@ -1,0 +1,84 @@
+// The sidecar's entrypoint: runs nginx and the agent until SIGTERM/SIGINT.
+//   main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto]
+//           [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]
+import { parseArgs } from 'node:util';
+import winston from 'winston';
+import { startAgent } from './agent.ts';
+
+const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]';
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      'config-root': { type: 'string' },
+      'run-dir': { type: 'string' },
+      nginx: { type: 'string' },
+      'worker-processes': { type: 'string' },
+      'access-log': { type: 'string' },
+      'verify-timeout': { type: 'string' },
+      'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const configRoot = values['config-root'];
+  const runDir = values['run-dir'];
+  if (!configRoot || !runDir) {
+    console.error(usage);
+    process.exit(2);
+  }
+  const wp = values['worker-processes'];
+  const workerProcesses: number | 'auto' = wp === undefined || wp === 'auto' ? 'auto' : Number(wp);
+  if (workerProcesses !== 'auto' && !(Number.isInteger(workerProcesses) && workerProcesses > 0)) {
+    console.error(`--worker-processes: a positive integer or auto, not ${wp}`);
+    process.exit(2);
+  }
+  const al = values['access-log'];
+  return {
+    configRoot,
+    runDir,
+    nginxBinary: values.nginx,
+    workerProcesses,
+    accessLog: al === 'off' ? (false as const) : al,
+    verifyTimeoutMs: values['verify-timeout'] ? Number(values['verify-timeout']) : undefined,
+    logLevel: values['log-level'],
+  };
+}
+
+function createLogger(level: string): winston.Logger {
+  const { combine, timestamp, json, colorize, printf } = winston.format;
+  const text = printf(({ level, message, timestamp, component }) => `${timestamp} ${level} ${component ? `[${component}] ` : ''}${message}`);
+  return winston.createLogger({
+    level,
+    format: process.stdout.isTTY ? combine(timestamp(), colorize(), text) : combine(timestamp(), json()),
+    transports: [new winston.transports.Console()],
+  });
+}
+
+const opts = options();
+const logger = createLogger(opts.logLevel);
+try {
+  const agent = await startAgent({ ...opts, logger });
+  logger.info(`agent running: config root ${opts.configRoot}, run dir ${opts.runDir}, serving version ${agent.live ?? '(none)'}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: stopping nginx`);
+    agent.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error(`stopping: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+} catch (err) {
+  logger.error(`agent failed to start: ${(err as Error).message}`);
+  process.exitCode = 1;
+}
