@@ -3,6 +3,7 @@
 import { startCluster, stopCluster } from './cluster/cluster.ts';
 import { ensureNginx } from './cluster/nginx.ts';
 import { setTestbed } from './testbed.ts';
+import { removeLoopbackAlias } from './cluster/network.ts';
 
 function stopOnSignal(signal: NodeJS.Signals): void {
   process.once(signal, () => {
@@ -24,4 +25,5 @@ export async function mochaGlobalSetup(): Promise<void> {
 export async function mochaGlobalTeardown(): Promise<void> {
   setTestbed(undefined);
   await stopCluster();
+  await removeLoopbackAlias(); // added by end-to-end suites for their backends
 }

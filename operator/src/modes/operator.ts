@@ -1,0 +1,80 @@
+// `waygate operator`: the cluster mode. Watches the API server into the store, runs the
+// pipeline, writes config versions for the nginx sidecar's agent, and writes status.
+import { mkdirSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Controller } from '../controller.ts';
+import type { Logger } from '../log.ts';
+import { KubernetesSource } from '../sources/kubernetes.ts';
+import type { DesiredStatus } from '../status/merge.ts';
+import { StatusWriter } from '../status/writer.ts';
+import { Store } from '../store.ts';
+import type { Graph } from '../graph/types.ts';
+
+export interface OperatorOptions {
+  configRoot: string;
+  controllerName: string;
+  supportedFeatures: readonly string[];
+  logger: Logger;
+  kubeConfig?: KubeConfig;
+  debounceMs?: number;
+}
+
+export interface RunningOperator {
+  store: Store;
+  source: KubernetesSource;
+  controller: Controller;
+  stop(): Promise<void>;
+}
+
+/** Routes that carry a status entry of ours but no longer reference our Gateways: clear it. */
+export function staleRouteStatuses(store: Store, graph: Graph, controllerName: string): DesiredStatus[] {
+  const current = new Set(graph.routes.map((r) => r.key));
+  return store
+    .list('HTTPRoute')
+    .filter((r) => !current.has(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`))
+    .filter((r) => (r.status?.parents ?? []).some((p: any) => p.controllerName === controllerName))
+    .map((r) => ({ kind: 'HTTPRoute', namespace: r.metadata.namespace, name: r.metadata.name, parents: [] }));
+}
+
+export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  mkdirSync(opts.configRoot, { recursive: true, mode: 0o755 });
+  const kubeConfig = opts.kubeConfig ?? (() => { const kc = new KubeConfig(); kc.loadFromDefault(); return kc; })();
+  const store = new Store();
+  const source = new KubernetesSource({ store, logger: opts.logger, kubeConfig });
+  const writer = new StatusWriter(kubeConfig, opts.controllerName, opts.logger);
+  await source.start();
+  await source.ready();
+  opts.logger.info(`watching ${kubeConfig.getCurrentCluster()?.server ?? 'the cluster'}`, { controllerName: opts.controllerName });
+  const controller = new Controller({
+    store,
+    controllerName: opts.controllerName,
+    supportedFeatures: opts.supportedFeatures,
+    configRoot: opts.configRoot,
+    logger: opts.logger,
+    debounceMs: opts.debounceMs,
+    statusSink: async (desired, graph) => {
+      const r = await writer.write([...desired, ...staleRouteStatuses(store, graph, opts.controllerName)], store);
+      if (r.written || r.failed) opts.logger.debug('status written', r);
+    },
+  });
+  controller.start();
+  return {
+    store,
+    source,
+    controller,
+    async stop() {
+      controller.stop();
+      await source.stop();
+    },
+  };
+}
+
+export async function runOperator(opts: OperatorOptions): Promise<number> {
+  const op = await startOperator(opts);
+  await new Promise<void>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve());
+  });
+  opts.logger.info('stopping');
+  await op.stop();
+  return 0;
+}
