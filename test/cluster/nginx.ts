@@ -108,6 +108,12 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
     if (exited()) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}): ${stderr}${tail(readErrorLog(dir), 20)}`);
     return existsSync(pidFile) ? true : undefined;
   }, 10_000, 20);
+  // nginx writes its pid file before it opens the listening sockets; its first worker is
+  // forked after them, so a worker is the sign that connections are accepted.
+  await waitFor('nginx workers to start', async () => {
+    if (exited()) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}): ${stderr}${tail(readErrorLog(dir), 20)}`);
+    return hasChildren(child.pid!) ? true : undefined;
+  }, 10_000, 10);
 
   return {
     dir,
@@ -134,6 +140,14 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function hasChildren(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().length > 0;
+  } catch {
+    return true; // no /proc children file: fall back to the pid file alone
+  }
 }
 
 function readErrorLog(dir: string): string {
