@@ -28,6 +28,7 @@ class ModelBuilder {
   private readonly ruleTargets = new Map<string, RuleTarget>();
   private readonly flags = new Map<string, string>();
   private readonly routeIds = new Map<HTTPRouteNode, number>();
+  private readonly dispatchMaps = new Map<string, string>();
   private mapCount = 0;
 
   constructor(routes: readonly HTTPRouteNode[]) {
@@ -72,6 +73,16 @@ class ModelBuilder {
     return v;
   }
 
+  /** Adds a dispatch map, or reuses an identical one (e.g. "= /x" and "/x/" often pick alike). */
+  addDispatchMap(map: MatchMap): string {
+    const signature = JSON.stringify([map.key, map.entries, map.default]);
+    const existing = this.dispatchMaps.get(signature);
+    if (existing) return existing;
+    this.dispatchMaps.set(signature, map.variable);
+    this.model.maps.push(map);
+    return map.variable;
+  }
+
   newMapVariable(): string {
     return identifier(`wg_m${this.mapCount++}`);
   }
@@ -91,15 +102,35 @@ function unconditional(m: RouteMatch): boolean {
 
 type LocationKey = { modifier: '=' | ''; path: string };
 
-/** Which candidates can serve a request that nginx routes to this location. */
-function applies(loc: LocationKey, c: MatchCandidate): boolean {
-  const p = c.match.path;
-  if (p.type === 'RegularExpression') return true;
-  if (p.type === 'Exact') return loc.modifier === '=' && p.value === loc.path;
-  const q = normalizePrefix(p.value);
-  if (q === '/') return true;
-  const base = loc.modifier === '=' ? loc.path : loc.path.replace(/\/$/, '');
-  return base === q || base.startsWith(`${q}/`);
+/**
+ * Which candidates can serve a request that nginx routes to a location, in precedence
+ * order: regexes (they may match anywhere), Exact for "= path", and every PathPrefix that
+ * is the location's path or a path-element ancestor of it. Indexed, so that the work per
+ * location is the size of its answer, not the number of routes on the host.
+ */
+function candidateIndex(sorted: readonly MatchCandidate[]): (loc: LocationKey) => MatchCandidate[] {
+  const order = new Map(sorted.map((c, i) => [c, i] as const));
+  const regex: MatchCandidate[] = [];
+  const exact = new Map<string, MatchCandidate[]>();
+  const prefix = new Map<string, MatchCandidate[]>();
+  const add = (m: Map<string, MatchCandidate[]>, k: string, c: MatchCandidate) => { const l = m.get(k); if (l) l.push(c); else m.set(k, [c]); };
+  for (const c of sorted) {
+    const p = c.match.path;
+    if (p.type === 'RegularExpression') regex.push(c);
+    else if (p.type === 'Exact') add(exact, p.value, c);
+    else add(prefix, normalizePrefix(p.value), c);
+  }
+  return (loc) => {
+    const out = [...regex, ...(loc.modifier === '=' ? exact.get(loc.path) ?? [] : [])];
+    let base = loc.modifier === '=' || loc.path === '/' ? loc.path : loc.path.slice(0, -1);
+    for (;;) {
+      out.push(...(prefix.get(base) ?? []));
+      if (base === '/') break;
+      const cut = base.lastIndexOf('/');
+      base = cut <= 0 ? '/' : base.slice(0, cut);
+    }
+    return out.sort((a, b) => order.get(a)! - order.get(b)!);
+  };
 }
 
 function locationKeys(candidates: readonly MatchCandidate[]): LocationKey[] {
@@ -153,17 +184,16 @@ function buildServer(b: ModelBuilder, listen: string, host: string, candidates: 
     }
     return rt.id;
   };
+  const applicable = candidateIndex(sorted);
   const locations: Location[] = locationKeys(sorted).map((key) => {
-    const all = sorted.filter((c) => applies(key, c));
+    const all = applicable(key);
     // Candidates after the first unconditional one can never be chosen.
     const firstAlways = all.findIndex((c) => unconditional(c.match));
     const cands = firstAlways < 0 ? all : all.slice(0, firstAlways + 1);
     const loc = { modifier: key.modifier, path: quote(key.path) };
     if (!cands.length) return { ...loc, dispatch: { status: 404 } };
     if (unconditional(cands[0].match)) return { ...loc, dispatch: { uri: quote(TARGET_PREFIX + targetOf(cands[0])) } };
-    const map = dispatchMap(b, cands, targetOf);
-    b.model.maps.push(map);
-    return { ...loc, dispatch: { variable: map.variable } };
+    return { ...loc, dispatch: { variable: b.addDispatchMap(dispatchMap(b, cands, targetOf)) } };
   });
   return {
     listen,
