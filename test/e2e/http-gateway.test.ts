@@ -5,12 +5,12 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { startAgent, type Agent } from '../../nginx/agent/index.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/modes/operator.ts';
 import { startEcho, type EchoServer } from '../../examples/echo.ts';
 import { testbed } from '../testbed.ts';
+import { TcpProxy, testbedKubeConfig } from '../support/proxy.ts';
 import { addLoopbackAlias, backendAddress } from '../cluster/network.ts';
 import { eventually, get } from '../support/http.ts';
 import { apply, backendObjects, conditionMap, getObject, namespaceObject, parentStatus, remove, routeConditions } from '../support/kube.ts';
@@ -36,6 +36,7 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
   let agent: Agent;
   let op: RunningOperator;
   let dir: string;
+  let proxy: TcpProxy;
   const echo = new Map<string, EchoServer>();
   const reloads: number[] = [];
 
@@ -68,13 +69,17 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     );
     agent = await startAgent({ configRoot: join(dir, 'config'), runDir: join(dir, 'nginx'), logger: createLogger({ level: 'error' }) });
     agent.onVerdict((v) => { if (v.reloaded) reloads.push(Date.now()); });
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(testbed().kubeconfig);
+    // The operator reaches the API server through a proxy the watch-restart test cuts.
+    const api = new URL(testbed().server);
+    proxy = new TcpProxy({ host: api.hostname, port: Number(api.port) });
+    await proxy.open();
+    const kubeConfig = testbedKubeConfig(proxy.url);
     op = await startOperator({ configRoot: join(dir, 'config'), controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'], logger: createLogger({ level: 'warn' }), kubeConfig, debounceMs: 20 });
   });
 
   after(async () => {
     await op?.stop();
+    await proxy?.cut();
     await agent?.stop();
     for (const e of echo.values()) await e.close();
     for (const ns of [APP, OTHER, INFRA]) await remove('namespace', undefined, ns).catch(() => {});
@@ -215,6 +220,19 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     await expectBackend('/', 'short.example.com', 'store');
     await remove('httproute', APP, 'short-lived');
     await expectBackend('/', 'short.example.com', 404);
+  });
+
+  it('stays correct across watch restarts: a route deleted while the watch connection is down disappears from nginx', async () => {
+    await apply(route(APP, 'doomed', { hostnames: ['doomed.example.com'], rules: [{ backendRefs: [backend('store')] }] }));
+    await expectBackend('/', 'doomed.example.com', 'store');
+    await proxy.cut(); // every watch connection of the operator is reset; reconnects are refused
+    await remove('httproute', APP, 'doomed'); // directly, not through the proxy: the operator cannot see it
+    await apply(route(APP, 'born-in-the-gap', { hostnames: ['gap.example.com'], rules: [{ backendRefs: [backend('store')] }] }));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await request('/', 'doomed.example.com')).backend).to.equal('store', 'the operator cannot know yet');
+    await proxy.open();
+    await expectBackend('/', 'doomed.example.com', 404);
+    await expectBackend('/', 'gap.example.com', 'store');
   });
 
   it('traces a config nginx rejects back to the route that produced it; the other routes keep serving', async () => {

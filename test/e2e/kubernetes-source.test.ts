@@ -1,14 +1,13 @@
 // The cluster edge of the operator against the real test bed: watches into the Store
 // (including across an API server outage), the status writer, and the operator framework.
 import { expect } from 'chai';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import operatorPackage from '@dot-i/k8s-operator';
-import { KubeConfig } from '@kubernetes/client-node';
 import winston from 'winston';
 import { stringify } from 'yaml';
 import { sleep, waitFor } from '../cluster/exec.ts';
 import { testbed } from '../testbed.ts';
+import { TcpProxy, testbedKubeConfig as kubeConfig } from '../support/proxy.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { Store } from '../../operator/src/store.ts';
 import { KubernetesSource } from '../../operator/src/sources/kubernetes.ts';
@@ -37,62 +36,8 @@ function captureLogger(): { logger: winston.Logger; lines: string[] } {
   return { logger, lines };
 }
 
-/** The test bed's kubeconfig, optionally pointed at another server (same CA and credentials). */
-function kubeConfig(server?: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(testbed().kubeconfig);
-  if (server) {
-    kc.loadFromOptions({ clusters: kc.clusters.map((c) => ({ ...c, server })), users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
-  }
-  return kc;
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`${what}: not within ${ms} ms`)))]);
-}
-
-/** A TCP proxy in front of the API server that the test can cut and restore. */
-class TcpProxy {
-  port = 0;
-  connections = 0;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  get url(): string {
-    return `https://127.0.0.1:${this.port}`; // the API server's certificate is for 127.0.0.1
-  }
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      this.connections++;
-      const upstream = connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Refuses new connections (nothing listens) and resets the open ones. */
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    for (const s of this.sockets) s.resetAndDestroy();
-    await closed;
-  }
 }
 
 const route = (ns: string, name: string, hostname = `${name}.example.com`) => ({
