@@ -60,7 +60,6 @@ try {
       await new Promise((res) => setTimeout(res, 5));
     }
   };
-  await waitFor200('anything').catch(() => {}); // nothing attached yet; just let the first version load
   await new Promise((r) => setTimeout(r, 1000));
 
   const applyToTraffic: number[] = [];

@@ -8,7 +8,7 @@ export const backendAddress = process.env.WAYGATE_TEST_BACKEND_IP ?? '10.250.0.1
 
 export async function addLoopbackAlias(ip = backendAddress): Promise<void> {
   const r = await tryRun('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
-  if (r.code !== 0 && !/File exists/.test(r.stderr)) throw new Error(`cannot add ${ip} to lo (ip addr add): ${r.stderr.trim()}`);
+  if (r.code !== 0 && !/File exists|already assigned/.test(r.stderr)) throw new Error(`cannot add ${ip} to lo (ip addr add): ${r.stderr.trim()}`);
 }
 
 export async function removeLoopbackAlias(ip = backendAddress): Promise<void> {

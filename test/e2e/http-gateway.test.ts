@@ -266,6 +266,25 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     await remove('gateway', INFRA, 'conflicted');
   });
 
+  it('reports UnsupportedAddress, InvalidRouteKinds and InvalidParameters', async () => {
+    await apply(
+      { apiVersion: `${G}/v1`, kind: 'Gateway', metadata: { name: 'far-away', namespace: INFRA }, spec: { gatewayClassName: CLASS, addresses: [{ type: 'IPAddress', value: '192.0.2.10' }], listeners: [{ name: 'http', protocol: 'HTTP', port: 18074 }] } },
+      { apiVersion: `${G}/v1`, kind: 'Gateway', metadata: { name: 'kinds', namespace: INFRA }, spec: { gatewayClassName: CLASS, listeners: [{ name: 'http', protocol: 'HTTP', port: 18075, allowedRoutes: { kinds: [{ kind: 'TCPRoute' }] } }] } },
+      { apiVersion: `${G}/v1`, kind: 'GatewayClass', metadata: { name: `${CLASS}-params` }, spec: { controllerName: CONTROLLER, parametersRef: { group: 'example.com', kind: 'Config', name: 'x' } } },
+    );
+    const far = await eventually('UnsupportedAddress', () => getObject('gateway', INFRA, 'far-away'), (o) => !!o?.status?.conditions?.some((c: any) => c.reason === 'UnsupportedAddress'));
+    expect(conditionMap(far.status.conditions)).to.include({ Accepted: 'False/UnsupportedAddress', Programmed: 'False/Invalid' });
+    expect(far.status.conditions.find((c: any) => c.type === 'Accepted').message).to.contain('spec.addresses[0].value');
+    const kinds = await eventually('InvalidRouteKinds', () => getObject('gateway', INFRA, 'kinds'), (o) => o?.status?.listeners?.length === 1);
+    expect(conditionMap(kinds.status.listeners[0].conditions)).to.include({ ResolvedRefs: 'False/InvalidRouteKinds' });
+    expect(kinds.status.listeners[0].supportedKinds).to.deep.equal([]);
+    const gc = await eventually('InvalidParameters', () => getObject('gatewayclass', undefined, `${CLASS}-params`), (o) => !!o?.status?.conditions?.some((c: any) => c.reason === 'InvalidParameters'));
+    expect(conditionMap(gc.status.conditions)).to.include({ Accepted: 'False/InvalidParameters' });
+    await remove('gateway', INFRA, 'far-away');
+    await remove('gateway', INFRA, 'kinds');
+    await remove('gatewayclass', undefined, `${CLASS}-params`);
+  });
+
   it('does not reload nginx when a change renders the same config', async () => {
     await eventually('quiet', async () => reloads.length, () => true, 100);
     await new Promise((r) => setTimeout(r, 500));
