@@ -4,7 +4,6 @@
 // writing a version (rename into place) to its verdict (watch + test + reload + verified).
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import winston from 'winston';
@@ -13,20 +12,11 @@ import { composeMainConfig } from './config.ts';
 import { DEFAULT_NGINX, testConfig } from './nginx.ts';
 import type { Verdict } from './verdict.ts';
 import { versionDir } from './versions.ts';
+import { freePort } from '../../test/cluster/processes.ts';
 
 const sizes = [10, 1_000, 5_000];
 const runs = Number(process.argv[2] ?? 3);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function render(port: number, locations: number, tag: string): string {
   const out = [`server {`, `    listen 127.0.0.1:${port};`];

@@ -12,20 +12,10 @@ import winston from 'winston';
 import { startAgent, type Agent, type Verdict } from '../../nginx/agent/agent.ts';
 import { readVerdict } from '../../nginx/agent/verdict.ts';
 import type { SourceRange } from '../../nginx/agent/versions.ts';
+import { freePort } from '../cluster/processes.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A loopback port nobody listens on (bind 127.0.0.1:0, read the port, close). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function httpGet(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
