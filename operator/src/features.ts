@@ -1,11 +1,8 @@
-// What this implementation supports, by the conformance suite's feature names. Published
-// in GatewayClass status.supportedFeatures and passed to the conformance harness: one list.
-export const supportedFeatures: readonly string[] = [
-  'Gateway',
-  'HTTPRoute',
-  'HTTPRouteMethodMatching',
-  'HTTPRouteQueryParamMatching',
-  'ReferenceGrant',
-];
+// What this implementation supports, by the conformance suite's feature names. The list
+// lives in supported-features.json so that the conformance harness (Go) reads the same
+// list the operator publishes in GatewayClass status.supportedFeatures.
+import { readFileSync } from 'node:fs';
+
+export const supportedFeatures: readonly string[] = JSON.parse(readFileSync(new URL('./supported-features.json', import.meta.url), 'utf8')).features;
 
 export const defaultControllerName = 'waygate.dev/gateway-controller';
