@@ -106,7 +106,7 @@ export class Controller {
     const snapshot = this.opts.store.snapshot();
     this.pruneRejected();
     const graph = buildGraph(snapshot, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures, rejected: this.rejected });
-    const config = renderConfig(buildHttpModel(graph));
+    const config = renderConfig(buildHttpModel(graph, { certDir: this.writer.certsDir }));
     this.stats.rebuilds++;
     this.stats.lastRenderMs = performance.now() - t0;
     this.lastGraph = graph;

@@ -14,14 +14,14 @@ export function namespace(name: string, labels: Record<string, string> = {}): Ku
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } } };
 }
 
-export interface ListenerSpec { name?: string; port?: number; protocol?: string; hostname?: string; allowedRoutes?: any }
+export interface ListenerSpec { name?: string; port?: number; protocol?: string; hostname?: string; allowedRoutes?: any; tls?: any }
 
 export function gateway(ns: string, name: string, listeners: ListenerSpec[] = [{}], extra: any = {}): KubeObject {
   return {
     apiVersion: `${G}/v1`, kind: 'Gateway', metadata: { name, namespace: ns, generation: 1 },
     spec: {
       gatewayClassName: 'waygate',
-      listeners: listeners.map((l, i) => ({ name: l.name ?? `l${i}`, port: l.port ?? 80, protocol: l.protocol ?? 'HTTP', ...(l.hostname ? { hostname: l.hostname } : {}), allowedRoutes: l.allowedRoutes ?? { namespaces: { from: 'Same' } } })),
+      listeners: listeners.map((l, i) => ({ name: l.name ?? `l${i}`, port: l.port ?? 80, protocol: l.protocol ?? 'HTTP', ...(l.hostname ? { hostname: l.hostname } : {}), ...(l.tls ? { tls: l.tls } : {}), allowedRoutes: l.allowedRoutes ?? { namespaces: { from: 'Same' } } })),
       ...extra,
     },
   };

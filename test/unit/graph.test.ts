@@ -5,6 +5,7 @@ import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { desiredStatuses } from '../../operator/src/graph/status.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { CONTROLLER, gateway, gatewayClass, httpRoute, namespace, referenceGrant, service, storeOf } from '../support/objects.ts';
+import { selfSigned, tlsSecret } from '../support/certs.ts';
 
 const opts = { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'] };
 const programmed = { ok: true, reason: 'Programmed', message: 'ok' };
@@ -206,5 +207,37 @@ describe('graph: HTTPRoute attachment and references', () => {
     r.metadata.generation = 7;
     const d = statuses(...base, r).find('HTTPRoute', 'app', 'r')!;
     expect(d.parents![0].conditions.every((c) => c.observedGeneration === 7)).to.equal(true);
+  });
+});
+
+describe('graph: HTTPS listeners and certificateRefs', () => {
+  const cert = selfSigned(['secure.example.com']);
+  const other = selfSigned(['other.example.com']);
+  const https = (refs: any[]) => gateway('infra', 'gw', [{ name: 'https', protocol: 'HTTPS', port: 443, tls: { certificateRefs: refs } }]);
+  const listenerConds = (...objects: (KubeObject | KubeObject[])[]) => {
+    const d = statuses(...objects).find('Gateway', 'infra', 'gw')!;
+    const l = (d.status!.listeners as any[])[0];
+    return { ...conds(l.conditions), attachedRoutes: l.attachedRoutes };
+  };
+  const cases: { name: string; objects: (KubeObject | KubeObject[])[]; want: Record<string, unknown> }[] = [
+    { name: 'a valid Secret in the Gateway namespace', objects: [https([{ name: 's' }]), tlsSecret('infra', 's', cert)], want: { ResolvedRefs: 'True/ResolvedRefs', Programmed: 'True/Programmed' } },
+    { name: 'a missing Secret: InvalidCertificateRef', objects: [https([{ name: 'nope' }])], want: { ResolvedRefs: 'False/InvalidCertificateRef', Accepted: 'True/Accepted', Programmed: 'False/Invalid' } },
+    { name: 'a ConfigMap: InvalidCertificateRef', objects: [https([{ kind: 'ConfigMap', name: 's' }])], want: { ResolvedRefs: 'False/InvalidCertificateRef' } },
+    { name: 'another group: InvalidCertificateRef', objects: [https([{ group: 'example.com', kind: 'Secret', name: 's' }])], want: { ResolvedRefs: 'False/InvalidCertificateRef' } },
+    { name: 'a malformed Secret: InvalidCertificateRef', objects: [https([{ name: 's' }]), { ...tlsSecret('infra', 's', cert), data: { 'tls.crt': Buffer.from('garbage').toString('base64'), 'tls.key': Buffer.from('garbage').toString('base64') } }], want: { ResolvedRefs: 'False/InvalidCertificateRef' } },
+    { name: 'a key of another certificate: InvalidCertificateRef', objects: [https([{ name: 's' }]), tlsSecret('infra', 's', { cert: cert.cert, key: other.key })], want: { ResolvedRefs: 'False/InvalidCertificateRef' } },
+    { name: 'a Secret in another namespace without ReferenceGrant: RefNotPermitted', objects: [https([{ name: 's', namespace: 'certs' }]), tlsSecret('certs', 's', cert)], want: { ResolvedRefs: 'False/RefNotPermitted' } },
+    {
+      name: 'a Secret in another namespace with a ReferenceGrant from Gateways',
+      objects: [https([{ name: 's', namespace: 'certs' }]), tlsSecret('certs', 's', cert), { ...referenceGrant('certs', 'g', [{ kind: 'Gateway', namespace: 'infra' }], [{ kind: 'Secret' }]) }],
+      want: { ResolvedRefs: 'True/ResolvedRefs' },
+    },
+  ];
+  for (const c of cases) it(c.name, () => expect(listenerConds(...c.objects)).to.include(c.want));
+
+  it('attaches no route to a listener whose certificate does not resolve', () => {
+    const route = httpRoute('infra', 'r', { parentRefs: [{ name: 'gw' }] });
+    expect(listenerConds(https([{ name: 'nope' }]), service('infra', 'svc'), route).attachedRoutes).to.equal(0);
+    expect(listenerConds(https([{ name: 's' }]), tlsSecret('infra', 's', cert), service('infra', 'svc'), route).attachedRoutes).to.equal(1);
   });
 });

@@ -5,7 +5,9 @@
 // can serve is listed in it, so a miss on a longer path falls back to shorter prefixes.
 // User regexes never share a subject with other fields: each has its own flag `map`.
 import { isIP } from 'node:net';
-import type { Graph, HTTPRouteNode, RouteMatch, RuleNode } from '../graph/types.ts';
+import type { Graph, HTTPRouteNode, ListenerNode, RouteMatch, RuleNode } from '../graph/types.ts';
+import type { Certificate } from '../graph/certificates.ts';
+import { hostnameMatches } from '../graph/hostnames.ts';
 import { normalizePrefix, sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
 import type { HttpModel, Location, MatchMap, Server, Split, Target, Upstream } from './model.ts';
 import { identifier, quote, regexLiteral } from './quote.ts';
@@ -24,7 +26,8 @@ interface RuleTarget {
 
 /** Context shared across servers: upstreams and flag maps are global and deduplicated. */
 class ModelBuilder {
-  readonly model: HttpModel = { upstreams: [], maps: [], splits: [], servers: [] };
+  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [] };
+  private readonly certificateFiles = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
   private readonly flags = new Map<string, string>();
   private readonly routeIds = new Map<HTTPRouteNode, number>();
@@ -60,6 +63,16 @@ class ModelBuilder {
     }
     this.ruleTargets.set(id, t);
     return t;
+  }
+
+  /** The file path nginx reads a certificate from; the bundle is written once per content. */
+  certificateFile(cert: Certificate, certDir: string): string {
+    const name = `${cert.id}.pem`;
+    if (!this.certificateFiles.has(name)) {
+      this.certificateFiles.add(name);
+      this.model.certificates.push({ name, pem: cert.pem });
+    }
+    return quote(`${certDir}/${name}`);
   }
 
   /** A "0"/"1" variable for one regex condition on one subject, e.g. $uri ~ the route's regex. */
@@ -174,7 +187,16 @@ function dispatchMap(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf
   return { key: quote(key), variable: b.newMapVariable(), entries, default: '""' };
 }
 
-function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string): Server {
+/**
+ * The certificates a server presents for a host: those of the listener whose hostname
+ * covers the host most specifically (exact, then the longest wildcard, then none).
+ */
+function listenerForHost(listeners: readonly ListenerNode[], host: string): ListenerNode {
+  const score = (l: ListenerNode) => (!l.hostname ? 0 : l.hostname === host ? 1e6 : hostnameMatches(l.hostname, host) ? l.hostname.length : -1);
+  return [...listeners].sort((a, b) => score(b) - score(a) || (a.name < b.name ? -1 : 1))[0];
+}
+
+function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: { certificates: Certificate[]; certDir: string }): Server {
   const sorted = sortByPrecedence(candidates);
   const targets = new Map<string, Target>();
   const targetOf = (c: MatchCandidate): string => {
@@ -197,6 +219,8 @@ function buildServer(b: ModelBuilder, listen: string, host: string, candidates: 
   });
   return {
     listen,
+    ssl: !!tls,
+    certificates: tls ? tls.certificates.map((c) => b.certificateFile(c, tls.certDir)) : [],
     defaultServer: host === '*',
     serverNames: host === '*' ? ['""'] : [quote(host)],
     locations,
@@ -205,15 +229,25 @@ function buildServer(b: ModelBuilder, listen: string, host: string, candidates: 
   };
 }
 
-export function buildHttpModel(graph: Graph): HttpModel {
+export interface BuildOptions {
+  /** Where certificate files live, as nginx sees them (the shared volume's certs/). */
+  certDir: string;
+}
+
+export const defaultBuildOptions: BuildOptions = { certDir: '/etc/waygate/config/certs' };
+
+export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOptions): HttpModel {
   const b = new ModelBuilder(graph.routes);
   for (const gw of graph.gateways) {
     if (!gw.valid || !gw.address) continue;
-    const ports = [...new Set(gw.listeners.filter((l) => l.valid && l.protocol === 'HTTP').map((l) => l.port))].sort((x, y) => x - y);
+    const httpListeners = gw.listeners.filter((l) => l.valid && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
+    const ports = [...new Set(httpListeners.map((l) => l.port))].sort((x, y) => x - y);
     for (const port of ports) {
+      const onPort = httpListeners.filter((l) => l.port === port);
+      const https = onPort[0].protocol === 'HTTPS'; // one protocol per port: conflicts are invalid listeners
       const byHost = new Map<string, MatchCandidate[]>();
       const seen = new Set<string>();
-      for (const l of gw.listeners.filter((x) => x.valid && x.port === port)) {
+      for (const l of onPort) {
         for (const { route, hostnames } of l.attached) {
           for (const host of hostnames) {
             for (const rule of route.rules.filter((r) => !r.problem)) {
@@ -231,7 +265,10 @@ export function buildHttpModel(graph: Graph): HttpModel {
       }
       if (!byHost.has('*')) byHost.set('*', []); // answers 404 for hosts no listener serves
       const listen = quote(`${gw.address}:${port}`);
-      for (const host of [...byHost.keys()].sort()) b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`));
+      for (const host of [...byHost.keys()].sort()) {
+        const tls = https ? { certificates: listenerForHost(onPort, host).certificates, certDir: opts.certDir } : undefined;
+        b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls));
+      }
     }
   }
   return b.model;

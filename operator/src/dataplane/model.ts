@@ -46,6 +46,9 @@ export interface Location {
 
 export interface Server {
   listen: string;
+  /** HTTPS: TLS is terminated here with these certificate files (quoted paths). */
+  ssl: boolean;
+  certificates: string[];
   defaultServer: boolean;
   serverNames: string[];
   locations: Location[];
@@ -53,7 +56,14 @@ export interface Server {
   source: string;
 }
 
+/** A certificate bundle to write next to the config, under its content hash. */
+export interface CertificateFile {
+  name: string;
+  pem: string;
+}
+
 export interface HttpModel {
+  certificates: CertificateFile[];
   upstreams: Upstream[];
   maps: MatchMap[];
   splits: Split[];

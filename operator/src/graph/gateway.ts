@@ -3,9 +3,10 @@ import { keyOf, type KubeObject } from '../objects.ts';
 import { allocateAddresses, requestedAddress } from './addresses.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { buildListeners } from './listener.ts';
+import type { CertificateIndex } from './certificates.ts';
 import type { GatewayClassNode, GatewayNode } from './types.ts';
 
-export function buildGateways(gateways: readonly KubeObject[], classes: readonly GatewayClassNode[]): GatewayNode[] {
+export function buildGateways(gateways: readonly KubeObject[], classes: readonly GatewayClassNode[], certs: CertificateIndex): GatewayNode[] {
   const byName = new Map(classes.map((c) => [c.obj.metadata.name, c]));
   const ours = gateways.filter((g) => byName.has(g.spec?.gatewayClassName));
   const requested = ours.map((g) => ({ key: keyOf(g), ...requestedAddress(g) }));
@@ -14,7 +15,7 @@ export function buildGateways(gateways: readonly KubeObject[], classes: readonly
     const cls = byName.get(obj.spec.gatewayClassName)!;
     let problem: Problem | undefined = requested[i].problem;
     if (!cls.accepted) problem = { reason: Reason.Invalid, message: `GatewayClass ${cls.obj.metadata.name} is not accepted` };
-    const listeners = buildListeners(obj, problem);
+    const listeners = buildListeners(obj, problem, certs);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
     return { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, address: addresses.get(requested[i].key), valid, problem, listeners };

@@ -2,6 +2,7 @@
 // one Gateway on the same port (spec: ListenerConditionConflicted).
 import type { Condition, KubeObject } from '../objects.ts';
 import { checkHostname } from '../dataplane/validate.ts';
+import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
 import type { ListenerNode, RouteGroupKind } from './types.ts';
 
@@ -10,6 +11,7 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 /** Route kinds each protocol can carry today; the rest of the protocols come with the stream block. */
 const kindsByProtocol: Record<string, readonly string[]> = {
   HTTP: ['HTTPRoute'],
+  HTTPS: ['HTTPRoute'],
 };
 
 export function supportedProtocol(protocol: string): boolean {
@@ -56,7 +58,7 @@ export function findConflicts(listeners: readonly any[]): Map<number, Problem> {
   return out;
 }
 
-export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefined): ListenerNode[] {
+export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefined, certs: CertificateIndex): ListenerNode[] {
   const listeners: any[] = gw.spec?.listeners ?? [];
   const gen = gw.metadata.generation;
   const conflicts = findConflicts(listeners);
@@ -69,6 +71,10 @@ export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefin
     const hostnameError = l.hostname === undefined ? undefined : checkHostname(l.hostname);
     const hostnameProblem = hostnameError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].hostname: ${hostnameError}` } : undefined;
     const acceptProblem = gatewayProblem ?? protocolProblem ?? hostnameProblem ?? conflict;
+    // Certificates are references: a bad one leaves the listener Accepted but unresolved,
+    // so it serves nothing (attachedRoutes 0) until the Secret or ReferenceGrant is fixed.
+    const tls = l.protocol === 'HTTPS' && !acceptProblem ? resolveCertificateRefs(gw, l, i, certs) : undefined;
+    const refProblem = kindProblem ?? tls?.problem;
     const conditions: Condition[] = [
       acceptProblem
         ? condition(ConditionType.Accepted, false, acceptProblem === gatewayProblem ? Reason.Invalid : acceptProblem.reason, acceptProblem.message, gen)
@@ -76,8 +82,8 @@ export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefin
       conflict
         ? condition(ConditionType.Conflicted, true, conflict.reason, conflict.message, gen)
         : condition(ConditionType.Conflicted, false, Reason.NoConflicts, 'No conflicts', gen),
-      kindProblem
-        ? condition(ConditionType.ResolvedRefs, false, kindProblem.reason, kindProblem.message, gen)
+      refProblem
+        ? condition(ConditionType.ResolvedRefs, false, refProblem.reason, refProblem.message, gen)
         : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen),
     ];
     const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
@@ -86,7 +92,8 @@ export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefin
       port: l.port,
       protocol: l.protocol,
       hostname: l.hostname,
-      valid: !acceptProblem,
+      valid: !acceptProblem && !tls?.problem,
+      certificates: tls?.certificates ?? [],
       supportedKinds: kinds,
       allowedRoutes: { from, selector: l.allowedRoutes?.namespaces?.selector },
       conditions,

@@ -1,6 +1,7 @@
 // The graph: the store's objects after the spec's rules, with every object's conditions.
 import type { Condition, KubeObject } from '../objects.ts';
 import type { Problem } from './conditions.ts';
+import type { Certificate } from './certificates.ts';
 
 export interface GraphOptions {
   controllerName: string;
@@ -22,6 +23,8 @@ export interface ListenerNode {
   /** Usable for attachment and rendering. */
   valid: boolean;
   supportedKinds: RouteGroupKind[];
+  /** HTTPS: the certificates of tls.certificateRefs, resolved and parsed. */
+  certificates: Certificate[];
   allowedRoutes: { from: 'Same' | 'All' | 'Selector'; selector?: any };
   conditions: Condition[];
   /** Routes attached through this listener, with the hostnames they serve on it. */

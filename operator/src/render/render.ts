@@ -21,6 +21,8 @@ export interface SourceRange {
 
 export interface RenderedConfig {
   files: Record<string, string>;
+  /** Certificate bundles the config refers to (by content hash), written apart from versions. */
+  certificates: HttpModel['certificates'];
   sources: SourceRange[];
   hash: string;
 }
@@ -74,7 +76,7 @@ export function renderConfig(http: HttpModel): RenderedConfig {
   const hash = createHash('sha256');
   for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
   const sources = Object.entries(files).flatMap(([name, text]) => sourceRanges(name, text));
-  return { files, sources, hash: hash.digest('hex') };
+  return { files, certificates: http.certificates, sources, hash: hash.digest('hex') };
 }
 
 /** The object that produced a line of a rendered file, if any. */
