@@ -21,7 +21,7 @@ const ADDRESS = '127.0.0.63';
 function httpsGet(port: number, servername: string, path = '/'): Promise<{ status: number; backend?: string; subject: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: ADDRESS, port, path, servername, headers: { host: servername }, rejectUnauthorized: false, agent: false }, (res) => {
-      const subject = (res.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '';
+      const subject = String((res.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
       res.resume().on('end', () => resolve({ status: res.statusCode ?? 0, backend: res.headers['x-backend'] as string | undefined, subject }));
     });
     req.on('error', reject);

@@ -430,3 +430,15 @@ describe('validation: RE2 patterns, Go IP parsing and Go formatting', () => {
     expect([1.5, 1e6, 123456789.5, 0.0001, 1e-5, 65535].map(goFloat)).to.deep.equal(['1.5', '1e+06', '1.234567895e+08', '0.0001', '1e-05', '65535']);
   });
 });
+
+describe('validation: TLS Secrets from files', () => {
+  const secret = (extra: any) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: 'app' }, type: 'kubernetes.io/tls', ...extra });
+  it('accepts data or stringData with both keys', () => {
+    expect(validateCoreObject(secret({ data: { 'tls.crt': 'YQ==', 'tls.key': 'Yg==' } }))).to.deep.equal([]);
+    expect(validateCoreObject(secret({ stringData: { 'tls.crt': 'PEM', 'tls.key': 'PEM' } }))).to.deep.equal([]);
+  });
+  it('requires tls.key for type kubernetes.io/tls and base64 data', () => {
+    expect(validateCoreObject(secret({ data: { 'tls.crt': 'YQ==' } })).map((e) => e.field)).to.deep.equal(['data[tls.key]']);
+    expect(validateCoreObject(secret({ data: { 'tls.crt': 'not base64!', 'tls.key': 'Yg==' } })).map((e) => e.field)).to.deep.equal(['data[tls.crt]']);
+  });
+});

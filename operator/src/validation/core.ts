@@ -84,13 +84,27 @@ function validateEndpointSlice(obj: KubeObject, errs: Errs): void {
   });
 }
 
+/** TLS Secrets (listener certificateRefs): the API server requires both keys for this type. */
+function validateSecret(secret: KubeObject, errs: Errs): void {
+  checkMeta(errs, secret, isDNS1123Subdomain, true);
+  const data: Obj = { ...((secret.data as Obj) ?? {}) };
+  for (const [k, v] of Object.entries((secret.stringData as Obj) ?? {})) data[k] = typeof v === 'string' ? Buffer.from(v).toString('base64') : v;
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) errs.push(fieldError.invalid(`data[${k}]`, '<value>', 'must be base64-encoded'));
+  }
+  if (secret.type === 'kubernetes.io/tls') {
+    for (const k of ['tls.crt', 'tls.key']) if (!(k in data)) errs.push(fieldError.required(`data[${k}]`));
+  }
+}
+
 const validators: Record<string, (obj: KubeObject, errs: Errs) => void> = {
+  'v1/Secret': validateSecret,
   'v1/Service': validateService,
   'discovery.k8s.io/v1/EndpointSlice': validateEndpointSlice,
   'v1/Namespace': (obj, errs) => checkMeta(errs, obj, isDNS1123Label, false),
 };
 
-/** Errors in a Service, EndpointSlice or Namespace; other kinds are reported as unsupported. */
+/** Errors in a Service, EndpointSlice, Namespace or Secret; other kinds are reported as unsupported. */
 export function validateCoreObject(obj: KubeObject): FieldError[] {
   const validate = validators[`${obj.apiVersion}/${obj.kind}`];
   if (!validate) return [{ field: 'apiVersion', message: `Unsupported value: ${JSON.stringify(`${obj.apiVersion} ${obj.kind}`)}: not a core kind waygate reads from files` }];
