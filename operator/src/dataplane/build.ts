@@ -11,6 +11,7 @@ import { hostnameMatches } from '../graph/hostnames.ts';
 import { normalizePrefix, sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
 import type { HttpModel, Location, MatchMap, Server, Split, Target, Upstream } from './model.ts';
 import { identifier, quote, regexLiteral } from './quote.ts';
+import { filterActions, type MapFactory } from './filters.ts';
 
 /** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
 const TARGET_PREFIX = '/^wg/';
@@ -95,6 +96,17 @@ class ModelBuilder {
     this.model.maps.push(map);
     return map.variable;
   }
+
+  /** Maps for filters (header appends, path rewrites, redirect ports), deduplicated by content. */
+  readonly filterMap: MapFactory = (key, entries, defaultValue, source) => {
+    const signature = JSON.stringify([key, entries, defaultValue]);
+    const existing = this.dispatchMaps.get(signature);
+    if (existing) return existing;
+    const variable = this.newMapVariable();
+    this.dispatchMaps.set(signature, variable);
+    this.model.maps.push({ key, variable, entries, default: defaultValue, source });
+    return variable;
+  };
 
   newMapVariable(): string {
     return identifier(`wg_m${this.mapCount++}`);
@@ -200,11 +212,18 @@ function buildServer(b: ModelBuilder, listen: string, host: string, candidates: 
   const sorted = sortByPrecedence(candidates);
   const targets = new Map<string, Target>();
   const targetOf = (c: MatchCandidate): string => {
-    const rt = b.ruleTarget(c.route, c.route.rules.find((r) => r.index === c.ruleIndex)!);
-    if (!targets.has(rt.id)) {
-      targets.set(rt.id, { id: rt.id, uri: quote(TARGET_PREFIX + rt.id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source });
+    const rule = c.route.rules.find((r) => r.index === c.ruleIndex)!;
+    const rt = b.ruleTarget(c.route, rule);
+    // A prefix replacement depends on which PathPrefix matched: one target per match then.
+    const perMatch = rule.filters.redirect?.path?.type === 'ReplacePrefixMatch' || rule.filters.rewrite?.path?.type === 'ReplacePrefixMatch';
+    const id = perMatch ? `${rt.id}_m${c.matchIndex}` : rt.id;
+    if (!targets.has(id)) {
+      const { proxyPath, ...actions } = filterActions(b.filterMap, rule.filters, c.match, rt.source);
+      // The original request URI goes upstream unchanged unless a URLRewrite changes the path.
+      const proxyPass = rt.upstream && (proxyPath ? quote(`http://${rt.upstream.name}${proxyPath}$is_args$args`) : `http://${rt.upstream.name}$request_uri`);
+      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, ...actions });
     }
-    return rt.id;
+    return id;
   };
   const applicable = candidateIndex(sorted);
   const locations: Location[] = locationKeys(sorted).map((key) => {

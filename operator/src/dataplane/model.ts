@@ -34,6 +34,15 @@ export interface Target {
   split?: Split;
   status?: number;
   source: string;
+  /** RequestRedirect: answered here, nothing is proxied. */
+  redirect?: { status: number; location: string };
+  /** proxy_set_header lines (Host and the forwarding headers first, then the filters'). */
+  requestHeaders: { name: string; value: string }[];
+  /** ResponseHeaderModifier: proxy_hide_header names and add_header lines. */
+  hideHeaders: string[];
+  addHeaders: { name: string; value: string }[];
+  /** The proxy_pass target token (upstream and URI). */
+  proxyPass?: string;
 }
 
 export interface Location {

@@ -1,8 +1,9 @@
 // The one way a string becomes an nginx token. Every value is double-quoted; inside
 // quotes nginx's parser only interprets \" \' \\ \n \r \t, so escaping backslashes and
 // quotes makes ";", "{", "}", "#" and spaces inert. "$" is literal in the contexts these
-// tokens are used in (location, server_name, map keys and regexes); script contexts that
-// expand variables reject it instead. Values were validated first (validate.ts); this
+// tokens are used in (location, server_name, map keys and regexes); in script contexts
+// that expand variables (header values, redirect targets) it becomes ${wg_dollar}, a
+// variable whose value is "$" (nginx has no escape for it). Values were validated first (validate.ts); this
 // layer still refuses control characters and over-long tokens, as a second wall.
 
 /** nginx reads one token into a 4 KiB buffer; stay below it. */
@@ -13,10 +14,14 @@ export class UnsafeValueError extends Error {}
 export function quote(value: string, opts: { script?: boolean } = {}): string {
   if (typeof value !== 'string') throw new UnsafeValueError(`not a string: ${String(value)}`);
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) throw new UnsafeValueError(`control character in ${JSON.stringify(value)}`);
-  if (opts.script && value.includes('$')) throw new UnsafeValueError(`"$" in ${JSON.stringify(value)} would expand a variable`);
-  const body = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+  const body = (opts.script ? scriptLiteral(value) : value).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
   if (body.length > MAX_TOKEN) throw new UnsafeValueError(`value of ${body.length} characters exceeds nginx's token limit`);
   return `"${body}"`;
+}
+
+/** Dollar signs of a literal made inert for a script context; the result is then quoted. */
+export function scriptLiteral(value: string): string {
+  return value.replace(/\$/g, '${wg_dollar}');
 }
 
 /** Escapes PCRE metacharacters so that a literal matches itself. */

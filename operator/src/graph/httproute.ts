@@ -5,13 +5,11 @@ import type { KubeObject } from '../objects.ts';
 import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkQueryName, checkRegex, limits } from '../dataplane/validate.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
+import { parseFilters } from './filters.ts';
 import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from './types.ts';
 
 /** spec.rules[].matches[].method: the CRD's enum. */
 const HTTP_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
-
-/** Filters come with the next HTTPRoute issue; until then a rule that asks for one is not served. */
-const supportedFilters: readonly string[] = [];
 
 function valueMatches(list: any[] | undefined, field: string, checkName: (n: string) => string | undefined, what: string): { matches: ValueMatch[]; problem?: string } {
   const matches: ValueMatch[] = [];
@@ -47,11 +45,8 @@ export function parseMatch(m: any, field: string): { match?: RouteMatch; problem
 
 function buildRule(route: KubeObject, rule: any, index: number, backends: BackendIndex): RuleNode {
   const field = `spec.rules[${index}]`;
-  const node: RuleNode = { index, matches: [], backends: [] };
+  const node: RuleNode = { index, matches: [], backends: [], filters: {} };
   const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
-  for (const [i, f] of (rule.filters ?? []).entries()) {
-    if (!supportedFilters.includes(f.type)) return fail(`${field}.filters[${i}].type: filter ${f.type} is not supported yet`);
-  }
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
     if (b.filters?.length) return fail(`${field}.backendRefs[${i}].filters: backendRef filters are not supported yet`);
   }
@@ -61,6 +56,9 @@ function buildRule(route: KubeObject, rule: any, index: number, backends: Backen
     if (problem) return fail(problem);
     node.matches.push(match!);
   }
+  const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, node.matches.map((m) => m.path.type));
+  if (problem) return fail(problem);
+  node.filters = filters;
   node.backends = (rule.backendRefs ?? []).map((b: any, i: number) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`));
   return node;
 }

@@ -2,6 +2,7 @@
 import type { Condition, KubeObject } from '../objects.ts';
 import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
+import type { RuleFilters } from './filters.ts';
 
 export interface GraphOptions {
   controllerName: string;
@@ -73,6 +74,7 @@ export interface RuleNode {
   problem?: Problem;
   matches: RouteMatch[];
   backends: BackendNode[];
+  filters: RuleFilters;
 }
 
 export interface ParentResult {

@@ -1,0 +1,113 @@
+// HTTPRoute filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect and
+// URLRewrite, checked against the allow-lists. Other filter types fail their rule
+// (UnsupportedValue) rather than being ignored.
+import { checkHeaderName, checkHostname, checkPath, checkPrintable } from '../dataplane/validate.ts';
+
+export interface HeaderModifier {
+  set: { name: string; value: string }[];
+  add: { name: string; value: string }[];
+  remove: string[];
+}
+
+export type PathModifier = { type: 'ReplaceFullPath'; value: string } | { type: 'ReplacePrefixMatch'; value: string };
+
+export interface Redirect {
+  scheme?: 'http' | 'https';
+  hostname?: string;
+  port?: number;
+  path?: PathModifier;
+  statusCode: number;
+}
+
+export interface Rewrite {
+  hostname?: string;
+  path?: PathModifier;
+}
+
+export interface RuleFilters {
+  requestHeaders?: HeaderModifier;
+  responseHeaders?: HeaderModifier;
+  redirect?: Redirect;
+  rewrite?: Rewrite;
+}
+
+const HEADER_VALUE_MAX = 4096;
+
+function headerModifier(m: any, field: string): { value?: HeaderModifier; problem?: string } {
+  const out: HeaderModifier = { set: [], add: [], remove: [] };
+  for (const op of ['set', 'add'] as const) {
+    for (const [i, h] of (m?.[op] ?? []).entries()) {
+      const err = checkHeaderName(h.name) ?? checkPrintable(h.value, 'header value', HEADER_VALUE_MAX);
+      if (err) return { problem: `${field}.${op}[${i}]: ${err}` };
+      out[op].push({ name: h.name, value: h.value });
+    }
+  }
+  for (const [i, name] of (m?.remove ?? []).entries()) {
+    const err = checkHeaderName(name);
+    if (err) return { problem: `${field}.remove[${i}]: ${err}` };
+    out.remove.push(name);
+  }
+  return { value: out };
+}
+
+function pathModifier(p: any, field: string, matchTypes: readonly string[]): { value?: PathModifier; problem?: string } {
+  if (!p) return {};
+  if (p.type === 'ReplaceFullPath') {
+    const err = checkPath(p.replaceFullPath);
+    return err ? { problem: `${field}.replaceFullPath: ${err}` } : { value: { type: 'ReplaceFullPath', value: p.replaceFullPath } };
+  }
+  if (p.type === 'ReplacePrefixMatch') {
+    const err = checkPath(p.replacePrefixMatch);
+    if (err) return { problem: `${field}.replacePrefixMatch: ${err}` };
+    if (matchTypes.some((t) => t !== 'PathPrefix')) return { problem: `${field}: ReplacePrefixMatch needs every match of the rule to be a PathPrefix match` };
+    return { value: { type: 'ReplacePrefixMatch', value: p.replacePrefixMatch } };
+  }
+  return { problem: `${field}.type: ${p.type} is not supported` };
+}
+
+function hostname(h: unknown, field: string): string | undefined {
+  if (h === undefined) return undefined;
+  const err = checkHostname(h as string) ?? ((h as string).startsWith('*') ? 'a wildcard is not a hostname' : undefined);
+  return err ? `${field}: ${err}` : undefined;
+}
+
+/** spec.rules[i].filters; matchTypes are the path types of the rule's matches. */
+export function parseFilters(filters: any[] | undefined, field: string, matchTypes: readonly string[]): { filters: RuleFilters; problem?: string } {
+  const out: RuleFilters = {};
+  for (const [i, f] of (filters ?? []).entries()) {
+    const at = `${field}[${i}]`;
+    switch (f.type) {
+      case 'RequestHeaderModifier':
+      case 'ResponseHeaderModifier': {
+        const key = f.type === 'RequestHeaderModifier' ? 'requestHeaders' : 'responseHeaders';
+        const sub = f.type === 'RequestHeaderModifier' ? 'requestHeaderModifier' : 'responseHeaderModifier';
+        const r = headerModifier(f[sub], `${at}.${sub}`);
+        if (r.problem) return { filters: out, problem: r.problem };
+        out[key] = r.value;
+        break;
+      }
+      case 'RequestRedirect': {
+        const r = f.requestRedirect ?? {};
+        const problem = hostname(r.hostname, `${at}.requestRedirect.hostname`);
+        if (problem) return { filters: out, problem };
+        if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') return { filters: out, problem: `${at}.requestRedirect.scheme: ${r.scheme} is not supported` };
+        const path = pathModifier(r.path, `${at}.requestRedirect.path`, matchTypes);
+        if (path.problem) return { filters: out, problem: path.problem };
+        out.redirect = { scheme: r.scheme, hostname: r.hostname, port: r.port, path: path.value, statusCode: r.statusCode ?? 302 };
+        break;
+      }
+      case 'URLRewrite': {
+        const r = f.urlRewrite ?? {};
+        const problem = hostname(r.hostname, `${at}.urlRewrite.hostname`);
+        if (problem) return { filters: out, problem };
+        const path = pathModifier(r.path, `${at}.urlRewrite.path`, matchTypes);
+        if (path.problem) return { filters: out, problem: path.problem };
+        out.rewrite = { hostname: r.hostname, path: path.value };
+        break;
+      }
+      default:
+        return { filters: out, problem: `${at}.type: filter ${f.type} is not supported yet` };
+    }
+  }
+  return { filters: out };
+}
