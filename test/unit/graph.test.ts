@@ -2,6 +2,7 @@
 // requires on one object.
 import { expect } from 'chai';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
+import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { desiredStatuses } from '../../operator/src/graph/status.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { CONTROLLER, gateway, gatewayClass, httpRoute, namespace, referenceGrant, service, storeOf } from '../support/objects.ts';
@@ -235,9 +236,11 @@ describe('graph: HTTPS listeners and certificateRefs', () => {
   ];
   for (const c of cases) it(c.name, () => expect(listenerConds(...c.objects)).to.include(c.want));
 
-  it('attaches no route to a listener whose certificate does not resolve', () => {
+  it('counts routes attached to a listener whose certificate does not resolve, but does not program it', () => {
     const route = httpRoute('infra', 'r', { parentRefs: [{ name: 'gw' }] });
-    expect(listenerConds(https([{ name: 'nope' }]), service('infra', 'svc'), route).attachedRoutes).to.equal(0);
-    expect(listenerConds(https([{ name: 's' }]), tlsSecret('infra', 's', cert), service('infra', 'svc'), route).attachedRoutes).to.equal(1);
+    expect(listenerConds(https([{ name: 'nope' }]), service('infra', 'svc'), route)).to.include({ attachedRoutes: 1, Programmed: 'False/Invalid', ResolvedRefs: 'False/InvalidCertificateRef' });
+    const graph = buildGraph(storeOf(gatewayClass(), https([{ name: 'nope' }]), service('infra', 'svc'), route).snapshot(), opts);
+    expect(buildHttpModel(graph).servers).to.deep.equal([]);
+    expect(listenerConds(https([{ name: 's' }]), tlsSecret('infra', 's', cert), service('infra', 'svc'), route)).to.include({ attachedRoutes: 1, Programmed: 'True/Programmed' });
   });
 });

@@ -259,7 +259,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
   const b = new ModelBuilder(graph.routes);
   for (const gw of graph.gateways) {
     if (!gw.valid || !gw.address) continue;
-    const httpListeners = gw.listeners.filter((l) => l.valid && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
+    const httpListeners = gw.listeners.filter((l) => l.programmable && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
     const ports = [...new Set(httpListeners.map((l) => l.port))].sort((x, y) => x - y);
     for (const port of ports) {
       const onPort = httpListeners.filter((l) => l.port === port);

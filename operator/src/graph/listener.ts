@@ -71,8 +71,9 @@ export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefin
     const hostnameError = l.hostname === undefined ? undefined : checkHostname(l.hostname);
     const hostnameProblem = hostnameError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].hostname: ${hostnameError}` } : undefined;
     const acceptProblem = gatewayProblem ?? protocolProblem ?? hostnameProblem ?? conflict;
-    // Certificates are references: a bad one leaves the listener Accepted but unresolved,
-    // so it serves nothing (attachedRoutes 0) until the Secret or ReferenceGrant is fixed.
+    // Certificates are references: a bad one leaves the listener Accepted (routes still
+    // attach and are counted) but unresolved and not Programmed: nginx gets no server for
+    // it until the Secret or ReferenceGrant is fixed.
     const tls = l.protocol === 'HTTPS' && !acceptProblem ? resolveCertificateRefs(gw, l, i, certs) : undefined;
     const refProblem = kindProblem ?? tls?.problem;
     const conditions: Condition[] = [
@@ -92,7 +93,8 @@ export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefin
       port: l.port,
       protocol: l.protocol,
       hostname: l.hostname,
-      valid: !acceptProblem && !tls?.problem,
+      valid: !acceptProblem,
+      programmable: !acceptProblem && !tls?.problem,
       certificates: tls?.certificates ?? [],
       supportedKinds: kinds,
       allowedRoutes: { from, selector: l.allowedRoutes?.namespaces?.selector },

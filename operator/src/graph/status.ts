@@ -59,9 +59,9 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
           attachedRoutes: l.attached.length,
           conditions: [
             ...l.conditions,
-            l.valid
+            l.programmable
               ? condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen)
-              : condition(ConditionType.Programmed, false, Reason.Invalid, 'Listener is not valid', gen),
+              : condition(ConditionType.Programmed, false, Reason.Invalid, l.valid ? 'Listener references do not resolve' : 'Listener is not valid', gen),
           ],
         })),
       },

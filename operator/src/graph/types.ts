@@ -21,8 +21,10 @@ export interface ListenerNode {
   port: number;
   protocol: string;
   hostname?: string;
-  /** Usable for attachment and rendering. */
+  /** Accepted: routes attach to it. */
   valid: boolean;
+  /** Valid and its references resolve (certificates): nginx serves it. */
+  programmable: boolean;
   supportedKinds: RouteGroupKind[];
   /** HTTPS: the certificates of tls.certificateRefs, resolved and parsed. */
   certificates: Certificate[];
