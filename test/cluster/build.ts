@@ -1,19 +1,24 @@
-// Builds the control-plane binaries from the pinned Go modules, once per source change.
+// Builds the control-plane binaries (and the node agent's backends) from the pinned Go
+// modules, once per source change.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir, goModuleDir, versions } from './paths.ts';
 import { run, which } from './exec.ts';
 
-export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
+export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'coredns', 'echo-basic'] as const;
 export type BinaryName = (typeof binaryNames)[number];
 export type Binaries = Record<BinaryName, string>;
+
+/** Built straight from a dependency's main package (a main package cannot be wrapped in a
+ * cmd/ of ours); go.mod's `tool` directive keeps its requirements. The rest are cmd/<name>. */
+const modulePackages: Partial<Record<BinaryName, string>> = { 'echo-basic': 'sigs.k8s.io/gateway-api/conformance/echo-basic' };
 
 /** Inputs that decide the build output: module files, our main packages, the Go version. */
 function sourceKey(goVersion: string): string {
   const h = createHash('sha256').update(goVersion).update(ldflags().join(' '));
   for (const f of ['go.mod', 'go.sum']) h.update(readFileSync(join(goModuleDir, f)));
-  for (const name of binaryNames) h.update(name).update(readFileSync(join(goModuleDir, 'cmd', name, 'main.go')));
+  for (const name of binaryNames) h.update(name).update(modulePackages[name] ?? readFileSync(join(goModuleDir, 'cmd', name, 'main.go')));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -48,7 +53,7 @@ export async function ensureBinaries(log: (msg: string) => void = console.error)
   mkdirSync(staging, { recursive: true });
   log(`test bed: building ${binaryNames.join(', ')} with ${version} (first build takes several minutes; cached in ${dir})`);
   const started = Date.now();
-  await run('go', ['build', '-trimpath', `-ldflags=${ldflags().join(' ')}`, '-o', staging + '/', './cmd/...'], {
+  await run('go', ['build', '-trimpath', `-ldflags=${ldflags().join(' ')}`, '-o', staging + '/', './cmd/...', ...Object.values(modulePackages)], {
     cwd: goModuleDir,
     env: goEnv(),
     timeoutMs: 60 * 60_000,

@@ -220,6 +220,11 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       '--endpoint-reconciler-type=none',
       '--allow-privileged=true',
       '--profiling=false',
+      // `kubectl logs` through the node agent's kubelet API (node/logs.ts): verify its serving
+      // certificate, and authenticate to it with a client certificate of the test bed CA.
+      `--kubelet-certificate-authority=${pki.caCert}`,
+      `--kubelet-client-certificate=${pki.adminCert}`,
+      `--kubelet-client-key=${pki.adminKey}`,
     ]);
     processes.push(apiserver);
     await waitFor('kube-apiserver /readyz', async () => {
