@@ -12,7 +12,7 @@ import { eventually, get } from '../support/http.ts';
 import { CONTROLLER, gateway, gatewayClass, httpRoute, namespace, service, storeOf } from '../support/objects.ts';
 
 const ADDRESS = '127.0.0.61';
-const backendNames = ['exact', 'prefix', 'deeper', 'canary', 'query', 'post', 'regex', 'fallback', 'h1', 'h2', 'older', 'newer', 'alpha', 'wild', 'exacthost', 'split'];
+const backendNames = ['one-header', 'solo-fallback', 'exact', 'prefix', 'deeper', 'canary', 'query', 'post', 'regex', 'fallback', 'h1', 'h2', 'older', 'newer', 'alpha', 'wild', 'exacthost', 'split'];
 
 describe('matching on a real nginx (render + nginx + HTTP)', function () {
   this.timeout(30_000);
@@ -53,6 +53,8 @@ describe('matching on a real nginx (render + nginx + HTTP)', function () {
       httpRoute('app', 'older', { hostnames: ['tie.example.com'], rules: [rule('older', { path: { type: 'PathPrefix', value: '/same' } })] }, { creationTimestamp: '2026-01-01T00:00:00Z' }),
       httpRoute('app', 'b-route', { hostnames: ['tie.example.com'], rules: [rule('newer', { path: { type: 'PathPrefix', value: '/name' } })] }, { creationTimestamp: '2026-01-01T00:00:00Z' }),
       httpRoute('app', 'a-route', { hostnames: ['tie.example.com'], rules: [rule('alpha', { path: { type: 'PathPrefix', value: '/name' } })] }, { creationTimestamp: '2026-01-01T00:00:00Z' }),
+      // One header field only in a host: an absent header makes the map's key empty.
+      httpRoute('app', 'solo', { hostnames: ['solo.example.com'], rules: [rule('one-header', { headers: [{ name: 'x-solo', value: 'yes' }] }), rule('solo-fallback')] }),
       httpRoute('app', 'wild', { hostnames: ['*.wild.example.com'], rules: [rule('wild')] }),
       httpRoute('app', 'exacthost', { hostnames: ['a.wild.example.com'], rules: [rule('exacthost', { path: { type: 'PathPrefix', value: '/only' } })] }),
     ];
@@ -87,6 +89,8 @@ describe('matching on a real nginx (render + nginx + HTTP)', function () {
     { name: 'more header matches win', path: '/hdr', headers: { a: '1', b: '2' }, want: 'h2' },
     { name: 'fewer header matches still match', path: '/hdr', headers: { a: '1' }, want: 'h1' },
     { name: 'no header match falls back to a shorter prefix', path: '/hdr', want: 'fallback' },
+    { name: 'a single header condition', path: '/', host: 'solo.example.com', headers: { 'x-solo': 'yes' }, want: 'one-header' },
+    { name: 'the fallback when the only header field is absent (empty map key)', path: '/', host: 'solo.example.com', want: 'solo-fallback' },
     { name: 'regular expression path', path: '/re/42', want: 'regex' },
     { name: 'regular expression is anchored', path: '/re/42x', want: 'fallback' },
     { name: 'a missing backend answers 500', path: '/broken', want: 500 },

@@ -52,7 +52,7 @@ describe('render', () => {
   it('attributes each route-made line to its route', () => {
     const r = render(objects());
     const lines = r.files['http.conf'].split('\n');
-    const mapLine = lines.findIndex((l) => l.includes('X-Canary'.toLowerCase()) || l.includes('~^yes')) + 1;
+    const mapLine = lines.findIndex((l) => l.includes('yes') && l.includes('waygate:line')) + 1; // the X-Canary: yes entry
     expect(mapLine).to.be.greaterThan(0);
     expect(objectAtLine(r.sources, 'http.conf', mapLine)).to.equal('HTTPRoute/shop/cart');
     const listenLine = lines.findIndex((l) => l.includes('listen "127.0.0.20:80"')) + 1;

@@ -184,7 +184,9 @@ function dispatchMap(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf
   const candFlags = cands.map(flagsOf);
   const flagVars = [...new Set(candFlags.flat())];
   const fields = [...(useMethod ? ['$request_method'] : []), ...headers.map(headerVar), ...queries.map(queryVar)];
-  const key = [...fields, ...(flagVars.length ? [flagVars.map((f) => `$${f}`).join('')] : [])].join('\n');
+  // The key starts with a constant: nginx's map skips its regexes for an empty key (an
+  // absent header would otherwise never reach the catch-all entry).
+  const key = `k${[...fields, ...(flagVars.length ? [flagVars.map((f) => `$${f}`).join('')] : [])].join('\n')}`;
   const entries = cands.map((c, i) => {
     const m = c.match;
     const parts = [
@@ -193,7 +195,7 @@ function dispatchMap(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf
       ...queries.map((q) => { const x = m.queryParams.find((v) => v.type === 'Exact' && v.name === q); return x ? regexLiteral(x.value) : ANY; }),
     ];
     if (flagVars.length) parts.push(flagVars.map((f) => (candFlags[i].includes(f) ? '1' : '.')).join(''));
-    const pattern = `~^${parts.join('\n')}$`;
+    const pattern = `~^k${parts.join('\n')}$`;
     return { pattern: quote(pattern), value: targetOf(c), source: c.route.key };
   });
   return { key: quote(key), variable: b.newMapVariable(), entries, default: '""' };
