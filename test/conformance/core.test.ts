@@ -1,0 +1,50 @@
+// The GATEWAY-HTTP core conformance tests inside `npm test`, on its shared test bed: the
+// same steps as `npm run conformance` (run.ts). Run it alone (--no-config: .mocharc.json's
+// specs would be added to it) with
+//   npx mocha --no-config -n import=tsx --extension ts --require test/fixtures.ts --exit test/conformance/core.test.ts
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testbed } from '../testbed.ts';
+import { coreFailures } from './results.ts';
+import { prepare, runSuite, startNode, startWaygate, Teardown } from './run.ts';
+import { failedTests, formatSummary, type SuiteRun } from './summary.ts';
+
+describe('Gateway API conformance: GATEWAY-HTTP core tests', function () {
+  this.timeout(3 * 3600_000); // the suite waits up to a minute or more per failing test
+  const log = (m: string) => console.error(`    ${m}`);
+  const teardown = new Teardown();
+  let dir: string;
+  let harness: string;
+  let run: SuiteRun | undefined;
+
+  before(async function () {
+    this.timeout(45 * 60_000); // a first run builds the harness
+    const cluster = testbed();
+    dir = mkdtempSync(join(tmpdir(), 'waygate-conformance-'));
+    mkdirSync(join(dir, 'run'));
+    const prepared = await prepare(log);
+    harness = prepared.harness;
+    const node = await startNode(cluster, join(dir, 'node'), join(dir, 'run', 'node-agent.log'), log);
+    teardown.add('node agent', () => node.stop());
+    const waygate = await startWaygate(cluster, join(dir, 'run'), prepared.nginx);
+    teardown.add('waygate', () => waygate.stop());
+  });
+
+  after(async () => {
+    await teardown.run(log);
+    // Logs stay for a failed run; the path is in the assertion message.
+    if (run && !failedTests(run).length) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes every core test', async () => {
+    run = await runSuite({ harness, kubeconfig: testbed().kubeconfig, profiles: ['GATEWAY-HTTP'], dir: join(dir, 'run') });
+    const where = `output ${run.outputPath}, logs in ${join(dir, 'run')}`;
+    expect(run.report, `the harness wrote no report (exit code ${run.exitCode}); ${where}`).to.not.equal(undefined);
+    const core = new Set(coreFailures(run.report!));
+    const failures = failedTests(run).filter((t) => core.has(t.name)).map((t) => `${t.name}: ${t.detail ?? '?'}`);
+    expect(failures, `${failures.length} core test(s) failed (${where}):\n  ${failures.join('\n  ')}\n${formatSummary(run)}`).to.deep.equal([]);
+    expect(run.output.setup?.outcome, `the suite's Setup failed: ${run.output.setup?.detail}`).to.not.equal('FAIL');
+  });
+});
