@@ -51,8 +51,8 @@ non-zero when a core test failed (or Setup failed, or no report was written).
 \`--profile\` can be repeated or comma-separated; \`--no-keep-going\` makes a failed suite
 Setup abort the run (see below); \`--suite-arg=-debug\` passes a flag to the suite.
 
-test/conformance/core.test.ts runs the GATEWAY-HTTP core tests the same way inside
-\`npm test\`'s test bed (not wired into .mocharc.json yet).
+test/conformance/core.test.ts runs the GATEWAY-HTTP profile the same way inside
+\`npm test\`'s test bed and fails when a core test fails.
 
 ## Versions
 
