@@ -23,6 +23,8 @@ export interface ControllerOptions {
   statusSink: (desired: DesiredStatus[], graph: Graph) => Promise<void>;
   debounceMs?: number;
   maxDelayMs?: number;
+  /** See GraphOptions.addressBlock. */
+  addressBlock?: number;
 }
 
 export interface ControllerStats {
@@ -105,7 +107,7 @@ export class Controller {
     const t0 = performance.now();
     const snapshot = this.opts.store.snapshot();
     this.pruneRejected();
-    const graph = buildGraph(snapshot, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures, rejected: this.rejected });
+    const graph = buildGraph(snapshot, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures, rejected: this.rejected, addressBlock: this.opts.addressBlock });
     const config = renderConfig(buildHttpModel(graph, { certDir: this.writer.certsDir }));
     this.stats.rebuilds++;
     this.stats.lastRenderMs = performance.now() - t0;

@@ -28,7 +28,7 @@ describe('Gateway API conformance: GATEWAY-HTTP core tests', function () {
     harness = prepared.harness;
     const node = await startNode(cluster, join(dir, 'node'), join(dir, 'run', 'node-agent.log'), log);
     teardown.add('node agent', () => node.stop());
-    const waygate = await startWaygate(cluster, join(dir, 'run'), prepared.nginx);
+    const waygate = await startWaygate(cluster, join(dir, 'run'), prepared.nginx, 11); // 127.11/16: apart from `npm run conformance`
     teardown.add('waygate', () => waygate.stop());
   });
 

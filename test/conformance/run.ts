@@ -80,7 +80,8 @@ export async function startNode(cluster: Cluster, stateDir: string, logFile: str
 }
 
 /** The GatewayClass the suite runs against, then the nginx agent and the operator in-process. */
-export async function startWaygate(cluster: Cluster, runDir: string, nginx: NginxInstallation): Promise<{ logFile: string; stop(): Promise<void> }> {
+/** addressBlock: the 127.x/16 block of Gateway addresses, so that `npm test` and `npm run conformance` can run side by side. */
+export async function startWaygate(cluster: Cluster, runDir: string, nginx: NginxInstallation, addressBlock = 10): Promise<{ logFile: string; stop(): Promise<void> }> {
   const gatewayClass = {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'GatewayClass',
@@ -95,7 +96,7 @@ export async function startWaygate(cluster: Cluster, runDir: string, nginx: Ngin
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(cluster.kubeconfig);
   try {
-    const operator = await startOperator({ configRoot, controllerName: defaultControllerName, supportedFeatures, logger: logger.child({ component: 'operator' }), kubeConfig });
+    const operator = await startOperator({ configRoot, controllerName: defaultControllerName, supportedFeatures, logger: logger.child({ component: 'operator' }), kubeConfig, addressBlock });
     return {
       logFile,
       async stop() {

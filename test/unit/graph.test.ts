@@ -244,3 +244,14 @@ describe('graph: HTTPS listeners and certificateRefs', () => {
     expect(listenerConds(https([{ name: 's' }]), tlsSecret('infra', 's', cert), service('infra', 'svc'), route)).to.include({ attachedRoutes: 1, Programmed: 'True/Programmed' });
   });
 });
+
+describe('graph: address allocation', () => {
+  it('uses 127.<block>.0.0/16, so that two instances can share a machine', () => {
+    const objs = [gatewayClass(), gateway('infra', 'gw')];
+    const addr = (block?: number) => (desiredStatuses(buildGraph(storeOf(...objs).snapshot(), { ...opts, addressBlock: block }), opts, programmed)
+      .find((d) => d.kind === 'Gateway')!.status!.addresses as any[])[0].value;
+    expect(addr()).to.match(/^127\.10\.\d+\.\d+$/);
+    expect(addr(11)).to.match(/^127\.11\.\d+\.\d+$/);
+    expect(addr(11).split('.').slice(2)).to.deep.equal(addr().split('.').slice(2));
+  });
+});

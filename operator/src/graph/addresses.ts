@@ -28,16 +28,17 @@ function fnv1a(s: string): number {
 
 /**
  * Assigns addresses: requested ones first, then for the others an address in
- * 127.10.0.0/16 from a hash of namespace/name, probing past collisions in key order.
+ * 127.<block>.0.0/16 (block 10 by default) from a hash of namespace/name, probing past
+ * collisions in key order. A different block lets two instances share one machine.
  */
-export function allocateAddresses(gateways: readonly { key: string; requested?: string }[]): Map<string, string> {
+export function allocateAddresses(gateways: readonly { key: string; requested?: string }[], block = 10): Map<string, string> {
   const out = new Map<string, string>();
   const used = new Set<string>();
   for (const g of gateways) if (g.requested) { out.set(g.key, g.requested); used.add(g.requested); }
   for (const g of [...gateways].sort((a, b) => (a.key < b.key ? -1 : 1))) {
     if (g.requested) continue;
     for (let i = fnv1a(g.key) % 64516; ; i = (i + 1) % 64516) {
-      const addr = `127.10.${1 + Math.floor(i / 254)}.${1 + (i % 254)}`;
+      const addr = `127.${block}.${1 + Math.floor(i / 254)}.${1 + (i % 254)}`;
       if (!used.has(addr)) { out.set(g.key, addr); used.add(addr); break; }
     }
   }

@@ -6,11 +6,11 @@ import { buildListeners } from './listener.ts';
 import type { CertificateIndex } from './certificates.ts';
 import type { GatewayClassNode, GatewayNode } from './types.ts';
 
-export function buildGateways(gateways: readonly KubeObject[], classes: readonly GatewayClassNode[], certs: CertificateIndex): GatewayNode[] {
+export function buildGateways(gateways: readonly KubeObject[], classes: readonly GatewayClassNode[], certs: CertificateIndex, addressBlock?: number): GatewayNode[] {
   const byName = new Map(classes.map((c) => [c.obj.metadata.name, c]));
   const ours = gateways.filter((g) => byName.has(g.spec?.gatewayClassName));
   const requested = ours.map((g) => ({ key: keyOf(g), ...requestedAddress(g) }));
-  const addresses = allocateAddresses(requested.filter((r) => !r.problem).map((r) => ({ key: r.key, requested: r.address })));
+  const addresses = allocateAddresses(requested.filter((r) => !r.problem).map((r) => ({ key: r.key, requested: r.address })), addressBlock);
   return ours.map((obj, i) => {
     const cls = byName.get(obj.spec.gatewayClassName)!;
     let problem: Problem | undefined = requested[i].problem;

@@ -22,7 +22,7 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   const gatewayClasses = buildGatewayClasses(list(snapshot, 'GatewayClass'), opts.controllerName);
   const grants = list(snapshot, 'ReferenceGrant');
   const secrets = new Map(list(snapshot, 'Secret').map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
-  const gateways = buildGateways(list(snapshot, 'Gateway'), gatewayClasses, { secrets, grants });
+  const gateways = buildGateways(list(snapshot, 'Gateway'), gatewayClasses, { secrets, grants }, opts.addressBlock);
   const gatewaysByKey = new Map(gateways.map((g) => [g.key, g]));
   const namespaces = new Map(list(snapshot, 'Namespace').map((n) => [n.metadata.name, n]));
   const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), grants);

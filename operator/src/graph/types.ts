@@ -8,6 +8,8 @@ export interface GraphOptions {
   controllerName: string;
   /** Feature names published in GatewayClass status.supportedFeatures. */
   supportedFeatures: readonly string[];
+  /** Second octet of the 127.x.0.0/16 block Gateways without spec.addresses get (default 10). */
+  addressBlock?: number;
   /** Objects nginx rejected earlier (key -> generation -> reason): excluded and reported. */
   rejected?: ReadonlyMap<string, { generation: number | undefined; message: string }>;
 }

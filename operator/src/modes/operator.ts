@@ -17,6 +17,8 @@ export interface OperatorOptions {
   logger: Logger;
   kubeConfig?: KubeConfig;
   debounceMs?: number;
+  /** Loopback block for Gateways without spec.addresses: 127.<addressBlock>.0.0/16. */
+  addressBlock?: number;
 }
 
 export interface RunningOperator {
@@ -52,6 +54,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     configRoot: opts.configRoot,
     logger: opts.logger,
     debounceMs: opts.debounceMs,
+    addressBlock: opts.addressBlock,
     statusSink: async (desired, graph) => {
       const r = await writer.write([...desired, ...staleRouteStatuses(store, graph, opts.controllerName)], store);
       if (r.written || r.failed) opts.logger.debug('status written', r);
