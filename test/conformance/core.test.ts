@@ -1,6 +1,6 @@
-// The GATEWAY-HTTP core conformance tests inside `npm test`, on its shared test bed: the
-// same steps as `npm run conformance` (run.ts). Run it alone (--no-config: .mocharc.json's
-// specs would be added to it) with
+// The GATEWAY-HTTP conformance profile inside `npm test`, on its shared test bed: the same
+// steps as `npm run conformance` (run.ts); fails when a core test fails. Alone (--no-config:
+// .mocharc.json's specs would be added to it):
 //   npx mocha --no-config -n import=tsx --extension ts --require test/fixtures.ts --exit test/conformance/core.test.ts
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';

@@ -110,6 +110,8 @@ export function harnessArgs(o: HarnessOptions): string[] {
     '-test.v',
     '-test.run=^TestConformance$',
     `-test.timeout=${Math.round((o.timeoutMs ?? 3 * 3600_000) / 1000)}s`,
+    // Parallel tests mostly poll and wait; go test's default (GOMAXPROCS, 2 here) serialises them.
+    '-test.parallel=6',
     `-gateway-class=${o.gatewayClass}`,
     `-conformance-profiles=${o.profiles.join(',')}`,
     `-report-output=${o.reportPath}`,

@@ -45,9 +45,10 @@ npm run conformance -- --profile GATEWAY-HTTP --run HTTPRouteSimpleSameNamespace
 The first run builds the test bed binaries and the harness (test/conformance/, a Go test
 binary cached in \`~/.cache/waygate/conformance-bin/\`). A run starts a private test bed
 (ports 35xxx, state in \`$TMPDIR/waygate-conformance/\`), so it never collides with
-\`npm test\`; it prints where the operator, agent and harness logs are, copies the report
-here (only for a plain run: not with \`--run\` or \`--suite-arg\`), rewrites this README's last-run section, and exits
-non-zero when a core test failed (or Setup failed, or no report was written).
+\`npm test\`; it prints where the operator, agent and harness logs are, and exits non-zero
+when a core test failed (or Setup failed, or no report was written). A plain run (no
+\`--run\`, no \`--suite-arg\`) that finishes copies its report here and rewrites this
+README's last-run section; other runs leave their report in the run directory.
 \`--profile\` can be repeated or comma-separated; \`--no-keep-going\` makes a failed suite
 Setup abort the run (see below); \`--suite-arg=-debug\` passes a flag to the suite.
 

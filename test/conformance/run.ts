@@ -212,8 +212,10 @@ async function main(): Promise<number> {
   const log: Log = (m) => console.error(m);
   const began = Date.now();
   const teardown = new Teardown();
+  let interrupted = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
+      interrupted = true;
       log(`\n${sig}: tearing down`);
       void teardown.run(log).finally(() => process.exit(130));
     });
@@ -236,10 +238,11 @@ async function main(): Promise<number> {
     log(`conformance: logs: operator and agent ${waygate.logFile}, node agent ${join(runDir, 'node-agent.log')}, harness ${join(runDir, 'harness.log')}`);
     log(`conformance: running ${opts.profiles.join(', ')}${opts.runTest ? ` (only ${opts.runTest})` : ''}; export KUBECONFIG=${cluster.kubeconfig} to look around`);
     const run = await runSuite({ harness, kubeconfig: cluster.kubeconfig, profiles: opts.profiles, runTest: opts.runTest, dir: runDir, echo: true, keepGoing: opts.keepGoing, extraArgs: opts.extraArgs, onStart: (p) => teardown.add('harness', () => p.kill()) });
+    if (interrupted) return 130; // the harness was killed: nothing to summarise or publish
     console.log(`\n${formatSummary(run)}\n  total time with start-up: ${((Date.now() - began) / 1000).toFixed(0)} s`);
-    // Only a run of the whole suite as configured in the repository becomes the committed report.
-    if (opts.runTest || opts.extraArgs.length) log(`conformance: ${opts.runTest ? 'single-test' : 'custom'} run, not published: report left in ${run.reportPath}`);
-    else log(`conformance: report ${publish(run, nginx) ?? '(none written)'}, README conformance/README.md`);
+    // Only a finished run of the whole suite as configured in the repository becomes the committed report.
+    if (opts.runTest || opts.extraArgs.length || !run.report) log(`conformance: not published (${opts.runTest ? 'single test' : opts.extraArgs.length ? 'custom flags' : 'no report'}); run dir ${runDir}`);
+    else log(`conformance: report ${publish(run, nginx)}, README conformance/README.md`);
     return runProblems(run).length ? 1 : 0;
   } finally {
     await teardown.run(log);
