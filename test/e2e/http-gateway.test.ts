@@ -10,10 +10,11 @@ import { createLogger } from '../../operator/src/log.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/modes/operator.ts';
 import { startEcho, type EchoServer } from '../../examples/echo.ts';
 import { testbed } from '../testbed.ts';
+import { service } from '../support/objects.ts';
 import { TcpProxy, testbedKubeConfig } from '../support/proxy.ts';
 import { addLoopbackAlias, backendAddress } from '../cluster/network.ts';
 import { eventually, get } from '../support/http.ts';
-import { apply, backendObjects, conditionMap, getObject, namespaceObject, parentStatus, remove, routeConditions } from '../support/kube.ts';
+import { apply, conditionMap, getObject, namespaceObject, parentStatus, remove, routeConditions } from '../support/kube.ts';
 
 const CONTROLLER = 'waygate.dev/e2e-http';
 const CLASS = 'waygate-e2e-http';
@@ -62,10 +63,10 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
           ],
         },
       },
-      ...backendObjects(APP, 'store', [echo.get('store')!.endpoint]),
-      ...backendObjects(APP, 'store-v2', [echo.get('store-v2')!.endpoint]),
-      ...backendObjects(OTHER, 'search', [echo.get('search')!.endpoint]),
-      ...backendObjects(OTHER, 'other', [echo.get('other')!.endpoint]),
+      ...service(APP, 'store', 80, [echo.get('store')!.endpoint]),
+      ...service(APP, 'store-v2', 80, [echo.get('store-v2')!.endpoint]),
+      ...service(OTHER, 'search', 80, [echo.get('search')!.endpoint]),
+      ...service(OTHER, 'other', 80, [echo.get('other')!.endpoint]),
     );
     agent = await startAgent({ configRoot: join(dir, 'config'), runDir: join(dir, 'nginx'), logger: createLogger({ level: 'error' }) });
     agent.onVerdict((v) => { if (v.reloaded) reloads.push(Date.now()); });
@@ -185,7 +186,7 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     await expectBackend('/', 'missing.example.com', 500);
     await expectBackend('/', 'kind.example.com', 500);
     // The Service appears: the same route starts serving.
-    await apply(...backendObjects(APP, 'does-not-exist', [echo.get('store')!.endpoint]));
+    await apply(...service(APP, 'does-not-exist', 80, [echo.get('store')!.endpoint]));
     await routeConditions(APP, 'missing', GW, CONTROLLER, { ResolvedRefs: 'True/ResolvedRefs' });
     await expectBackend('/', 'missing.example.com', 'store');
   });

@@ -1,13 +1,12 @@
 // The cluster edge of the operator against the real test bed: watches into the Store
 // (including across an API server outage), the status writer, and the operator framework.
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
 import operatorPackage from '@dot-i/k8s-operator';
-import winston from 'winston';
 import { stringify } from 'yaml';
 import { sleep, waitFor } from '../cluster/exec.ts';
 import { testbed } from '../testbed.ts';
 import { TcpProxy, testbedKubeConfig as kubeConfig } from '../support/proxy.ts';
+import { captureLogger } from '../support/logs.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { Store } from '../../operator/src/store.ts';
 import { KubernetesSource } from '../../operator/src/sources/kubernetes.ts';
@@ -21,20 +20,6 @@ const foreignController = 'example.com/other-controller';
 const yaml = (...objs: object[]) => objs.map((o) => stringify(o)).join('---\n');
 const apply = (...objs: object[]) => testbed().kubectl(['apply', '-f', '-'], { input: yaml(...objs) });
 const getJson = async <T = KubeObject>(args: string[]): Promise<T> => JSON.parse(await testbed().kubectl([...args, '-o', 'json'])) as T;
-
-/** A winston logger whose lines the test can read (and see, with WAYGATE_TEST_LOG=1). */
-function captureLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk).trimEnd());
-      if (process.env.WAYGATE_TEST_LOG) process.stderr.write(chunk);
-      done();
-    },
-  });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.printf((i) => `${i.level} ${String(i.message)}`), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`${what}: not within ${ms} ms`)))]);
@@ -56,7 +41,7 @@ describe('KubernetesSource: the cluster into the Store', function () {
   before(async () => {
     await testbed().kubectl(['create', 'namespace', ns]);
     store = new Store();
-    log = captureLogger();
+    log = captureLogger('debug');
     source = new KubernetesSource({ kubeConfig: kubeConfig(), store, logger: log.logger });
     await source.start();
     await withTimeout(source.ready(), 30_000, 'the initial lists');
@@ -138,7 +123,7 @@ describe('KubernetesSource: the cluster into the Store', function () {
 
   it('honors a version override (TLSRoute at the deprecated v1alpha2)', async () => {
     const s = new Store();
-    const pinned = new KubernetesSource({ kubeConfig: kubeConfig(), store: s, logger: captureLogger().logger, kinds: ['TLSRoute'], versions: { TLSRoute: 'v1alpha2' } });
+    const pinned = new KubernetesSource({ kubeConfig: kubeConfig(), store: s, logger: captureLogger('debug').logger, kinds: ['TLSRoute'], versions: { TLSRoute: 'v1alpha2' } });
     try {
       await pinned.start();
       await withTimeout(pinned.ready(), 10_000, 'the list');
@@ -151,7 +136,7 @@ describe('KubernetesSource: the cluster into the Store', function () {
 
   it('treats a kind that is not served as empty (ready anyway), logs it once and keeps looking', async () => {
     const s = new Store();
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = captureLogger('debug');
     // A version no CRD serves stands in for a CRD that is not installed; switching the
     // override afterwards stands in for installing it.
     const versions: { TLSRoute?: string } = { TLSRoute: 'v9' };
@@ -185,7 +170,7 @@ describe('KubernetesSource: watch restart across an API server outage', function
     proxy = new TcpProxy({ host: api.hostname, port: Number(api.port) });
     await proxy.open();
     store = new Store();
-    log = captureLogger();
+    log = captureLogger('debug');
     source = new KubernetesSource({ kubeConfig: kubeConfig(proxy.url), store, logger: log.logger, kinds: ['HTTPRoute'] });
     await source.start();
     await withTimeout(source.ready(), 10_000, 'the initial list through the proxy');
@@ -228,7 +213,7 @@ describe('StatusWriter', function () {
   let source: KubernetesSource;
   let writer: StatusWriter;
   let clock = '2025-01-01T00:00:00Z';
-  const log = captureLogger();
+  const log = captureLogger('debug');
 
   const cond = (type: string, status: 'True' | 'False', reason: string, generation = 1) => ({ type, status, reason, message: `${type} ${status}`, observedGeneration: generation });
   const gatewayStatus = (programmed: 'True' | 'False'): DesiredStatus => ({
@@ -427,7 +412,7 @@ describe('@dot-i/k8s-operator with @kubernetes/client-node 2.0.1', function () {
 
   it('is the base class of KubernetesSource, whose start/stop work against the test bed and whose URLs are fixed', async () => {
     const store = new Store();
-    const source = new KubernetesSource({ kubeConfig: kubeConfig(), store, logger: captureLogger().logger, kinds: ['Namespace'] });
+    const source = new KubernetesSource({ kubeConfig: kubeConfig(), store, logger: captureLogger('debug').logger, kinds: ['Namespace'] });
     expect(source).to.be.instanceOf(Operator);
     await source.start();
     await withTimeout(source.ready(), 10_000, 'ready');

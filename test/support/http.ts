@@ -1,5 +1,6 @@
 // HTTP requests to a Gateway address with a chosen Host header, no proxies, no keep-alive.
 import { request } from 'node:http';
+import { waitFor } from '../cluster/exec.ts';
 
 export interface HttpResult {
   status: number;
@@ -24,17 +25,15 @@ export function get(address: string, port: number, path: string, opts: { host?: 
 
 /** Polls until `probe` returns a value that `ok` accepts; returns it, or throws with the last value seen. */
 export async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  let seen = false;
   let last: T | undefined;
-  let lastError: unknown;
-  for (;;) {
-    try {
+  try {
+    return await waitFor(what, async () => {
       last = await probe();
-      if (ok(last)) return last;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${lastError && last === undefined ? String(lastError) : JSON.stringify(last)?.slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+      seen = true;
+      return ok(last) ? last : undefined;
+    }, timeoutMs, everyMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}${seen ? `; last: ${JSON.stringify(last)?.slice(0, 500)}` : ''}`);
   }
 }

@@ -37,18 +37,3 @@ export function routeConditions(namespace: string, name: string, gateway: string
 export function namespaceObject(name: string, labels: Record<string, string> = {}) {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
 }
-
-/** A selector-less Service and an EndpointSlice naming host processes (the test bed runs no pods). */
-export function backendObjects(namespace: string, name: string, endpoints: string[], port = 80) {
-  const targetPort = Number(endpoints[0]?.split(':')[1] ?? 8080);
-  return [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports: [{ name: 'http', port, protocol: 'TCP', targetPort }] } },
-    {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: `${name}-manual`, namespace, labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: targetPort, protocol: 'TCP' }],
-      endpoints: endpoints.map((e) => ({ addresses: [e.split(':')[0]], conditions: { ready: true } })),
-    },
-  ];
-}

@@ -37,11 +37,14 @@ export function httpRoute(ns: string, name: string, spec: any, meta: any = {}): 
   return { apiVersion: `${G}/v1`, kind: 'HTTPRoute', metadata: { name, namespace: ns, generation: 1, ...meta }, spec: { ...spec, parentRefs, rules } };
 }
 
-/** A selector-less Service with one EndpointSlice listing the given ready addresses. */
+/**
+ * A selector-less Service with one EndpointSlice listing the given ready addresses: the
+ * shape of backends on the test bed too, which runs processes, not pods, behind them.
+ */
 export function service(ns: string, name: string, port = 80, endpoints: string[] = ['10.0.0.1:8080']): KubeObject[] {
   const targetPort = Number(endpoints[0]?.split(':')[1] ?? 8080);
   return [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { ports: [{ name: 'http', port, protocol: 'TCP' }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { ports: [{ name: 'http', port, protocol: 'TCP', targetPort }] } },
     {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
       metadata: { name: `${name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
