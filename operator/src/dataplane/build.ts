@@ -12,6 +12,7 @@ import { normalizePrefix, sortByPrecedence, type MatchCandidate } from '../graph
 import type { HttpModel, Location, MatchMap, Server, Split, Target, Upstream } from './model.ts';
 import { identifier, quote, regexLiteral } from './quote.ts';
 import { filterActions, type MapFactory } from './filters.ts';
+import { groupBy } from '../collections.ts';
 
 /** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
 const TARGET_PREFIX = '/^wg/';
@@ -135,16 +136,10 @@ type LocationKey = { modifier: '=' | ''; path: string };
  */
 function candidateIndex(sorted: readonly MatchCandidate[]): (loc: LocationKey) => MatchCandidate[] {
   const order = new Map(sorted.map((c, i) => [c, i] as const));
-  const regex: MatchCandidate[] = [];
-  const exact = new Map<string, MatchCandidate[]>();
-  const prefix = new Map<string, MatchCandidate[]>();
-  const add = (m: Map<string, MatchCandidate[]>, k: string, c: MatchCandidate) => { const l = m.get(k); if (l) l.push(c); else m.set(k, [c]); };
-  for (const c of sorted) {
-    const p = c.match.path;
-    if (p.type === 'RegularExpression') regex.push(c);
-    else if (p.type === 'Exact') add(exact, p.value, c);
-    else add(prefix, normalizePrefix(p.value), c);
-  }
+  const byType = groupBy(sorted, (c) => c.match.path.type);
+  const regex = byType.get('RegularExpression') ?? [];
+  const exact = groupBy(byType.get('Exact') ?? [], (c) => c.match.path.value);
+  const prefix = groupBy(byType.get('PathPrefix') ?? [], (c) => normalizePrefix(c.match.path.value));
   return (loc) => {
     const out = [...regex, ...(loc.modifier === '=' ? exact.get(loc.path) ?? [] : [])];
     let base = loc.modifier === '=' || loc.path === '/' ? loc.path : loc.path.slice(0, -1);

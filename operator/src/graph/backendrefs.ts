@@ -2,6 +2,7 @@
 // endpoints from the Service's EndpointSlices (ready addresses, the Service port's
 // target by port name). An unusable reference keeps its weight: its share answers 500.
 import type { KubeObject } from '../objects.ts';
+import { groupBy } from '../collections.ts';
 import { Reason } from './conditions.ts';
 import { referenceAllowed } from './referencegrant.ts';
 import type { BackendNode } from './types.ts';
@@ -14,13 +15,8 @@ export interface BackendIndex {
 }
 
 export function indexBackends(services: readonly KubeObject[], slices: readonly KubeObject[], grants: readonly KubeObject[]): BackendIndex {
-  const bySvc = new Map<string, KubeObject[]>();
-  for (const s of slices) {
-    const svc = s.metadata.labels?.['kubernetes.io/service-name'];
-    if (!svc) continue;
-    const k = `${s.metadata.namespace}/${svc}`;
-    bySvc.set(k, [...(bySvc.get(k) ?? []), s]);
-  }
+  const owned = slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name']);
+  const bySvc = groupBy(owned, (s) => `${s.metadata.namespace}/${s.metadata.labels!['kubernetes.io/service-name']}`);
   return { services: new Map(services.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s])), slices: bySvc, grants };
 }
 

@@ -2,6 +2,7 @@
 // one Gateway on the same port (spec: ListenerConditionConflicted).
 import type { Condition, KubeObject } from '../objects.ts';
 import { checkHostname } from '../dataplane/validate.ts';
+import { groupBy } from '../collections.ts';
 import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
 import type { ListenerNode, RouteGroupKind } from './types.ts';
@@ -39,16 +40,14 @@ export function resolveRouteKinds(listener: any, index: number): { kinds: RouteG
 /** Listeners that share a port must share a protocol; HTTP listeners on one port must differ in hostname. */
 export function findConflicts(listeners: readonly any[]): Map<number, Problem> {
   const out = new Map<number, Problem>();
-  const byPort = new Map<number, number[]>();
-  listeners.forEach((l, i) => byPort.set(l.port, [...(byPort.get(l.port) ?? []), i]));
+  const byPort = groupBy(listeners.keys(), (i) => listeners[i].port);
   for (const [port, idx] of byPort) {
     const protocols = new Set(idx.map((i) => listeners[i].protocol));
     if (protocols.size > 1) {
       for (const i of idx) out.set(i, { reason: Reason.ProtocolConflict, message: `port ${port} is used with protocols ${[...protocols].sort().join(', ')}` });
       continue;
     }
-    const byHost = new Map<string, number[]>();
-    for (const i of idx) byHost.set(listeners[i].hostname ?? '', [...(byHost.get(listeners[i].hostname ?? '') ?? []), i]);
+    const byHost = groupBy(idx, (i) => listeners[i].hostname ?? '');
     for (const [host, same] of byHost) {
       if (same.length < 2) continue;
       const names = same.map((i) => listeners[i].name).join(', ');

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { formatLoadError, loadFiles } from '../sources/files.ts';
 import { LocalStatus } from '../status/view.ts';
 import { Store } from '../store.ts';
+import { groupBy } from '../collections.ts';
 import type { KubeObject } from '../objects.ts';
 
 export interface StandaloneOptions {
@@ -46,8 +47,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     if (errors !== lastErrors) for (const e of loaded.errors) opts.logger.error(`rejected: ${formatLoadError(e)}`);
     lastErrors = errors;
     objects = loaded.objects;
-    const byKind = new Map<string, KubeObject[]>();
-    for (const o of objects) byKind.set(o.kind, [...(byKind.get(o.kind) ?? []), o]);
+    const byKind = groupBy(objects, (o) => o.kind);
     for (const kind of new Set([...store.snapshot().keys(), ...byKind.keys()])) store.replaceKind(kind, byKind.get(kind) ?? []);
   };
 
