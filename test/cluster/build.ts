@@ -12,7 +12,7 @@ export type Binaries = Record<BinaryName, string>;
 
 /** Built straight from a dependency's main package (a main package cannot be wrapped in a
  * cmd/ of ours); go.mod's `tool` directive keeps its requirements. The rest are cmd/<name>. */
-const modulePackages: Partial<Record<BinaryName, string>> = { 'echo-basic': 'sigs.k8s.io/gateway-api/conformance/echo-basic' };
+const modulePackages: Partial<Record<BinaryName, string>> = { 'echo-basic': 'sigs.k8s.io/gateway-api-conformance-images/echo-basic' };
 
 /** Inputs that decide the build output: module files, our main packages, the Go version. */
 function sourceKey(goVersion: string): string {
@@ -29,14 +29,16 @@ function ldflags(): string[] {
   return ['-s', '-w', `-X ${pkg}.gitVersion=${versions.kubernetes}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`];
 }
 
-function goEnv(): NodeJS.ProcessEnv {
-  // GOTOOLCHAIN=local: a too-old Go fails with a clear message instead of downloading one.
-  return { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly -buildvcs=false' };
+/** Every `go` command of the project runs with the pinned toolchain: the go command fetches it
+ * once from the Go module proxy when the machine's own Go is older (a fresh machine ignores a
+ * toolchain line in go.mod, so it is set here, not there). */
+export function goEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GOTOOLCHAIN: versions.goToolchain, GOFLAGS: '-mod=readonly -buildvcs=false' };
 }
 
 export async function goVersion(): Promise<string> {
   if (!(await which('go'))) {
-    throw new Error('the Go toolchain is missing: the test bed builds etcd and Kubernetes from Go modules; install Go >= 1.26 and put `go` on PATH');
+    throw new Error('the Go toolchain is missing: the test bed builds etcd and Kubernetes from Go modules; install Go (any release from 1.21 on fetches the pinned toolchain itself) and put `go` on PATH');
   }
   return (await run('go', ['version'], { env: goEnv() })).trim();
 }

@@ -16,6 +16,7 @@ export const cacheDir = process.env.WAYGATE_CACHE_DIR ?? join(homedir(), '.cache
 export const stateDir = process.env.WAYGATE_TESTBED_DIR ?? join(tmpdir(), 'waygate-testbed');
 
 export interface Versions {
+  goToolchain: string;
   kubernetes: string;
   kubernetesStaging: string;
   etcd: string;

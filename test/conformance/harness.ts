@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { goVersion } from '../cluster/build.ts';
+import { goEnv, goVersion } from '../cluster/build.ts';
 import { run } from '../cluster/exec.ts';
 import { cacheDir, repoRoot, versions } from '../cluster/paths.ts';
 
@@ -16,8 +16,6 @@ export const skipFile = join(harnessDir, 'skip.json');
 export const featuresFile = join(repoRoot, 'operator', 'src', 'supported-features.json');
 export const conformanceModule = 'sigs.k8s.io/gateway-api/conformance';
 
-// Same policy as the test bed build: a too-old Go fails instead of downloading another.
-const goEnv = (): NodeJS.ProcessEnv => ({ ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly -buildvcs=false' });
 
 export interface SkipEntry {
   test: string;
