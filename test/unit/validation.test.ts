@@ -36,7 +36,7 @@ function errorsOf(obj: KubeObject): FieldError[] {
 
 describe('validation: loading the vendored Gateway API CRDs', () => {
   it('serves the kinds of the experimental channel and nothing else', () => {
-    expect(validator.kinds()).to.have.members(['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy', 'ListenerSet', 'XBackend', 'XBackendTrafficPolicy', 'XMesh']);
+    expect(validator.kinds()).to.have.members(['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy', 'ListenerSet', 'XBackend', 'XBackendTrafficPolicy', 'XMesh', 'XTelemetryPolicy']);
     expect(validator.validate({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } })).to.equal(undefined);
     expect(validator.validate({ apiVersion: `${gw}/v9`, kind: 'HTTPRoute', metadata: { name: 's' } })).to.equal(undefined);
     expect(validator.validate({ apiVersion: `${gw}/v1`, kind: 'XBackend', metadata: { name: 's' } }), 'XBackend is in another group').to.equal(undefined);
@@ -329,10 +329,27 @@ describe('validation: rejections with the API server field and message', () => {
     expect(errorsOf({ ...route({}), metadata: { name: 'r', namespace: 'Team.A' } })[0].field).to.equal('metadata.namespace');
   });
 
-  it('the XBackend port-name rule rejects every non-empty name, as the API server does (optional == null is false in cel-go)', () => {
-    const backend = (port: object): KubeObject => ({ apiVersion: 'gateway.networking.x-k8s.io/v1alpha1', kind: 'XBackend', metadata: { name: 'b', namespace: 'default' }, spec: { type: 'ExternalHostname', externalHostname: { hostname: 'a.example.com' }, port } });
-    expect(errorsOf(backend({ name: 'http', port: 80 }))).to.deep.equal([{ field: 'spec.port.name', message: 'Invalid value: "http": Name must be a valid DNS label' }]);
-    ok(backend({ port: 80 }));
+  // v1.7.0 dropped XBackend's spec.port.name (and its `validate(self) == null` rule); the
+  // format library is still used the right way, `!format.X().validate(v).hasValue()`.
+  it('the XBackend matchLabels rule checks each key with format.qualifiedName(), as the API server does', () => {
+    const backend = (matchLabels: Record<string, string>): KubeObject => ({ apiVersion: 'gateway.networking.x-k8s.io/v1alpha1', kind: 'XBackend', metadata: { name: 'b', namespace: 'default' }, spec: { type: 'EndpointSelector', endpointSelector: { matchLabels }, port: { number: 80 } } });
+    const rejected = [{ field: 'spec.endpointSelector.matchLabels', message: 'Invalid value: Label keys must be in the form of an optional DNS subdomain prefix not longer than 253 characters followed by a required name segment of up to 63 characters.' }];
+    ok(backend({ 'app.kubernetes.io/name': 'web', tier: 'a' }));
+    expect(errorsOf(backend({ tier: 'a', '-tier': 'b' }))).to.deep.equal(rejected); // name must start alphanumeric
+    expect(errorsOf(backend({ 'Example.com/tier': 'a' }))).to.deep.equal(rejected); // the prefix is a lowercase DNS subdomain
+    expect(errorsOf(backend({ [`${'a'.repeat(64)}`]: 'a' }))).to.deep.equal(rejected); // name segment over 63
+    // The removed field is now refused as unknown, not validated by the old rule.
+    expect(errorsOf({ ...backend({ tier: 'a' }), spec: { type: 'ExternalHostname', externalHostname: { hostname: 'a.example.com' }, port: { name: 'http', number: 80 } } })).to.deep.equal([{ field: 'spec.port.name', message: 'unknown field "spec.port.name"' }]);
+  });
+
+  it('format.X().validate(v) == null is false for every value, as in cel-go (no v1.7.0 rule relies on it any more)', () => {
+    const evaluate = (rule: string, self: string) => compileCel(rule).program(self);
+    for (const self of ['http', 'Not_A_Label', '']) {
+      expect(evaluate('format.dns1123Label().validate(self) == null', self), self).to.equal(false);
+      expect(evaluate('format.dns1123Label().validate(self) != null', self), self).to.equal(true);
+    }
+    expect(evaluate('!format.dns1123Label().validate(self).hasValue()', 'http')).to.equal(true);
+    expect(evaluate('!format.dns1123Label().validate(self).hasValue()', 'Not_A_Label')).to.equal(false);
   });
 
   it('GRPC service names: the rule regex is case-insensitive, (?i) as in RE2', () => {
