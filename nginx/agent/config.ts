@@ -54,6 +54,8 @@ error_log stderr warn;
 worker_processes ${input.workerProcesses ?? 'auto'};
 # Old workers keep long-lived connections after a reload at most this long.
 worker_shutdown_timeout 240s;
+# Tenants' regexes run for every request of a shared location: compiled to machine code.
+pcre_jit on;
 
 events {
     worker_connections 4096;

@@ -1,0 +1,223 @@
+// Whether a tenant's regular expression may run in nginx's PCRE2 for every request of a
+// shared location. Two walls:
+//  1. Syntax: a small common subset of PCRE2 and JavaScript, printable ASCII only. It has
+//     nothing that changes nginx state or reads differently in the two dialects: no named
+//     groups (nginx turns them into variables that other routes read), no backreferences,
+//     lookarounds, atomic/possessive forms, verbs, callouts, inline options, \K, \g,
+//     conditionals, recursion or POSIX classes. Nesting and repetition counts are bounded
+//     so PCRE2 compiles every accepted pattern (nginx -t must never fail for everyone).
+//  2. Backtracking: recheck (an automaton-based ReDoS checker) analyses the pattern exactly
+//     as nginx runs it, `^(?:PATTERN)$`, with counted repetitions widened to * and +: the
+//     backtracking tree of x{n,m} is a subtree of x*'s or x+'s, so a linear verdict for the
+//     widened pattern holds for the original, and the automaton check stays within tens of
+//     ms. Only linear (or constant) patterns are accepted: polynomial of any degree and
+//     exponential are refused, and so is a check that times out (see README, "Security",
+//     for the per-request cost measured on nginx that backs this policy).
+import { checkSync, type Diagnostics } from 'recheck';
+
+/** What the dataplane compiles: the user's regex must match the whole subject. */
+export const anchored = (source: string): string => `^(?:${source})$`;
+
+/** PCRE2's default parenthesis nesting limit is 250; far below it, and readable. */
+export const MAX_NESTING = 32;
+/** Largest count in {n}, {n,} or {n,m}: PCRE2 copies the item that often when compiling. */
+export const MAX_REPEAT = 1000;
+/** Items after expanding counted repetitions: keeps the compiled pattern far below PCRE2's limit. */
+export const MAX_EXPANDED = 20_000;
+/** Time one recheck analysis may take; a timeout refuses the pattern. */
+export const CHECK_TIMEOUT_MS = 50;
+
+const SYNTAX_CHARS = '^$\\.*+?()[]{}|/';
+const CLASS_ESCAPES = 'dDwWsS';
+const CONTROL_ESCAPES = 'nrtf';
+
+/** Why a group opener other than "(" and "(?:" is refused, by what follows "(". */
+function groupProblem(rest: string): string | undefined {
+  if (rest.startsWith('?:')) return undefined;
+  if (rest[0] === '*') return 'uses a PCRE verb "(*"';
+  if (rest[0] !== '?') return undefined;
+  const r = rest.slice(1);
+  if (r.startsWith('<=') || r.startsWith('<!')) return 'uses a lookbehind, which is not supported (JavaScript and PCRE2 accept different ones, and the backtracking analysis cannot prove them safe)';
+  if (r[0] === '=' || r[0] === '!') return 'uses a lookahead, which is not supported (the backtracking analysis cannot prove it safe)';
+  if (r[0] === '<' || r[0] === "'" || r.startsWith('P<')) return 'uses a named group; use a plain group "(...)" or "(?:...)" (nginx turns group names into variables that other routes read)';
+  if (r.startsWith('P=') || r.startsWith('P>') || r[0] === '&') return 'uses a named backreference or subroutine call, which is not supported';
+  if (r[0] === '>') return 'uses an atomic group "(?>", which JavaScript does not have';
+  if (r[0] === '|') return 'uses a branch reset group "(?|", which is not supported';
+  if (r[0] === '#') return 'uses a comment group "(?#", which is not supported';
+  if (r[0] === '(') return 'uses a conditional group "(?(", which is not supported';
+  if (r[0] === 'C') return 'uses a callout "(?C", which is not supported';
+  if (/^(R|[+-]?\d)/.test(r)) return 'uses recursion or a subroutine call, which is not supported';
+  return 'sets inline options "(?...)", which are not supported';
+}
+
+/** Why an escape outside a character class is refused; undefined if it is an atom we accept. */
+function escapeProblem(c: string, next: string): string | undefined {
+  if (/[1-9]/.test(c)) return `uses a backreference "\\${c}", which is not supported`;
+  if (c === 'k' || c === 'g') return `uses a backreference "\\${c}", which is not supported`;
+  if (c === 'K') return 'uses "\\K", which is not supported';
+  if (c === 'x') return /^[0-7][0-9a-fA-F]$/.test(next) ? undefined : 'uses "\\x" other than \\x00 to \\x7f with two hex digits';
+  if (SYNTAX_CHARS.includes(c) || CLASS_ESCAPES.includes(c) || CONTROL_ESCAPES.includes(c)) return undefined;
+  return `uses the escape "\\${c}", which is not in the supported subset (PCRE-only, or read differently by PCRE and JavaScript)`;
+}
+
+interface Frame { size: number; alternatives: number; last: number }
+
+/**
+ * The syntax wall. Returns a problem (a sentence without the pattern) or the pattern with
+ * counted repetitions widened to * / + / ?, ready for the backtracking analysis.
+ */
+export function scanRegex(re: string): { problem: string } | { widened: string } {
+  if (!/^[\x20-\x7e]*$/.test(re)) return { problem: 'must contain only printable ASCII characters (nginx matches bytes, JavaScript code points)' };
+  const stack: Frame[] = [{ size: 0, alternatives: 0, last: 0 }];
+  let out = '';
+  let quantifiable = false; // the previous item is an atom that a quantifier may follow
+  let i = 0;
+  const top = () => stack[stack.length - 1];
+  const atom = (text: string, size = 1) => { out += text; top().size += size; top().last = size; quantifiable = true; };
+  while (i < re.length) {
+    const c = re[i];
+    if (c === '\\') {
+      const e = re[i + 1];
+      if (e === undefined) return { problem: 'ends with a lone "\\"' };
+      if (e === 'b' || e === 'B') { out += re.slice(i, i + 2); i += 2; quantifiable = false; continue; }
+      const p = escapeProblem(e, re.slice(i + 2, i + 4));
+      if (p) return { problem: p };
+      const len = e === 'x' ? 4 : 2;
+      atom(re.slice(i, i + len));
+      i += len;
+      continue;
+    }
+    if (c === '[') {
+      let j = i + 1;
+      if (re[j] === '^') j++;
+      if (re[j] === ']') return { problem: 'has a "]" first in a character class; escape it as "\\]" (PCRE and JavaScript read "[]" differently)' };
+      for (; j < re.length && re[j] !== ']'; j++) {
+        if (re[j] === '[') return { problem: 'has "[" inside a character class; escape it as "\\[" (PCRE reads "[:name:]" as a POSIX class)' };
+        if (re[j] === '\\') {
+          const e = re[j + 1];
+          if (e === 'x' && /^[0-7][0-9a-fA-F]$/.test(re.slice(j + 2, j + 4))) { j += 3; continue; }
+          if (e === undefined || !(SYNTAX_CHARS.includes(e) || e === '-' || CLASS_ESCAPES.includes(e) || CONTROL_ESCAPES.includes(e))) {
+            return { problem: `uses the escape "\\${e ?? ''}" in a character class, which is not in the supported subset` };
+          }
+          j++;
+        }
+      }
+      if (j >= re.length) return { problem: 'has an unterminated character class' };
+      atom(re.slice(i, j + 1));
+      i = j + 1;
+      continue;
+    }
+    if (c === '(') {
+      const p = groupProblem(re.slice(i + 1, i + 4));
+      if (p) return { problem: p };
+      if (stack.length > MAX_NESTING) return { problem: `nests groups deeper than ${MAX_NESTING} levels` };
+      const opener = re.startsWith('(?:', i) ? '(?:' : '(';
+      out += opener;
+      i += opener.length;
+      stack.push({ size: 0, alternatives: 0, last: 0 });
+      quantifiable = false;
+      continue;
+    }
+    if (c === ')') {
+      if (stack.length === 1) return { problem: 'has an unmatched ")"' };
+      const g = stack.pop()!;
+      out += ')';
+      top().size += g.size + g.alternatives;
+      top().last = g.size + g.alternatives;
+      quantifiable = true;
+      i++;
+      continue;
+    }
+    if (c === '|') { out += c; top().alternatives += 1; quantifiable = false; i++; continue; }
+    if (c === '^' || c === '$') { out += c; quantifiable = false; i++; continue; }
+    if (c === '*' || c === '+' || c === '?' || c === '{') {
+      let min = c === '+' ? 1 : 0;
+      let max: number | undefined = c === '?' ? 1 : undefined;
+      let len = 1;
+      if (c === '{') {
+        const m = /^\{(\d{1,4})(,(\d{1,4})?)?\}/.exec(re.slice(i));
+        if (!m) return { problem: 'has a "{" that is not a repetition count; escape it as "\\{"' };
+        min = Number(m[1]);
+        max = m[2] === undefined ? min : m[3] === undefined ? undefined : Number(m[3]);
+        if (min > MAX_REPEAT || (max ?? 0) > MAX_REPEAT) return { problem: `repeats an item more than ${MAX_REPEAT} times` };
+        if (max !== undefined && max < min) return { problem: `has a repetition count ${m[0]} whose maximum is below its minimum` };
+        len = m[0].length;
+      }
+      if (!quantifiable) return { problem: `has "${re.slice(i, i + len)}" with nothing to repeat` };
+      const lazy = re[i + len] === '?';
+      if (re[i + len] === '+') return { problem: 'uses a possessive quantifier, which JavaScript does not have' };
+      // Widen counts for the analysis; an exact small count stays (no choice, no ambiguity).
+      const widened = c !== '{' ? c : max === min && min <= 10 ? `{${min}}` : max === 1 && min === 0 ? '?' : min === 0 ? '*' : '+';
+      out += widened + (lazy ? '?' : '');
+      const f = top();
+      f.size += f.last * (Math.max(min, max ?? min, 1) - 1);
+      if (stack.reduce((s, x) => s + x.size + x.alternatives, 0) > MAX_EXPANDED) return { problem: `expands to more than ${MAX_EXPANDED} items after repetition counts` };
+      quantifiable = false;
+      i += len + (lazy ? 1 : 0);
+      continue;
+    }
+    if (c === ']' || c === '}') return { problem: `has an unescaped "${c}"; escape it as "\\${c}"` };
+    atom(c);
+    i++;
+  }
+  if (stack.length > 1) return { problem: 'has an unclosed "("' };
+  return { widened: out };
+}
+
+function abbreviate(s: string): string {
+  return JSON.stringify(s.length <= 24 ? s : `${s.slice(0, 12)}...${s.slice(-6)}`);
+}
+
+/** The hot part of the analysed pattern, in the user's terms when widening changed nothing. */
+function hotspot(d: Diagnostics & { status: 'vulnerable' }, analysed: string): string {
+  const offset = anchored('').indexOf(')'); // "^(?:" precedes the user's pattern
+  const spots = d.hotspot.filter((h) => h.temperature === 'heat');
+  if (!spots.length) return '';
+  const start = Math.max(0, Math.min(...spots.map((h) => h.start)) - offset);
+  const end = Math.max(...spots.map((h) => h.end)) - offset;
+  return ` around ${JSON.stringify(analysed.slice(start, end))}`;
+}
+
+function backtrackingProblem(re: string, widened: string): string | undefined {
+  let d: Diagnostics;
+  try {
+    d = checkSync(anchored(widened), '', { timeout: CHECK_TIMEOUT_MS });
+  } catch (e) {
+    return `could not be analysed for backtracking (${(e as Error).message})`;
+  }
+  const note = widened === re ? '' : ` (analysed with counted repetitions as * and +: ${JSON.stringify(widened)})`;
+  if (d.status === 'safe') return undefined;
+  if (d.status === 'unknown') {
+    const why = d.error.kind === 'timeout' ? `took longer than ${CHECK_TIMEOUT_MS} ms` : d.error.kind === 'cancel' ? 'was cancelled' : d.error.message;
+    return `could not be proven free of excessive backtracking (the analysis ${why}); simplify it${note}`;
+  }
+  const attack = abbreviate(d.attack.string);
+  const where = hotspot(d, widened);
+  if (d.complexity.type === 'exponential') {
+    return `can backtrack exponentially${where} (attack string ${attack}); rewrite it without nested or overlapping quantifiers${note}`;
+  }
+  return `can backtrack in polynomial time of degree ${d.complexity.degree}${where} (attack string ${attack}); only patterns that match in linear time are accepted: make adjacent quantified parts unable to match the same text, e.g. "[^/]*" instead of ".*"${note}`;
+}
+
+/** Verdicts by pattern: the graph rebuilds on every change, with up to thousands of routes. */
+const verdicts = new Map<string, string | undefined>();
+const MAX_VERDICTS = 50_000;
+
+/**
+ * The problem with a tenant's regular expression as a sentence naming it, or undefined when
+ * nginx may run it. Length, control characters and JavaScript syntax are checked by the caller.
+ */
+export function regexProblem(re: string): string | undefined {
+  if (verdicts.has(re)) return verdicts.get(re);
+  const scanned = scanRegex(re);
+  const problem = 'problem' in scanned ? scanned.problem : backtrackingProblem(re, scanned.widened);
+  const message = problem && `regular expression ${JSON.stringify(re)} ${problem}`;
+  if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(re, message);
+  return message;
+}
+
+/** For tests and benchmarks: forget memoized verdicts. */
+export function clearRegexVerdicts(): void {
+  verdicts.clear();
+}
