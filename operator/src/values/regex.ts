@@ -6,13 +6,13 @@
 //     lookarounds, atomic/possessive forms, verbs, callouts, inline options, \K, \g,
 //     conditionals, recursion or POSIX classes. Nesting and repetition counts are bounded
 //     so PCRE2 compiles every accepted pattern (nginx -t must never fail for everyone).
-//  2. Backtracking: recheck (an automaton-based ReDoS checker) analyses the pattern exactly
-//     as nginx runs it, `^(?:PATTERN)$`, with counted repetitions widened to * and +: the
-//     backtracking tree of x{n,m} is a subtree of x*'s or x+'s, so a linear verdict for the
-//     widened pattern holds for the original, and the automaton check stays within tens of
-//     ms. Only linear (or constant) patterns are accepted: polynomial of any degree and
-//     exponential are refused, and so is a check that times out (see README, "Security",
-//     for the per-request cost measured on nginx that backs this policy).
+//  2. Backtracking: recheck's automaton checker analyses the pattern as nginx runs it,
+//     `^(?:PATTERN)$`, one top-level alternative at a time (their costs add up), with
+//     counted repetitions widened to * and + (the backtracking tree of x{n,m} is a subtree
+//     of x*'s or x+'s, so a linear verdict for the widened pattern holds for the original).
+//     Only linear (or constant) patterns are accepted: polynomial of any degree and
+//     exponential are refused, and so is an analysis that exceeds its time budget (see
+//     README, "Security", for the per-request costs measured on nginx behind this policy).
 import { checkSync, type Diagnostics } from 'recheck';
 
 /** What the dataplane compiles: the user's regex must match the whole subject. */
@@ -24,8 +24,15 @@ export const MAX_NESTING = 32;
 export const MAX_REPEAT = 1000;
 /** Items after expanding counted repetitions: keeps the compiled pattern far below PCRE2's limit. */
 export const MAX_EXPANDED = 20_000;
-/** Time one recheck analysis may take; a timeout refuses the pattern. */
-export const CHECK_TIMEOUT_MS = 50;
+/**
+ * Time the analysis of one pattern may take, over all its alternatives; a timeout refuses
+ * it. The automaton analysis of a realistic 5-segment path takes 20-60 ms on an idle core
+ * (more on a loaded one), so 50 ms refused ordinary routes at random; 100 ms bounds the
+ * operator's work per new pattern, and verdicts are memoized.
+ */
+export const CHECK_TIMEOUT_MS = 100;
+/** Memoized verdicts kept (patterns and alternatives), oldest dropped first. */
+const MAX_VERDICTS = 50_000;
 
 const SYNTAX_CHARS = '^$\\.*+?()[]{}|/';
 const CLASS_ESCAPES = 'dDwWsS';
@@ -66,10 +73,11 @@ interface Frame { size: number; alternatives: number; last: number }
  * The syntax wall. Returns a problem (a sentence without the pattern) or the pattern with
  * counted repetitions widened to * / + / ?, ready for the backtracking analysis.
  */
-export function scanRegex(re: string): { problem: string } | { widened: string } {
+export function scanRegex(re: string): { problem: string } | { widened: string; alternatives: string[] } {
   if (!/^[\x20-\x7e]*$/.test(re)) return { problem: 'must contain only printable ASCII characters (nginx matches bytes, JavaScript code points)' };
   const stack: Frame[] = [{ size: 0, alternatives: 0, last: 0 }];
   let out = '';
+  const cuts: number[] = []; // top-level "|" positions in out
   let quantifiable = false; // the previous item is an atom that a quantifier may follow
   let i = 0;
   const top = () => stack[stack.length - 1];
@@ -128,7 +136,7 @@ export function scanRegex(re: string): { problem: string } | { widened: string }
       i++;
       continue;
     }
-    if (c === '|') { out += c; top().alternatives += 1; quantifiable = false; i++; continue; }
+    if (c === '|') { if (stack.length === 1) cuts.push(out.length); out += c; top().alternatives += 1; quantifiable = false; i++; continue; }
     if (c === '^' || c === '$') { out += c; quantifiable = false; i++; continue; }
     if (c === '*' || c === '+' || c === '?' || c === '{') {
       let min = c === '+' ? 1 : 0;
@@ -161,16 +169,17 @@ export function scanRegex(re: string): { problem: string } | { widened: string }
     i++;
   }
   if (stack.length > 1) return { problem: 'has an unclosed "("' };
-  return { widened: out };
+  const alternatives = [0, ...cuts.map((x) => x + 1)].map((start, k) => out.slice(start, k < cuts.length ? cuts[k] : out.length));
+  return { widened: out, alternatives };
 }
 
 function abbreviate(s: string): string {
   return JSON.stringify(s.length <= 24 ? s : `${s.slice(0, 12)}...${s.slice(-6)}`);
 }
 
-/** The hot part of the analysed pattern, in the user's terms when widening changed nothing. */
+/** The hot part of an analysed alternative, as text of the (widened) pattern. */
 function hotspot(d: Diagnostics & { status: 'vulnerable' }, analysed: string): string {
-  const offset = anchored('').indexOf(')'); // "^(?:" precedes the user's pattern
+  const offset = anchored('').indexOf(')'); // "^(?:" precedes the analysed text
   const spots = d.hotspot.filter((h) => h.temperature === 'heat');
   if (!spots.length) return '';
   const start = Math.max(0, Math.min(...spots.map((h) => h.start)) - offset);
@@ -178,30 +187,53 @@ function hotspot(d: Diagnostics & { status: 'vulnerable' }, analysed: string): s
   return ` around ${JSON.stringify(analysed.slice(start, end))}`;
 }
 
-function backtrackingProblem(re: string, widened: string): string | undefined {
-  let d: Diagnostics;
-  try {
-    d = checkSync(anchored(widened), '', { timeout: CHECK_TIMEOUT_MS });
-  } catch (e) {
-    return `could not be analysed for backtracking (${(e as Error).message})`;
-  }
+/** recheck's verdict on one alternative, memoized: tenants reuse alternatives across routes. */
+const alternativeVerdicts = new Map<string, Diagnostics>();
+
+function analyse(alternative: string, timeout: number): Diagnostics {
+  const known = alternativeVerdicts.get(alternative);
+  if (known && (known.status !== 'unknown' || known.error.kind !== 'timeout')) return known;
+  // The automaton checker only: its "safe" is a proof; the fuzzer's is a failure to find an attack.
+  const d = checkSync(anchored(alternative), '', { timeout, checker: 'automaton' });
+  if (alternativeVerdicts.size >= MAX_VERDICTS) alternativeVerdicts.delete(alternativeVerdicts.keys().next().value!);
+  alternativeVerdicts.set(alternative, d);
+  return d;
+}
+
+/**
+ * `^(?:A|B)$` backtracks through A's matches, then B's: its cost is the sum of the costs of
+ * `^(?:A)$` and `^(?:B)$`, so it is linear exactly when each top-level alternative is. The
+ * automaton analysis grows much faster than linearly with pattern size; alternatives one
+ * by one keep long alternations of short paths within the time budget.
+ */
+function backtrackingProblem(re: string, widened: string, alternatives: readonly string[]): string | undefined {
   const note = widened === re ? '' : ` (analysed with counted repetitions as * and +: ${JSON.stringify(widened)})`;
-  if (d.status === 'safe') return undefined;
-  if (d.status === 'unknown') {
-    const why = d.error.kind === 'timeout' ? `took longer than ${CHECK_TIMEOUT_MS} ms` : d.error.kind === 'cancel' ? 'was cancelled' : d.error.message;
-    return `could not be proven free of excessive backtracking (the analysis ${why}); simplify it${note}`;
+  const deadline = performance.now() + CHECK_TIMEOUT_MS;
+  for (const alternative of alternatives) {
+    const left = Math.round(deadline - performance.now());
+    let d: Diagnostics;
+    try {
+      d = left > 0 ? analyse(alternative, left) : { source: alternative, flags: '', status: 'unknown', error: { kind: 'timeout' } };
+    } catch (e) {
+      return `could not be analysed for backtracking (${(e as Error).message})`;
+    }
+    if (d.status === 'safe') continue;
+    if (d.status === 'unknown') {
+      const why = d.error.kind === 'timeout' ? `took longer than ${CHECK_TIMEOUT_MS} ms` : d.error.kind === 'cancel' ? 'was cancelled' : d.error.message;
+      return `could not be proven free of excessive backtracking (the analysis ${why}); simplify it${note}`;
+    }
+    const attack = abbreviate(d.attack.string);
+    const where = hotspot(d, alternative);
+    if (d.complexity.type === 'exponential') {
+      return `can backtrack exponentially${where} (attack string ${attack}); rewrite it without nested or overlapping quantifiers${note}`;
+    }
+    return `can backtrack in polynomial time of degree ${d.complexity.degree}${where} (attack string ${attack}); only patterns that match in linear time are accepted: make adjacent quantified parts unable to match the same text, e.g. "[^/]*" instead of ".*"${note}`;
   }
-  const attack = abbreviate(d.attack.string);
-  const where = hotspot(d, widened);
-  if (d.complexity.type === 'exponential') {
-    return `can backtrack exponentially${where} (attack string ${attack}); rewrite it without nested or overlapping quantifiers${note}`;
-  }
-  return `can backtrack in polynomial time of degree ${d.complexity.degree}${where} (attack string ${attack}); only patterns that match in linear time are accepted: make adjacent quantified parts unable to match the same text, e.g. "[^/]*" instead of ".*"${note}`;
+  return undefined;
 }
 
 /** Verdicts by pattern: the graph rebuilds on every change, with up to thousands of routes. */
 const verdicts = new Map<string, string | undefined>();
-const MAX_VERDICTS = 50_000;
 
 /**
  * The problem with a tenant's regular expression as a sentence naming it, or undefined when
@@ -210,7 +242,7 @@ const MAX_VERDICTS = 50_000;
 export function regexProblem(re: string): string | undefined {
   if (verdicts.has(re)) return verdicts.get(re);
   const scanned = scanRegex(re);
-  const problem = 'problem' in scanned ? scanned.problem : backtrackingProblem(re, scanned.widened);
+  const problem = 'problem' in scanned ? scanned.problem : backtrackingProblem(re, scanned.widened, scanned.alternatives);
   const message = problem && `regular expression ${JSON.stringify(re)} ${problem}`;
   if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
   verdicts.set(re, message);
@@ -220,4 +252,5 @@ export function regexProblem(re: string): string | undefined {
 /** For tests and benchmarks: forget memoized verdicts. */
 export function clearRegexVerdicts(): void {
   verdicts.clear();
+  alternativeVerdicts.clear();
 }
