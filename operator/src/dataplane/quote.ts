@@ -3,7 +3,7 @@
 // quotes makes ";", "{", "}", "#" and spaces inert. "$" is literal in the contexts these
 // tokens are used in (location, server_name, map keys and regexes); in script contexts
 // that expand variables (header values, redirect targets) it becomes ${wg_dollar}, a
-// variable whose value is "$" (nginx has no escape for it). Values were validated first (validate.ts); this
+// variable whose value is "$" (nginx has no escape for it). Values were validated first (values/checks.ts); this
 // layer still refuses control characters and over-long tokens, as a second wall.
 
 /** nginx reads one token into a 4 KiB buffer; stay below it. */

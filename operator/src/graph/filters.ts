@@ -1,7 +1,7 @@
 // HTTPRoute filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect and
 // URLRewrite, checked against the allow-lists. Other filter types fail their rule
 // (UnsupportedValue) rather than being ignored.
-import { checkHeaderName, checkHostname, checkPath, checkPrintable } from '../dataplane/validate.ts';
+import { checkHeaderName, checkHostname, checkPath, checkPrintable } from '../values/checks.ts';
 
 export interface HeaderModifier {
   set: { name: string; value: string }[];

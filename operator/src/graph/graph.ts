@@ -2,7 +2,7 @@
 // first, then routes (rules, backends) and their attachment to listeners.
 import type { Snapshot } from '../store.ts';
 import type { KubeObject } from '../objects.ts';
-import { isDnsLabel, isDnsSubdomain } from '../dataplane/validate.ts';
+import { isDnsLabel, isDnsSubdomain } from '../values/checks.ts';
 import { attachRoute, parentGateway } from './attachment.ts';
 import { indexBackends } from './backendrefs.ts';
 import { condition, ConditionType, Reason } from './conditions.ts';

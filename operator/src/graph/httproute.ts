@@ -2,7 +2,7 @@
 // value invalidates its rule, never the whole route unless every rule fails) and
 // backendRefs resolved.
 import type { KubeObject } from '../objects.ts';
-import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkQueryName, checkRegex, limits } from '../dataplane/validate.ts';
+import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkQueryName, checkRegex, limits } from '../values/checks.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import { parseFilters } from './filters.ts';

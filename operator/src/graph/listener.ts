@@ -1,7 +1,7 @@
 // Listeners: protocol support, allowed route kinds, and conflicts between listeners of
 // one Gateway on the same port (spec: ListenerConditionConflicted).
 import type { Condition, KubeObject } from '../objects.ts';
-import { checkHostname } from '../dataplane/validate.ts';
+import { checkHostname } from '../values/checks.ts';
 import { groupBy } from '../collections.ts';
 import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';

@@ -1,7 +1,8 @@
 // Allow-lists for every user-controlled string that can reach nginx.conf. Route authors
 // are untrusted (IngressNightmare): a value outside these lists fails its rule with a
 // condition and never reaches the renderer. The renderer then emits values only through
-// quote.ts. Each check returns undefined when valid, else a message naming the problem.
+// dataplane/quote.ts. Each check returns undefined when valid, else a message naming the
+// problem. graph/ (conditions) and dataplane/ (limits) both import these rules from here.
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
