@@ -1,15 +1,14 @@
-// Rendering: a golden config a reviewer can read (test/golden/*.conf; regenerate with
-// UPDATE_GOLDEN=1 and review the diff), determinism, and source attribution of lines.
+// Rendering: golden configs a reviewer can read (test/golden/<case>/http.conf from the
+// fixtures in test/golden/<case>/input/; this test only compares: `npm run golden:update`
+// rewrites them, then review the diff), determinism, and source attribution of lines.
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { objectAtLine, renderConfig } from '../../operator/src/render/render.ts';
+import { expectedPath, goldenCases, renderCase } from '../golden/cases.ts';
 import { CONTROLLER, gateway, gatewayClass, httpRoute, namespace, referenceGrant, service, storeOf } from '../support/objects.ts';
-
-const goldenDir = join(import.meta.dirname, '..', 'golden');
 
 function objects(): KubeObject[] {
   return [
@@ -35,11 +34,19 @@ function objects(): KubeObject[] {
 const render = (objs: KubeObject[]) => renderConfig(buildHttpModel(buildGraph(storeOf(...objs).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] })));
 
 describe('render', () => {
-  it('matches the golden config (test/golden/shop.http.conf)', () => {
-    const got = render(objects()).files['http.conf'];
-    const file = join(goldenDir, 'shop.http.conf');
-    if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, got);
-    expect(got).to.equal(readFileSync(file, 'utf8'));
+  describe('golden configs (test/golden/<case>/http.conf; `npm run golden:update` rewrites them)', () => {
+    it('has the cases for matching, HTTPS, filters and redirects', () => {
+      expect(goldenCases()).to.include.members(['filters', 'https', 'redirects', 'shop']);
+    });
+
+    for (const name of goldenCases()) {
+      it(`renders ${name}/input/ to ${name}/http.conf`, () => {
+        const file = expectedPath(name);
+        expect(existsSync(file), `${file} is missing: run npm run golden:update and review it`).to.equal(true);
+        const got = renderCase(name);
+        expect(got, `${name}: the rendered config differs from ${file}; if the change is intended, run npm run golden:update and review the diff`).to.equal(readFileSync(file, 'utf8'));
+      });
+    }
   });
 
   it('is deterministic: the order objects arrive in does not change a byte', () => {
