@@ -245,17 +245,26 @@ function backtrackingProblem(re: string, widened: string, alternatives: readonly
   return undefined;
 }
 
+/** The subset must also be JavaScript: recheck and our tests read patterns as JavaScript. */
+function javascriptProblem(re: string): string | undefined {
+  try {
+    new RegExp(re, 'u');
+  } catch (e) {
+    return `is not valid: ${(e as Error).message}`;
+  }
+}
+
 /** Verdicts by pattern: the graph rebuilds on every change, with up to thousands of routes. */
 const verdicts = new Map<string, string | undefined>();
 
 /**
  * The problem with a tenant's regular expression as a sentence naming it, or undefined when
- * nginx may run it. Length, control characters and JavaScript syntax are checked by the caller.
+ * nginx may run it. Length and control characters are checked by the caller.
  */
 export function regexProblem(re: string): string | undefined {
   if (verdicts.has(re)) return verdicts.get(re);
   const scanned = scanRegex(re);
-  const problem = 'problem' in scanned ? scanned.problem : backtrackingProblem(re, scanned.widened, scanned.alternatives);
+  const problem = 'problem' in scanned ? scanned.problem : javascriptProblem(re) ?? backtrackingProblem(re, scanned.widened, scanned.alternatives);
   const message = problem && `regular expression ${JSON.stringify(re)} ${problem}`;
   if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
   verdicts.set(re, message);
