@@ -12,6 +12,7 @@ const route = (spec: object, apiVersion = `${gw}/v1`): KubeObject => ({ apiVersi
 const gateway = (spec: object): KubeObject => ({ apiVersion: `${gw}/v1`, kind: 'Gateway', metadata: meta('g'), spec: { gatewayClassName: 'waygate', ...spec } });
 const listener = (name: string, port: number, protocol: string, extra: object = {}) => ({ name, port, protocol, ...extra });
 const grpc = (spec: object): KubeObject => ({ apiVersion: `${gw}/v1`, kind: 'GRPCRoute', metadata: meta('g'), spec });
+const xbackend = (spec: object): KubeObject => ({ apiVersion: 'gateway.networking.x-k8s.io/v1alpha1', kind: 'XBackend', metadata: meta('xb'), spec });
 
 interface Case {
   name: string;
@@ -29,6 +30,7 @@ const cases: Case[] = [
   { name: 'GRPCRoute defaults: method type, header type, backendRef', accept: true, object: grpc({ rules: [{ matches: [{ method: { service: 'Foo.Bar', method: 'Baz' }, headers: [{ name: 'x', value: 'y' }] }], backendRefs: [{ name: 's', port: 9000 }] }, {}] }) },
   { name: 'ReferenceGrant (v1beta1)', accept: true, object: { apiVersion: `${gw}/v1beta1`, kind: 'ReferenceGrant', metadata: meta('rg'), spec: { from: [{ group: gw, kind: 'HTTPRoute', namespace: 'team-a' }], to: [{ group: '', kind: 'Service' }] } } },
   { name: 'GatewayClass, cluster-scoped, given a namespace', accept: true, object: { apiVersion: `${gw}/v1`, kind: 'GatewayClass', metadata: meta('waygate'), spec: { controllerName: 'example.com/waygate' } } },
+  { name: 'XBackend (v1.7.0) selecting endpoints by qualified label keys; tls defaults to mode None', accept: true, object: xbackend({ type: 'EndpointSelector', endpointSelector: { matchLabels: { 'app.kubernetes.io/name': 'web', tier: 'a' } }, port: { number: 8080 } }) },
   { name: 'TCPRoute v1alpha2 with a parentRef port', accept: true, object: { apiVersion: `${gw}/v1alpha2`, kind: 'TCPRoute', metadata: meta('t'), spec: { parentRefs: [{ name: 'gw', port: 9000 }], rules: [{ backendRefs: [{ name: 's', port: 9000 }] }] } } },
   { name: 'status is dropped on create', accept: true, object: { ...route({}), status: { parents: 'not even a list' } } },
   { name: 'a Gateway status is dropped on create and replaced by its defaults', accept: true, object: { ...gateway({ listeners: [listener('http', 80, 'HTTP')] }), status: { addresses: 'not even a list' } } },
@@ -65,7 +67,10 @@ const cases: Case[] = [
   { name: 'Gateway infrastructure label keys (split) and hostname addresses', accept: false, object: gateway({ infrastructure: { labels: { ok: '1', 'Bad Key': 'x' } }, addresses: [{ type: 'Hostname', value: 'Bad_Host' }], listeners: [listener('a', 80, 'HTTP')] }) },
   { name: 'TLSRoute hostnames: an IP (isIP) and a wildcard not first', accept: false, object: { apiVersion: `${gw}/v1`, kind: 'TLSRoute', metadata: meta('t'), spec: { hostnames: ['1.2.3.4', 'a*.example.com'], rules: [{ backendRefs: [{ name: 's', port: 443 }] }] } } },
   { name: 'BackendTLSPolicy with both CA references and well-known CAs', accept: false, object: { apiVersion: `${gw}/v1`, kind: 'BackendTLSPolicy', metadata: meta('b'), spec: { targetRefs: [{ group: '', kind: 'Service', name: 's' }], validation: { hostname: 's.example.com', wellKnownCACertificates: 'System', caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'ca' }] } } } },
-  { name: 'XBackend port name (the format library: optional == null is false)', accept: false, object: { apiVersion: 'gateway.networking.x-k8s.io/v1alpha1', kind: 'XBackend', metadata: meta('xb'), spec: { type: 'ExternalHostname', externalHostname: { hostname: 'a.example.com' }, port: { name: 'http', port: 80 } } } },
+  // v1.7.0: matchLabels keys are checked by `!format.qualifiedName().validate(key).hasValue()` (the values by a pattern).
+  { name: 'XBackend matchLabels keys: a name not starting alphanumeric, an uppercase prefix, a name over 63 (format.qualifiedName())', accept: false, object: xbackend({ type: 'EndpointSelector', endpointSelector: { matchLabels: { tier: 'a', '-tier': 'b', 'Example.com/tier': 'c', ['a'.repeat(64)]: 'd' } }, port: { number: 80 } }) },
+  // New in v1.7.0: routability is empty, Cluster, or "<dns1123Subdomain>/<name>" outside k8s.io.
+  { name: 'Gateway address routability: k8s.io prefixes, an uppercase prefix, no prefix (format.dns1123Subdomain(), split)', accept: false, object: gateway({ addresses: [{ value: '10.0.0.1', routability: 'Cluster' }, { value: '10.0.0.2', routability: 'example.com/vpc' }, { value: '10.0.0.3', routability: 'k8s.io/x' }, { value: '10.0.0.4', routability: 'net.k8s.io/x' }, { value: '10.0.0.5', routability: 'Example.com/x' }, { value: '10.0.0.6', routability: 'Public' }], listeners: [listener('a', 80, 'HTTP')] }) },
 ];
 
 /** The API server's errors as lines "field: message" (or the decoder's messages), from kubectl's stderr. */
