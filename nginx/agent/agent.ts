@@ -1,8 +1,8 @@
 // The agent: watches <configRoot>/versions, tests the newest complete version with
 // `nginx -t`, switches nginx to it with SIGHUP only when the test passes, proves the new
 // workers serve it (status endpoint on a unix socket), and writes a verdict.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import winston from 'winston';
 import { composeMainConfig, runPaths } from './config.ts';
@@ -21,6 +21,7 @@ import {
   testConfig,
   workerState,
 } from './nginx.ts';
+import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
 import { compareVersions, listComplete, objectAt, prune, readMeta, versionDir, versionsDir, type VersionMeta } from './versions.ts';
@@ -43,6 +44,12 @@ export interface AgentOptions {
   rescanIntervalMs?: number;
   /** load_module path of the stream module (default Debian's). */
   streamModule?: string;
+  /**
+   * Where nginx's temp directories go. Default: the run dir, except when nginx runs as root:
+   * its workers run as another user and cannot enter the private (0700) run dir, so a new
+   * mkdtemp directory (0711, removed on stop) holds them.
+   */
+  tempDir?: string;
 }
 
 export interface Agent {
@@ -102,6 +109,13 @@ class NginxAgent implements Agent {
   private dirty = false;
   private stopping = false;
   private restartDelay = 0;
+  private tempDir: string | undefined;
+  private ownTempDir = false;
+  /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
+  private readonly onProcessExit = () => {
+    this.master.killOnExit();
+    if (this.ownTempDir && this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
+  };
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -142,14 +156,23 @@ class NginxAgent implements Agent {
     this.watcher = undefined;
     while (this.loop) await this.loop; // let a test/reload in progress finish
     await this.master.stop(5000);
+    process.removeListener('exit', this.onProcessExit);
+    if (this.ownTempDir && this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
   }
 
   // --- start -----------------------------------------------------------------------------
 
   async start(): Promise<void> {
-    mkdirSync(this.runDir, { recursive: true });
-    chmodSync(this.runDir, 0o755); // workers (an unprivileged user when the master is root) use temp dirs below
+    // Private: nginx.conf, the logs (request headers in PCRE errors) and the status socket live here.
+    ensurePrivateDir(this.runDir, { what: 'run directory', tighten: true });
     mkdirSync(versionsDir(this.configRoot), { recursive: true });
+    this.tempDir = this.opts.tempDir;
+    if (this.tempDir === undefined && process.getuid?.() === 0) {
+      this.tempDir = privateTempDir('waygate-nginx-temp-');
+      this.ownTempDir = true;
+      chmodSync(this.tempDir, 0o711); // workers (nobody) enter it; nginx makes its *_temp dirs 0700 for them
+    }
+    process.on('exit', this.onProcessExit);
     await this.stopLeftoverMaster();
     rmSync(this.paths.socket, { force: true }); // nginx cannot bind a unix socket whose file exists
     rmSync(this.paths.candidate, { force: true });
@@ -247,6 +270,7 @@ class NginxAgent implements Agent {
       this.log.warn(`version ${version ?? '(empty)'}: ${error}`, { component: 'agent' });
       return { ok: false, judged: { ok: false, reloaded: false, error }, meta };
     }
+    this.protectSocket();
     this.setLive(version, meta?.hash, version);
     this.restartDelay = 0;
     this.log.info(`nginx serves version ${version ?? '(empty)'}`, { component: 'agent' });
@@ -294,6 +318,7 @@ class NginxAgent implements Agent {
     if (this.restartDelay) await sleep(this.restartDelay);
     if (this.stopping) return;
     rmSync(this.paths.socket, { force: true });
+    this.prepareLogs();
     const offset = errorLogSize(this.runDir);
     this.master.start();
     const r = await waitForVersion(this.paths.socket, this.serving ?? '', {
@@ -307,6 +332,7 @@ class NginxAgent implements Agent {
       this.dirty = true;
       return;
     }
+    this.protectSocket();
     this.restartDelay = 0;
     this.dirty = true; // and now the versions
   }
@@ -351,6 +377,7 @@ class NginxAgent implements Agent {
     if (r.ok || (await probeVersion(this.paths.socket)) === version) {
       // New workers serve it; until the old ones get their QUIT they still accept connections too.
       await this.oldWorkersStopped(oldWorkers, deadline);
+      this.protectSocket();
       this.setLive(version, meta.hash, version);
       return { ok: true, reloaded: true };
     }
@@ -381,6 +408,7 @@ class NginxAgent implements Agent {
   /** Writes the candidate main config for `version` and runs `nginx -t` on it. */
   private async test(version: string | undefined, meta: VersionMeta | undefined): Promise<Judged> {
     const dir = version === undefined ? undefined : versionDir(this.configRoot, version);
+    this.prepareLogs(); // `nginx -t`, a start and a reload all open the logs
     writeFileSync(
       this.paths.candidate,
       composeMainConfig({
@@ -390,6 +418,7 @@ class NginxAgent implements Agent {
         workerProcesses: this.opts.workerProcesses,
         accessLog: this.opts.accessLog,
         streamModule: this.opts.streamModule,
+        tempDir: this.tempDir,
       }),
     );
     const r = await testConfig(this.binary, this.runDir, this.paths.candidate);
@@ -399,6 +428,32 @@ class NginxAgent implements Agent {
     const object = objectAt(meta, where.file, where.line);
     this.log.warn(`version ${version ?? '(empty)'} fails nginx -t${object ? ` (${object})` : ''}: ${r.output}`, { component: 'agent' });
     return { ok: false, reloaded: false, error: r.output, ...where, ...(object ? { object } : {}) };
+  }
+
+  /**
+   * nginx creates a missing log file 0644 and keeps an existing file's mode: create them 0600
+   * first (PCRE errors in error.log quote request header values; access.log has the requests).
+   */
+  private prepareLogs(): void {
+    const logs = [this.paths.errorLog];
+    if (this.opts.accessLog === undefined) logs.push(join(this.runDir, 'access.log'));
+    for (const file of logs) {
+      const fd = openSync(file, 'a', 0o600);
+      try {
+        fchmodSync(fd, 0o600);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** nginx creates the status socket with the umask's mode: only its owner may connect. */
+  private protectSocket(): void {
+    try {
+      chmodSync(this.paths.socket, 0o600);
+    } catch (err) {
+      this.log.warn(`protecting ${this.paths.socket}: ${(err as Error).message}`, { component: 'agent' });
+    }
   }
 
   private setLive(version: string | undefined, hash: string | undefined, serving: string | undefined): void {

@@ -17,6 +17,8 @@ export interface MainConfigInput {
   /** A file path, 'stdout', or false (off). Default: <runDir>/access.log. */
   accessLog?: string | false;
   streamModule?: string;
+  /** Where nginx's *_temp directories go (workers must be able to enter it). Default: runDir. */
+  tempDir?: string;
 }
 
 export const runPaths = (runDir: string) => ({
@@ -40,7 +42,7 @@ export function composeMainConfig(input: MainConfigInput): string {
   const accessLog =
     input.accessLog === false ? 'off' : input.accessLog === 'stdout' ? '/dev/stdout' : q(input.accessLog ?? join(runDir, 'access.log'));
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((k) => `    ${k}_temp_path ${q(join(runDir, `${k}_temp`))};`)
+    .map((k) => `    ${k}_temp_path ${q(join(input.tempDir ?? runDir, `${k}_temp`))};`)
     .join('\n');
   const include = (file: string) => (versionDir ? `    include ${q(join(versionDir, file))};` : `    # no version yet`);
   // The version is a decimal integer (or empty); keep it safe inside a quoted string anyway.

@@ -3,7 +3,7 @@
 //           [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]
 import { parseArgs } from 'node:util';
 import winston from 'winston';
-import { startAgent } from './agent.ts';
+import { startAgent, type Agent } from './agent.ts';
 
 const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]';
 
@@ -60,25 +60,34 @@ function createLogger(level: string): winston.Logger {
 
 const opts = options();
 const logger = createLogger(opts.logLevel);
+// Signals are handled from the start: one during startup stops nginx once it runs, instead
+// of killing us and leaving nginx behind.
+let stopping: string | undefined;
+let agent: Agent | undefined;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = signal;
+  if (!agent) return; // started below, then stopped
+  logger.info(`${signal}: stopping nginx`);
+  agent.stop().then(
+    () => process.exit(0),
+    (err: Error) => {
+      logger.error(`stopping: ${err.message}`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
 try {
-  const agent = await startAgent({ ...opts, logger });
+  agent = await startAgent({ ...opts, logger });
   logger.info(`agent running: config root ${opts.configRoot}, run dir ${opts.runDir}, serving version ${agent.live ?? '(none)'}`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: stopping nginx`);
-    agent.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error(`stopping: ${err.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (stopping) {
+    const signal = stopping;
+    stopping = undefined;
+    stop(signal);
+  }
 } catch (err) {
   logger.error(`agent failed to start: ${(err as Error).message}`);
-  process.exitCode = 1;
+  process.exit(1);
 }

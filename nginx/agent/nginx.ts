@@ -195,6 +195,15 @@ export class NginxMaster {
     this.opts.logger.info('nginx master stopped', { component: 'nginx' });
   }
 
+  /**
+   * For a process 'exit' handler (synchronous): asks the master for a fast shutdown (SIGTERM:
+   * it stops its workers, then exits) so no nginx outlives us, e.g. after an uncaught error.
+   */
+  killOnExit(): void {
+    const pid = this.pid;
+    if (pid) killQuietly(pid, 'SIGTERM');
+  }
+
   /** Resolves when the current master has exited. */
   exited(): Promise<void> {
     return this.exitedPromise;
@@ -240,9 +249,9 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
-function killQuietly(pid: number): void {
+function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
-    process.kill(pid, 'SIGKILL');
+    process.kill(pid, signal);
   } catch {
     // already gone
   }

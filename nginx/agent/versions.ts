@@ -26,6 +26,16 @@ export function isVersionName(name: string): boolean {
   return DECIMAL.test(name);
 }
 
+/**
+ * The version after the newest of `names` (others ignored), as BigInt: a planted
+ * "99999999999999999999" must not make the next number wrap or repeat, as a Number would.
+ */
+export function nextVersion(names: Iterable<string>): string {
+  let max = 0n;
+  for (const n of names) if (isVersionName(n) && BigInt(n) > max) max = BigInt(n);
+  return String(max + 1n);
+}
+
 /** Orders version names numerically (they may exceed 2^53: compare as BigInt). */
 export function compareVersions(a: string, b: string): number {
   const x = BigInt(a);

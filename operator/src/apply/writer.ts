@@ -5,6 +5,7 @@
 // number; those no version refers to any more are removed.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isVersionName, nextVersion } from '../../../nginx/agent/index.ts';
 import type { RenderedConfig } from '../render/render.ts';
 
 export interface VersionMeta {
@@ -15,13 +16,13 @@ export interface VersionMeta {
 }
 
 export class ConfigWriter {
-  private next: number;
+  private next: bigint;
 
   constructor(readonly configRoot: string) {
     mkdirSync(this.versionsDir, { recursive: true, mode: 0o755 });
     // Continue after the newest version on disk, so a restarted operator never reuses a number.
-    const existing = readdirSync(this.versionsDir).filter((n) => /^\d+$/.test(n)).map(Number);
-    this.next = existing.length ? Math.max(...existing) + 1 : 1;
+    // BigInt: a Number stops counting at 2^53 (1e20 + 1 === 1e20), and the rename would collide.
+    this.next = BigInt(nextVersion(readdirSync(this.versionsDir)));
   }
 
   get versionsDir(): string {
@@ -34,6 +35,7 @@ export class ConfigWriter {
 
   write(config: RenderedConfig): string {
     this.writeCertificates(config.certificates);
+    while (existsSync(join(this.versionsDir, String(this.next)))) this.next++; // written meanwhile by someone else
     const version = String(this.next++);
     const tmp = join(this.versionsDir, `.tmp-${version}-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
@@ -60,7 +62,7 @@ export class ConfigWriter {
   /** Certificates that no version directory still refers to (the agent prunes old versions). */
   private removeUnusedCertificates(): void {
     const used = new Set<string>();
-    for (const v of readdirSync(this.versionsDir).filter((n) => /^\d+$/.test(n))) {
+    for (const v of readdirSync(this.versionsDir).filter(isVersionName)) {
       try {
         const meta = JSON.parse(readFileSync(join(this.versionsDir, v, 'meta.json'), 'utf8')) as Partial<VersionMeta>;
         for (const c of meta.certificates ?? []) used.add(c);
