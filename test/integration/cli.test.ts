@@ -63,6 +63,25 @@ describe('waygate render', function () {
     rmSync(join(dir, 'broken.yaml'));
   });
 
+  it('refuses an alias bomb, a huge file and deep nesting, each naming its file, and still prints the rest (exit 1)', () => {
+    const bomb = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n');
+    writeFileSync(join(dir, 'bomb.yaml'), bomb);
+    writeFileSync(join(dir, 'huge.yaml'), `kind: Service\n${'# padding\n'.repeat(300_000)}`);
+    writeFileSync(join(dir, 'deep.json'), `{"kind": "Service", "spec": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+    writeFileSync(join(dir, 'deep-block.yaml'), `kind: Service\nspec:\n${Array.from({ length: 150 }, (_, i) => `${'  '.repeat(i + 1)}k:`).join('\n')} 1\n`);
+    const started = Date.now();
+    const r = waygate('render', dir);
+    expect(Date.now() - started, 'render time').to.be.lessThan(20_000);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/error: \S*bomb\.yaml \(document 1\): .*alias/);
+    expect(r.stderr).to.match(/error: \S*huge\.yaml: too large: \d+ bytes, the limit is 2 MiB per file/);
+    expect(r.stderr).to.match(/error: \S*deep\.json: nested deeper than 100 levels/);
+    expect(r.stderr).to.match(/error: \S*deep-block\.yaml \(document 1\): nested deeper than 100 levels/);
+    expect(r.stderr).to.not.match(/\n\s+at /); // no stack trace: reported, not crashed
+    expect(r.stdout).to.contain('listen "');
+    for (const f of ['bomb.yaml', 'huge.yaml', 'deep.json', 'deep-block.yaml']) rmSync(join(dir, f));
+  });
+
   it('fails when a path does not exist, and prints usage without arguments', () => {
     const missing = waygate('render', join(dir, 'nope.yaml'));
     expect(missing.code).to.equal(1);

@@ -4,7 +4,7 @@
 // One bad file or object never stops the others.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { Lexer, parseAllDocuments } from 'yaml';
 import { isWatchedKind, watchedKinds, type KubeObject } from '../objects.ts';
 import { loadCrdValidator, validateCoreObject, type CrdValidator } from '../validation/crd.ts';
 
@@ -22,6 +22,14 @@ export interface Loaded {
 }
 
 const YAML_EXT = new Set(['.yaml', '.yml', '.json']);
+
+// Limits against hostile files (a file is refused, the others load): a Kubernetes object is
+// at most ~1.5 MiB, and Gateway API objects nest about 10 levels deep. The yaml parser
+// needs seconds for megabytes of nested brackets, hence the size and a lexer pass first.
+export const MAX_FILE_BYTES = 2 << 20;
+export const MAX_DEPTH = 100;
+/** Alias resolutions per document (yaml's own guard against "billion laughs" expansion). */
+export const MAX_ALIAS_COUNT = 100;
 
 /** Files under the given paths (directories recursively), sorted for a stable order. */
 export function listFiles(paths: readonly string[]): { files: string[]; errors: LoadError[] } {
@@ -44,8 +52,9 @@ export function listFiles(paths: readonly string[]): { files: string[]; errors: 
 
 let validator: CrdValidator | undefined;
 
-function describe(obj: any): string {
-  return `${obj?.kind ?? '?'} ${obj?.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj?.metadata?.name ?? '?'}`;
+function describe(raw: unknown): string {
+  const obj = raw as { kind?: unknown; metadata?: { namespace?: unknown; name?: unknown } } | null | undefined; // read with ?. throughout
+  return `${String(obj?.kind ?? '?')} ${obj?.metadata?.namespace ? `${String(obj.metadata.namespace)}/` : ''}${String(obj?.metadata?.name ?? '?')}`;
 }
 
 /** Validates and defaults one object; returns it or the reasons it was refused. */
@@ -78,21 +87,52 @@ export function loadFiles(paths: readonly string[]): Loaded {
   for (const file of files) {
     let text: string;
     try {
+      const size = statSync(file).size;
+      if (size > MAX_FILE_BYTES) {
+        errors.push({ file, message: `too large: ${size} bytes, the limit is ${MAX_FILE_BYTES >> 20} MiB per file` });
+        continue;
+      }
       text = readFileSync(file, 'utf8');
     } catch (e) {
       errors.push({ file, message: `cannot read: ${(e as Error).message}` });
       continue;
     }
-    const docs = parseAllDocuments(text, { prettyErrors: true });
+    if (text.length > MAX_FILE_BYTES) {
+      errors.push({ file, message: `too large: more than ${MAX_FILE_BYTES >> 20} MiB (it grew while being read)` });
+      continue;
+    }
+    if (flowDepthExceeds(text, MAX_DEPTH)) {
+      errors.push({ file, message: `nested deeper than ${MAX_DEPTH} levels` });
+      continue;
+    }
+    let docs;
+    try {
+      docs = parseAllDocuments(text, { prettyErrors: true });
+    } catch (e) {
+      errors.push({ file, message: `invalid YAML: ${(e as Error).message}` });
+      continue;
+    }
     if (!Array.isArray(docs)) continue;
     docs.forEach((doc, i) => {
       if (doc.errors.length) {
         errors.push({ file, document: i + 1, message: `invalid YAML: ${doc.errors[0].message}` });
         return;
       }
-      const value = doc.toJS();
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      } catch (e) {
+        // yaml throws a ReferenceError when aliases would expand beyond maxAliasCount.
+        errors.push({ file, document: i + 1, message: `refused: ${(e as Error).message} (aliases may expand at most ${MAX_ALIAS_COUNT} times)` });
+        return;
+      }
       if (value === null || value === undefined) return; // empty document
-      const items: unknown[] = value?.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
+      if (depthExceeds(value, MAX_DEPTH)) {
+        errors.push({ file, document: i + 1, message: `nested deeper than ${MAX_DEPTH} levels` });
+        return;
+      }
+      const list = value as { kind?: unknown; items?: unknown };
+      const items: unknown[] = list.kind === 'List' && Array.isArray(list.items) ? list.items : [value];
       for (const item of items) {
         const { object, problems } = admit(item);
         if (!object) {
@@ -110,6 +150,31 @@ export function loadFiles(paths: readonly string[]): Loaded {
     });
   }
   return { objects, errors };
+}
+
+/** Flow collections (`[`, `{`) nested deeper than `max`, found by the linear lexer before parsing. */
+function flowDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > max) return true;
+    } else if (token === ']' || token === '}') depth = Math.max(0, depth - 1);
+  }
+  return false;
+}
+
+/** Whether a parsed value nests deeper than `max` (block collections; iterative, stops early). */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  const seen = new Map<object, number>(); // aliases share objects: revisit one only when reached deeper
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object' || (seen.get(v) ?? -1) >= d) continue;
+    if (d >= max) return true;
+    seen.set(v, d);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
 }
 
 export function formatLoadError(e: LoadError): string {
