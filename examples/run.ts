@@ -2,7 +2,6 @@
 // examples/ and three small echo backends, no cluster needed. Edit the YAML while it runs:
 // the change is validated, rendered, tested by nginx and applied.
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { ensureNginx } from '../test/cluster/nginx.ts';
 import { createLogger } from '../operator/src/log.ts';
 import { defaultControllerName, supportedFeatures } from '../operator/src/features.ts';
@@ -14,9 +13,12 @@ const nginx = await ensureNginx((m) => logger.info(m));
 // The EndpointSlices in 20-backends.yaml name these ports.
 const backends = await Promise.all([startEcho('store', 18081), startEcho('store-v2', 18082), startEcho('search', 18083)]);
 const dir = import.meta.dirname;
+// Handled from the start, so Ctrl-C while starting still stops nginx.
+const stopped = new Promise<void>((resolve) => { for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve()); });
 const standalone = await startStandalone({
   dir,
-  runDir: process.env.WAYGATE_RUN_DIR ?? join(tmpdir(), 'waygate-example'),
+  // Default: a private directory ($XDG_RUNTIME_DIR/waygate, or a new one under the temp dir).
+  runDir: process.env.WAYGATE_RUN_DIR,
   controllerName: defaultControllerName,
   supportedFeatures,
   logger,
@@ -32,9 +34,9 @@ waygate is serving ${dir} on http://127.0.0.1:8080 (Ctrl-C stops it). Try:
   curl -si -H 'Host: store.example.com' http://127.0.0.1:8080/search     # 500: no ReferenceGrant
   curl -si -H 'Host: search.example.com' http://127.0.0.1:8080/          # 404: team-b not allowed
   npm run waygate -- render --status examples/                           # every object's conditions
-Status is also written to ${join(process.env.WAYGATE_RUN_DIR ?? join(tmpdir(), 'waygate-example'), 'status.yaml')}.
+Status is also written to ${join(standalone.runDir, 'status.yaml')}.
 `);
-await new Promise<void>((resolve) => { for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve()); });
+await stopped;
 await standalone.stop();
 await Promise.all(backends.map((b) => b.close()));
 process.exit(0);

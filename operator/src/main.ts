@@ -4,8 +4,6 @@
 //   waygate standalone DIR [--run-dir DIR]      serve the Gateway API YAML in DIR with a local nginx
 //   waygate render [--status] PATH...           print the nginx config (or statuses) for YAML files
 import { parseArgs } from 'node:util';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { defaultControllerName, supportedFeatures } from './features.ts';
 import { createLogger } from './log.ts';
 import { renderCommand } from './modes/render.ts';
@@ -45,15 +43,16 @@ async function main(argv: string[]): Promise<number> {
     case 'standalone': {
       if (positionals.length !== 1) { console.error(usage); return 2; }
       const logger = createLogger();
+      const signal = waitForSignal(); // from the start: a signal while starting stops nginx once it runs
       const s = await startStandalone({
         dir: positionals[0],
-        runDir: values['run-dir'] ?? join(tmpdir(), 'waygate-standalone'),
+        runDir: values['run-dir'],
         controllerName,
         supportedFeatures,
         logger,
         nginxBinary: values.nginx,
       });
-      await waitForSignal();
+      await signal;
       logger.info('stopping');
       await s.stop();
       return 0;
