@@ -1,5 +1,6 @@
 // The nginx-shaped model the templates print. Every string in it is either a quoted
 // token from quote.ts or an identifier we generated; templates add nothing user-made.
+import type { HashSizes } from './hashes.ts';
 
 export interface Upstream {
   name: string;
@@ -72,9 +73,23 @@ export interface CertificateFile {
 }
 
 export interface HttpModel {
+  /** Sizes of nginx's lookup hashes for this config (set when the model is complete). */
+  hashes: HashSizes | undefined;
+  /** Rules left out because nginx configuration cannot express them. */
+  problems: ModelProblem[];
   certificates: CertificateFile[];
   upstreams: Upstream[];
   maps: MatchMap[];
   splits: Split[];
   servers: Server[];
+}
+
+/** A rule the model could not express: reported on its route (spec.rules[rule]). */
+export interface ModelProblem {
+  /** Key of the route ("HTTPRoute/ns/name"). */
+  route: string;
+  rule: number;
+  /** The field path, e.g. "spec.rules[0].matches[1]". */
+  field: string;
+  message: string;
 }

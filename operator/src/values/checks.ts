@@ -20,13 +20,18 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024 } as const;
+/**
+ * Lengths we accept. Besides the CRDs' own limits they bound what nginx must hold: the
+ * main config sizes its hashes for the longest hostname, header name and variable name
+ * (dataplane/hashes.ts), so an accepted value can never make `nginx -t` fail for everyone.
+ */
+export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024, hostname: 253, headerName: 256, queryName: 256 } as const;
 
-export function checkHostname(h: string): string | undefined {
-  if (typeof h !== 'string' || h.length > 253 || !HOSTNAME.test(h)) return `${JSON.stringify(String(h))} is not a valid hostname`;
+export function checkHostname(h: unknown): string | undefined {
+  if (typeof h !== 'string' || h.length > limits.hostname || !HOSTNAME.test(h)) return `${JSON.stringify(String(h))} is not a valid hostname`;
 }
 
-export function checkPath(p: string): string | undefined {
+export function checkPath(p: unknown): string | undefined {
   if (typeof p !== 'string' || p.length > limits.path) return `path longer than ${limits.path} characters`;
   if (!PATH.test(p)) return `${JSON.stringify(p)} must start with "/" and contain only unescaped RFC 3986 path characters`;
   if (/\/\.\.?(\/|$)|\/\//.test(p)) return `${JSON.stringify(p)} must not contain "//", "/./" or "/../"`;
@@ -43,23 +48,23 @@ export function checkRegex(re: unknown): string | undefined {
   return regexProblem(re);
 }
 
-export function checkHeaderName(n: string): string | undefined {
-  if (typeof n !== 'string' || n.length > 256 || !HEADER_NAME.test(n)) return `header name ${JSON.stringify(String(n))} must contain only letters, digits and "-"`;
+export function checkHeaderName(n: unknown): string | undefined {
+  if (typeof n !== 'string' || n.length > limits.headerName || !HEADER_NAME.test(n)) return `header name ${JSON.stringify(String(n))} must contain only letters, digits and "-"`;
 }
 
-export function checkQueryName(n: string): string | undefined {
-  if (typeof n !== 'string' || n.length > 256 || !QUERY_NAME.test(n)) return `query parameter name ${JSON.stringify(String(n))} must contain only letters, digits and "_" (nginx \$arg_ variables)`;
+export function checkQueryName(n: unknown): string | undefined {
+  if (typeof n !== 'string' || n.length > limits.queryName || !QUERY_NAME.test(n)) return `query parameter name ${JSON.stringify(String(n))} must contain only letters, digits and "_" (nginx \$arg_ variables)`;
 }
 
-export function checkPrintable(v: string, what: string, max: number): string | undefined {
+export function checkPrintable(v: unknown, what: string, max: number): string | undefined {
   if (typeof v !== 'string' || v.length > max) return `${what} longer than ${max} characters`;
   if (!PRINTABLE.test(v)) return `${what} ${JSON.stringify(v)} must be printable ASCII`;
 }
 
-export function isDnsLabel(s: string): boolean {
+export function isDnsLabel(s: unknown): boolean {
   return typeof s === 'string' && DNS_LABEL.test(s);
 }
 
-export function isDnsSubdomain(s: string): boolean {
+export function isDnsSubdomain(s: unknown): boolean {
   return typeof s === 'string' && s.length <= 253 && DNS_SUBDOMAIN.test(s);
 }

@@ -1,0 +1,118 @@
+// The context shared by every server of one model: upstreams, splits and maps are global
+// in nginx's http block, so they are created once and deduplicated here. It also collects
+// the problems of rules that cannot be expressed (a value too long for one nginx token,
+// say): those rules are left out and reported on their route, never thrown at everyone.
+import { isIP } from 'node:net';
+import type { Certificate } from '../graph/certificates.ts';
+import type { HTTPRouteNode, RuleNode } from '../graph/types.ts';
+import type { HttpModel, MatchMap, ModelProblem, Split, Upstream } from './model.ts';
+import { identifier, quote } from './quote.ts';
+
+export interface RuleTarget {
+  id: string;
+  upstream?: Upstream;
+  split?: Split;
+  status?: number;
+  source: string;
+}
+
+
+/** split_clients takes percentages with two decimals, above zero. */
+export function splitPercent(share: number): string {
+  return `${Math.min(100, Math.max(0.01, Math.round(share * 10_000) / 100)).toFixed(2)}%`;
+}
+
+function validEndpoint(address: string): boolean {
+  const m = address.match(/^\[?([^\]]+)\]?:(\d+)$/);
+  return !!m && isIP(m[1]!) !== 0 && Number(m[2]) > 0 && Number(m[2]) < 65536;
+}
+
+export class ModelBuilder {
+  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [] };
+  readonly problems: ModelProblem[] = [];
+  private readonly certificateFiles = new Set<string>();
+  private readonly ruleTargets = new Map<string, RuleTarget>();
+  private readonly flags = new Map<string, string>();
+  private readonly routeIds = new Map<HTTPRouteNode, number>();
+  private readonly maps = new Map<string, string>();
+  private mapCount = 0;
+
+  constructor(routes: readonly HTTPRouteNode[]) {
+    routes.forEach((r, i) => this.routeIds.set(r, i));
+  }
+
+  /** Records a rule the model cannot express; the caller leaves the rule out. */
+  fail(route: HTTPRouteNode, rule: number, field: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!this.problems.some((p) => p.route === route.key && p.rule === rule)) this.problems.push({ route: route.key, rule, field, message });
+  }
+
+  failed(route: HTTPRouteNode, rule: number): boolean {
+    return this.problems.some((p) => p.route === route.key && p.rule === rule);
+  }
+
+  /** One upstream (and split) per route rule, shared by every server that serves it. */
+  ruleTarget(route: HTTPRouteNode, rule: RuleNode): RuleTarget {
+    const id = `r${this.routeIds.get(route)}_${rule.index}`;
+    let t = this.ruleTargets.get(id);
+    if (t) return t;
+    t = { id, source: route.key };
+    const weighted = rule.backends.filter((b) => b.weight > 0);
+    const valid = weighted.filter((b) => !b.problem);
+    const validWeight = valid.reduce((s, b) => s + b.weight, 0);
+    const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
+    if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
+    else {
+      const servers = valid.flatMap((b) => b.endpoints.filter(validEndpoint).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+      if (!servers.length) t.status = 503; // Services without ready endpoints
+      else {
+        t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
+        this.model.upstreams.push(t.upstream);
+      }
+      if (validWeight < totalWeight) {
+        // Two decimals is split_clients' precision: a tiny valid share still gets 0.01%.
+        t.split = { variable: identifier(`wg_s_${id}`), okPercent: splitPercent(validWeight / totalWeight), source: route.key };
+        this.model.splits.push(t.split);
+      }
+    }
+    this.ruleTargets.set(id, t);
+    return t;
+  }
+
+  /** The file path nginx reads a certificate from; the bundle is written once per content. */
+  certificateFile(cert: Certificate, certDir: string): string {
+    const name = `${cert.id}.pem`;
+    if (!this.certificateFiles.has(name)) {
+      this.certificateFiles.add(name);
+      this.model.certificates.push({ name, pem: cert.pem });
+    }
+    return quote(`${certDir}/${name}`);
+  }
+
+  /** A "0"/"1" variable for one regex condition on one subject, e.g. $uri ~ the route's regex. */
+  flag(subject: string, regex: string, source: string): string {
+    const k = `${subject}\n${regex}`;
+    let v = this.flags.get(k);
+    if (v) return v;
+    const entry = { pattern: quote(`~^(?:${regex})$`), value: '1' };
+    v = identifier(`wg_f${this.flags.size}`);
+    this.flags.set(k, v);
+    this.model.maps.push({ key: subject, variable: v, entries: [entry], default: '0', source });
+    return v;
+  }
+
+  /** Adds a map, or reuses an identical one (e.g. "= /x" and "/x/" often pick alike). */
+  addMap(map: Omit<MatchMap, 'variable'>): string {
+    const signature = JSON.stringify([map.key, map.entries, map.default]);
+    const existing = this.maps.get(signature);
+    if (existing) return existing;
+    const variable = identifier(`wg_m${this.mapCount++}`);
+    this.maps.set(signature, variable);
+    this.model.maps.push({ ...map, variable });
+    return variable;
+  }
+
+  /** Maps for filters (header appends, path rewrites, redirect ports), deduplicated by content. */
+  readonly filterMap = (key: string, entries: { pattern: string; value: string }[], defaultValue: string, source: string): string =>
+    this.addMap({ key, entries, default: defaultValue, source });
+}

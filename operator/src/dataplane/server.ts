@@ -1,0 +1,67 @@
+// One nginx server block: a (Gateway address, port, hostname) with the candidates that
+// serve that hostname. Locations dispatch to internal "target" locations, one per rule
+// (or per match, when a prefix replacement depends on which prefix matched).
+import type { Certificate } from '../graph/certificates.ts';
+import { sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
+import type { ModelBuilder } from './builder.ts';
+import { candidateIndex, dispatchMap, locationChoices, locationKeys, regexStage, unconditional } from './dispatch.ts';
+import { filterActions } from './filters.ts';
+import type { Location, Server, Target } from './model.ts';
+import { quote } from './quote.ts';
+
+/** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
+const TARGET_PREFIX = '/^wg/';
+
+export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: { certificates: Certificate[]; certDir: string }): Server {
+  const sorted = sortByPrecedence(candidates);
+  const targets = new Map<string, Target>();
+  /** The internal location serving a candidate; throws when its rule cannot be expressed. */
+  const targetOf = (c: MatchCandidate): string => {
+    const rule = c.route.rules.find((r) => r.index === c.ruleIndex)!;
+    const rt = b.ruleTarget(c.route, rule);
+    // A prefix replacement depends on which PathPrefix matched: one target per match then.
+    const perMatch = rule.filters.redirect?.path?.type === 'ReplacePrefixMatch' || rule.filters.rewrite?.path?.type === 'ReplacePrefixMatch';
+    const id = perMatch ? `${rt.id}_m${c.matchIndex}` : rt.id;
+    if (!targets.has(id)) {
+      let actions;
+      try {
+        actions = filterActions(b.filterMap, rule.filters, c.match, rt.source);
+      } catch (err) {
+        b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].filters`, err);
+        throw err;
+      }
+      const { proxyPath, ...rest } = actions;
+      // The original request URI goes upstream unchanged unless a URLRewrite changes the path.
+      const proxyPass = rt.upstream && (proxyPath ? quote(`http://${rt.upstream.name}${proxyPath}$is_args$args`) : `http://${rt.upstream.name}$request_uri`);
+      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, ...rest });
+    }
+    return id;
+  };
+  const stage = regexStage(b, sorted, targetOf);
+  const applicable = candidateIndex(sorted);
+  const locations: Location[] = locationKeys(sorted).map((key) => {
+    const loc = { modifier: key.modifier, path: quote(key.path) };
+    const choices = locationChoices(applicable(key), stage);
+    const first = choices[0];
+    if (first && 'candidate' in first && choices.length === 1 && unconditional(first.candidate.match)) {
+      try {
+        return { ...loc, dispatch: { uri: quote(TARGET_PREFIX + targetOf(first.candidate)) } };
+      } catch (err) {
+        b.fail(first.candidate.route, first.candidate.ruleIndex, `spec.rules[${first.candidate.ruleIndex}].matches[${first.candidate.matchIndex}]`, err);
+        return { ...loc, dispatch: { status: 404 } };
+      }
+    }
+    const map = choices.length ? dispatchMap(b, choices, targetOf) : undefined;
+    return map ? { ...loc, dispatch: { variable: b.addMap(map) } } : { ...loc, dispatch: { status: 404 } };
+  });
+  return {
+    listen,
+    ssl: !!tls,
+    certificates: tls ? tls.certificates.map((c) => b.certificateFile(c, tls.certDir)) : [],
+    defaultServer: host === '*',
+    serverNames: host === '*' ? ['""'] : [quote(host)],
+    locations,
+    targets: [...targets.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
+    source,
+  };
+}
