@@ -1,6 +1,9 @@
-// The shapes of Kubernetes objects as this operator reads them. Only the fields the
-// graph uses are typed; everything arrives from YAML or the API server, so fields the
-// CRD marks optional stay optional here.
+// The shapes of Kubernetes objects as this operator reads them: Gateway API kinds typed by
+// the types generated from the CRDs (api/gateway-api.ts), core kinds by the few fields we
+// read (api/core.ts). Everything arrives from YAML or the API server, so fields the CRD
+// marks optional stay optional here.
+import type { CoreKinds } from './api/core.ts';
+import type { GatewayAPIKinds } from './api/gateway-api.ts';
 
 export interface ObjectMeta {
   name: string;
@@ -13,14 +16,29 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
 }
 
-export interface KubeObject {
+/** Any object; a kind's own type (ObjectOfKind) says what its spec and status hold. */
+export interface KubeObject<Kind extends string = string, Spec = unknown, Status = unknown> {
   apiVersion: string;
-  kind: string;
+  kind: Kind;
   metadata: ObjectMeta;
-  spec?: any;
-  status?: any;
+  spec?: Spec;
+  status?: Status;
   [extra: string]: unknown;
 }
+
+/** A Gateway API object with the spec and status of its CRD. */
+export type GatewayAPIObject<K extends keyof GatewayAPIKinds> = KubeObject<K, GatewayAPIKinds[K]['spec'], GatewayAPIKinds[K]['status']>;
+
+export type GatewayClass = GatewayAPIObject<'GatewayClass'>;
+export type Gateway = GatewayAPIObject<'Gateway'>;
+export type HTTPRoute = GatewayAPIObject<'HTTPRoute'>;
+export type GRPCRoute = GatewayAPIObject<'GRPCRoute'>;
+export type TLSRoute = GatewayAPIObject<'TLSRoute'>;
+export type TCPRoute = GatewayAPIObject<'TCPRoute'>;
+export type UDPRoute = GatewayAPIObject<'UDPRoute'>;
+export type ReferenceGrant = GatewayAPIObject<'ReferenceGrant'>;
+export type BackendTLSPolicy = GatewayAPIObject<'BackendTLSPolicy'>;
+export type { ConfigMap, EndpointSlice, Namespace, Secret, Service } from './api/core.ts';
 
 export interface Condition {
   type: string;
@@ -53,6 +71,19 @@ export type WatchedKind = keyof typeof watchedKinds;
 
 export function isWatchedKind(kind: string): kind is WatchedKind {
   return Object.hasOwn(watchedKinds, kind);
+}
+
+/** The type of a watched kind's objects. */
+export type ObjectOfKind<K extends WatchedKind> = K extends keyof GatewayAPIKinds ? GatewayAPIObject<K> : K extends keyof CoreKinds ? CoreKinds[K] : never;
+
+/**
+ * The objects of one kind, typed as that kind. The one place where an object's shape is
+ * taken on trust: every source validates objects against their schema first (the API
+ * server, or our CRD and core validators for files), so the cast holds for spec and status;
+ * readers still check what the schema leaves optional.
+ */
+export function ofKind<K extends WatchedKind>(objects: readonly KubeObject[], kind: K): ObjectOfKind<K>[] {
+  return objects.filter((o) => o.kind === kind) as ObjectOfKind<K>[];
 }
 
 /** "Kind/namespace/name" (or "Kind/name" for cluster-scoped kinds): the store key and the name used in logs. */

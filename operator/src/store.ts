@@ -1,6 +1,6 @@
 // The in-memory object store: every watched object by kind and key, and a change signal.
 // Sources (API server watches, a YAML directory) write here; the graph reads a snapshot.
-import { keyOf, objectKey, type KubeObject, type WatchedKind } from './objects.ts';
+import { isWatchedKind, keyOf, objectKey, ofKind, type KubeObject, type ObjectOfKind, type WatchedKind } from './objects.ts';
 
 export type Snapshot = ReadonlyMap<string, readonly KubeObject[]>;
 
@@ -29,12 +29,19 @@ export class Store {
     this.changed();
   }
 
-  get(kind: WatchedKind | string, namespace: string | undefined, name: string): KubeObject | undefined {
+  /** One object; typed as its kind when the kind is a literal (objects are filed under their own kind, and validated; see ofKind). */
+  get<K extends WatchedKind>(kind: K, namespace: string | undefined, name: string): ObjectOfKind<K> | undefined;
+  get(kind: string, namespace: string | undefined, name: string): KubeObject | undefined;
+  get(kind: string, namespace: string | undefined, name: string): KubeObject | undefined {
     return this.byKind.get(kind)?.get(objectKey(kind, namespace, name));
   }
 
-  list(kind: WatchedKind | string): KubeObject[] {
-    return [...(this.byKind.get(kind)?.values() ?? [])];
+  /** Every object of a kind; typed as the kind when it is a literal. */
+  list<K extends WatchedKind>(kind: K): ObjectOfKind<K>[];
+  list(kind: string): KubeObject[];
+  list(kind: string): KubeObject[] {
+    const all = [...(this.byKind.get(kind)?.values() ?? [])];
+    return isWatchedKind(kind) ? ofKind(all, kind) : all;
   }
 
   /** A consistent copy of everything, sorted by key so that the graph is deterministic. */

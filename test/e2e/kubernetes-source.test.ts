@@ -19,7 +19,9 @@ const foreignController = 'example.com/other-controller';
 
 const yaml = (...objs: object[]) => objs.map((o) => stringify(o)).join('---\n');
 const apply = (...objs: object[]) => testbed().kubectl(['apply', '-f', '-'], { input: yaml(...objs) });
-const getJson = async <T = KubeObject>(args: string[]): Promise<T> => JSON.parse(await testbed().kubectl([...args, '-o', 'json'])) as T;
+/** Objects as kubectl prints them, read by any path in these tests. */
+type Loose = KubeObject & { spec?: any; status?: any };
+const getJson = async <T = Loose>(args: string[]): Promise<T> => JSON.parse(await testbed().kubectl([...args, '-o', 'json'])) as T;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`${what}: not within ${ms} ms`)))]);

@@ -2,21 +2,22 @@
 // Gateways may both use port 80, so each gets its own loopback address: the one in
 // spec.addresses (type IPAddress, in 127.0.0.0/8), or one derived from its name.
 import { isIPv4 } from 'node:net';
-import type { KubeObject } from '../objects.ts';
+import type { Gateway } from '../objects.ts';
 import type { Problem } from './conditions.ts';
 import { Reason } from './conditions.ts';
 
-export function requestedAddress(gw: KubeObject): { address?: string; problem?: Problem } {
-  const addrs: any[] = gw.spec?.addresses ?? [];
-  if (!addrs.length) return {};
-  if (addrs.length > 1) return { problem: { reason: Reason.UnsupportedAddress, message: 'spec.addresses: only one address per Gateway is supported' } };
+export function requestedAddress(gw: Gateway): { address?: string; problem?: Problem } {
+  const addrs = gw.spec?.addresses ?? [];
   const a = addrs[0];
+  if (!a) return {};
+  if (addrs.length > 1) return { problem: { reason: Reason.UnsupportedAddress, message: 'spec.addresses: only one address per Gateway is supported' } };
   const type = a.type ?? 'IPAddress';
   if (type !== 'IPAddress') return { problem: { reason: Reason.UnsupportedAddress, message: `spec.addresses[0].type: ${type} is not supported; use IPAddress` } };
-  if (!isIPv4(a.value) || !a.value.startsWith('127.')) {
-    return { problem: { reason: Reason.UnsupportedAddress, message: `spec.addresses[0].value: ${JSON.stringify(String(a.value))} is not a loopback IPv4 address (127.0.0.0/8)` } };
+  const value = a.value;
+  if (value === undefined || !isIPv4(value) || !value.startsWith('127.')) {
+    return { problem: { reason: Reason.UnsupportedAddress, message: `spec.addresses[0].value: ${JSON.stringify(String(value))} is not a loopback IPv4 address (127.0.0.0/8)` } };
   }
-  return { address: a.value };
+  return { address: value };
 }
 
 /** FNV-1a: a stable hash, so a Gateway keeps its address across restarts. */

@@ -1,7 +1,8 @@
 // Route attachment: for each parentRef of a route, which listeners of which of our
 // Gateways take it (sectionName, port, allowedRoutes kinds and namespaces, hostname
 // intersection), and the Accepted reason when none does.
-import type { KubeObject } from '../objects.ts';
+import type { ParentReference } from '../api/gateway-api.ts';
+import type { KubeObject, Namespace } from '../objects.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { intersectHostnames } from './hostnames.ts';
 import { namespaceAllowed } from './namespaces.ts';
@@ -17,12 +18,12 @@ export interface Attachment {
 }
 
 /** The Gateway a parentRef names, if it is one of ours; other parents are not our business. */
-export function parentGateway(ref: any, route: KubeObject, gateways: ReadonlyMap<string, GatewayNode>): GatewayNode | undefined {
+export function parentGateway(ref: ParentReference, route: KubeObject, gateways: ReadonlyMap<string, GatewayNode>): GatewayNode | undefined {
   if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') return undefined;
   return gateways.get(`${ref.namespace ?? route.metadata.namespace}/${ref.name}`);
 }
 
-export function attachRoute(route: HTTPRouteNode, ref: any, gateway: GatewayNode, namespaces: ReadonlyMap<string, KubeObject>): Attachment {
+export function attachRoute(route: HTTPRouteNode, ref: ParentReference, gateway: GatewayNode, namespaces: ReadonlyMap<string, Namespace>): Attachment {
   const none = (reason: string, message: string): Attachment => ({ gateway, listeners: [], problem: { reason, message } });
   if (!gateway.valid) return none(Reason.NoMatchingParent, `Gateway ${gateway.key} is not accepted`);
   let candidates = gateway.listeners;

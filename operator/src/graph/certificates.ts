@@ -3,7 +3,8 @@
 // or do not belong together, is an InvalidCertificateRef. The PEM data never reaches
 // nginx.conf: it goes to a file named by its hash.
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import type { KubeObject } from '../objects.ts';
+import type { Listener } from '../api/gateway-api.ts';
+import type { Gateway, ReferenceGrant, Secret } from '../objects.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { referenceAllowed } from './referencegrant.ts';
 
@@ -16,15 +17,15 @@ export interface Certificate {
   secret: string;
 }
 
-function secretData(secret: KubeObject, key: string): string | undefined {
-  const b64 = (secret.data as Record<string, string> | undefined)?.[key];
+function secretData(secret: Secret, key: string): string | undefined {
+  const b64 = secret.data?.[key];
   if (typeof b64 === 'string') return Buffer.from(b64, 'base64').toString('utf8');
-  const plain = (secret.stringData as Record<string, string> | undefined)?.[key]; // files in standalone mode
+  const plain = secret.stringData?.[key]; // files in standalone mode
   return typeof plain === 'string' ? plain : undefined;
 }
 
 /** Parses a kubernetes.io/tls Secret; returns the certificate or why it cannot be used. */
-export function parseTlsSecret(secret: KubeObject): { cert?: Certificate; error?: string } {
+export function parseTlsSecret(secret: Secret): { cert?: Certificate; error?: string } {
   const name = `${secret.metadata.namespace}/${secret.metadata.name}`;
   const crt = secretData(secret, 'tls.crt');
   const key = secretData(secret, 'tls.key');
@@ -41,16 +42,17 @@ export function parseTlsSecret(secret: KubeObject): { cert?: Certificate; error?
 }
 
 export interface CertificateIndex {
-  secrets: ReadonlyMap<string, KubeObject>;
-  grants: readonly KubeObject[];
+  secrets: ReadonlyMap<string, Secret>;
+  grants: readonly ReferenceGrant[];
 }
 
 /** spec.listeners[i].tls.certificateRefs of an HTTPS listener (mode Terminate). */
-export function resolveCertificateRefs(gw: KubeObject, listener: any, index: number, ctx: CertificateIndex): { certificates: Certificate[]; problem?: Problem } {
+export function resolveCertificateRefs(gw: Gateway, listener: Listener, index: number, ctx: CertificateIndex): { certificates: Certificate[]; problem?: Problem } {
   const field = `spec.listeners[${index}].tls`;
   const tls = listener.tls;
-  if ((tls?.mode ?? 'Terminate') !== 'Terminate') return { certificates: [], problem: { reason: Reason.UnsupportedValue, message: `${field}.mode: ${tls.mode} is not supported with protocol ${listener.protocol}` } };
-  const refs: any[] = tls?.certificateRefs ?? [];
+  const mode = tls?.mode ?? 'Terminate';
+  if (mode !== 'Terminate') return { certificates: [], problem: { reason: Reason.UnsupportedValue, message: `${field}.mode: ${mode} is not supported with protocol ${listener.protocol}` } };
+  const refs = tls?.certificateRefs ?? [];
   if (!refs.length) return { certificates: [], problem: { reason: Reason.InvalidCertificateRef, message: `${field}.certificateRefs: an HTTPS listener needs a certificate` } };
   const certificates: Certificate[] = [];
   for (const [i, ref] of refs.entries()) {

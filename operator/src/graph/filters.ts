@@ -1,6 +1,7 @@
 // HTTPRoute filters: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect and
 // URLRewrite, checked against the allow-lists. Other filter types fail their rule
 // (UnsupportedValue) rather than being ignored.
+import type { HTTPHeaderFilter, HTTPPathModifier, HTTPRequestRedirectFilter, HTTPRouteFilter, HTTPURLRewriteFilter } from '../api/gateway-api.ts';
 import { checkHeaderName, checkHostname, checkPath, checkPrintable } from '../values/checks.ts';
 
 export interface HeaderModifier {
@@ -33,7 +34,7 @@ export interface RuleFilters {
 
 const HEADER_VALUE_MAX = 4096;
 
-function headerModifier(m: any, field: string): { value?: HeaderModifier; problem?: string } {
+function headerModifier(m: HTTPHeaderFilter | undefined, field: string): { value?: HeaderModifier; problem?: string } {
   const out: HeaderModifier = { set: [], add: [], remove: [] };
   for (const op of ['set', 'add'] as const) {
     for (const [i, h] of (m?.[op] ?? []).entries()) {
@@ -50,29 +51,32 @@ function headerModifier(m: any, field: string): { value?: HeaderModifier; proble
   return { value: out };
 }
 
-function pathModifier(p: any, field: string, matchTypes: readonly string[]): { value?: PathModifier; problem?: string } {
+function pathModifier(p: HTTPPathModifier | undefined, field: string, matchTypes: readonly string[]): { value?: PathModifier; problem?: string } {
   if (!p) return {};
+  // The CRD requires the field its type names; checkPath refuses a missing one all the same.
   if (p.type === 'ReplaceFullPath') {
-    const err = checkPath(p.replaceFullPath);
-    return err ? { problem: `${field}.replaceFullPath: ${err}` } : { value: { type: 'ReplaceFullPath', value: p.replaceFullPath } };
+    const value = p.replaceFullPath;
+    const err = checkPath(value);
+    return err || value === undefined ? { problem: `${field}.replaceFullPath: ${err}` } : { value: { type: 'ReplaceFullPath', value } };
   }
   if (p.type === 'ReplacePrefixMatch') {
-    const err = checkPath(p.replacePrefixMatch);
-    if (err) return { problem: `${field}.replacePrefixMatch: ${err}` };
+    const value = p.replacePrefixMatch;
+    const err = checkPath(value);
+    if (err || value === undefined) return { problem: `${field}.replacePrefixMatch: ${err}` };
     if (matchTypes.some((t) => t !== 'PathPrefix')) return { problem: `${field}: ReplacePrefixMatch needs every match of the rule to be a PathPrefix match` };
-    return { value: { type: 'ReplacePrefixMatch', value: p.replacePrefixMatch } };
+    return { value: { type: 'ReplacePrefixMatch', value } };
   }
   return { problem: `${field}.type: ${p.type} is not supported` };
 }
 
-function hostname(h: unknown, field: string): string | undefined {
+function hostname(h: string | undefined, field: string): string | undefined {
   if (h === undefined) return undefined;
-  const err = checkHostname(h as string) ?? ((h as string).startsWith('*') ? 'a wildcard is not a hostname' : undefined);
+  const err = checkHostname(h) ?? (h.startsWith('*') ? 'a wildcard is not a hostname' : undefined);
   return err ? `${field}: ${err}` : undefined;
 }
 
 /** spec.rules[i].filters; matchTypes are the path types of the rule's matches. */
-export function parseFilters(filters: any[] | undefined, field: string, matchTypes: readonly string[]): { filters: RuleFilters; problem?: string } {
+export function parseFilters(filters: readonly HTTPRouteFilter[] | undefined, field: string, matchTypes: readonly string[]): { filters: RuleFilters; problem?: string } {
   const out: RuleFilters = {};
   for (const [i, f] of (filters ?? []).entries()) {
     const at = `${field}[${i}]`;
@@ -87,7 +91,7 @@ export function parseFilters(filters: any[] | undefined, field: string, matchTyp
         break;
       }
       case 'RequestRedirect': {
-        const r = f.requestRedirect ?? {};
+        const r: HTTPRequestRedirectFilter = f.requestRedirect ?? {};
         const problem = hostname(r.hostname, `${at}.requestRedirect.hostname`);
         if (problem) return { filters: out, problem };
         if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') return { filters: out, problem: `${at}.requestRedirect.scheme: ${r.scheme} is not supported` };
@@ -97,7 +101,7 @@ export function parseFilters(filters: any[] | undefined, field: string, matchTyp
         break;
       }
       case 'URLRewrite': {
-        const r = f.urlRewrite ?? {};
+        const r: HTTPURLRewriteFilter = f.urlRewrite ?? {};
         const problem = hostname(r.hostname, `${at}.urlRewrite.hostname`);
         if (problem) return { filters: out, problem };
         const path = pathModifier(r.path, `${at}.urlRewrite.path`, matchTypes);

@@ -1,7 +1,8 @@
 // The graph: a pure function of the store's snapshot. Classes, Gateways and listeners
 // first, then routes (rules, backends) and their attachment to listeners.
 import type { Snapshot } from '../store.ts';
-import type { KubeObject } from '../objects.ts';
+import type { ParentReference } from '../api/gateway-api.ts';
+import { ofKind, type KubeObject, type ObjectOfKind, type WatchedKind } from '../objects.ts';
 import { isDnsLabel, isDnsSubdomain } from '../values/checks.ts';
 import { attachRoute, parentGateway } from './attachment.ts';
 import { indexBackends } from './backendrefs.ts';
@@ -15,8 +16,8 @@ import type { Graph, GraphOptions, HTTPRouteNode, ParentResult } from './types.t
  * Objects of a kind, minus any whose name or namespace is not a DNS name: the API server
  * refuses those, and names reach comments and messages, so anything else stays out.
  */
-const list = (s: Snapshot, kind: string): readonly KubeObject[] =>
-  (s.get(kind) ?? []).filter((o) => isDnsSubdomain(o.metadata?.name) && (o.metadata.namespace === undefined || isDnsLabel(o.metadata.namespace)));
+const list = <K extends WatchedKind>(s: Snapshot, kind: K): readonly ObjectOfKind<K>[] =>
+  ofKind(s.get(kind) ?? [], kind).filter((o) => isDnsSubdomain(o.metadata?.name) && (o.metadata.namespace === undefined || isDnsLabel(o.metadata.namespace)));
 
 export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   const gatewayClasses = buildGatewayClasses(list(snapshot, 'GatewayClass'), opts.controllerName);
@@ -29,15 +30,17 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
 
   const routes: HTTPRouteNode[] = [];
   for (const obj of list(snapshot, 'HTTPRoute')) {
-    const refs: any[] = obj.spec?.parentRefs ?? [];
-    const ourRefs = refs.map((ref) => ({ ref, gateway: parentGateway(ref, obj, gatewaysByKey) })).filter((r) => r.gateway);
+    const ourRefs = (obj.spec?.parentRefs ?? []).flatMap((ref) => {
+      const gateway = parentGateway(ref, obj, gatewaysByKey);
+      return gateway ? [{ ref, gateway }] : [];
+    });
     if (!ourRefs.length) continue; // not attached to any of our Gateways: nothing to say
     const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
     const rejected = opts.rejected?.get(key);
     const route = buildHTTPRoute(obj, backends,
       rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined);
     for (const { ref, gateway } of ourRefs) {
-      const att = attachRoute(route, ref, gateway!, namespaces);
+      const att = attachRoute(route, ref, gateway, namespaces);
       route.parents.push({ parentRef: parentRefStatus(ref, obj), gateway, conditions: routeParentConditions(route, att.problem) });
       if (att.problem || !routeAccepted(route)) continue;
       for (const { listener, hostnames } of att.listeners) {
@@ -53,8 +56,8 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
 }
 
 /** The parentRef as written in status: the spec's fields with defaults filled in. */
-function parentRefStatus(ref: any, route: KubeObject): Record<string, unknown> {
-  const out: Record<string, unknown> = { group: ref.group ?? 'gateway.networking.k8s.io', kind: ref.kind ?? 'Gateway', name: ref.name, namespace: ref.namespace ?? route.metadata.namespace };
+function parentRefStatus(ref: ParentReference, route: KubeObject): ParentReference {
+  const out: ParentReference = { group: ref.group ?? 'gateway.networking.k8s.io', kind: ref.kind ?? 'Gateway', name: ref.name, namespace: ref.namespace ?? route.metadata.namespace };
   if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
   if (ref.port !== undefined) out.port = ref.port;
   return out;
@@ -66,11 +69,12 @@ function routeAccepted(route: HTTPRouteNode): boolean {
 
 export function routeParentConditions(route: HTTPRouteNode, attachProblem: { reason: string; message: string } | undefined): ParentResult['conditions'] {
   const gen = route.obj.metadata.generation;
-  const invalidRules = route.rules.filter((r) => r.problem);
+  const invalidRules = route.rules.flatMap((r) => (r.problem ? [{ index: r.index, problem: r.problem }] : []));
   const out = [];
   if (route.problem) out.push(condition(ConditionType.Accepted, false, route.problem.reason, route.problem.message, gen));
   else if (attachProblem) out.push(condition(ConditionType.Accepted, false, attachProblem.reason, attachProblem.message, gen));
-  else if (!routeAccepted(route)) out.push(condition(ConditionType.Accepted, false, Reason.UnsupportedValue, `no valid rule: ${invalidRules[0].problem!.message}`, gen));
+  // Not accepted without a route problem: the route has rules and every one failed, so invalidRules[0] exists.
+  else if (!routeAccepted(route)) out.push(condition(ConditionType.Accepted, false, Reason.UnsupportedValue, `no valid rule: ${invalidRules[0]!.problem.message}`, gen));
   else out.push(condition(ConditionType.Accepted, true, Reason.Accepted, 'Route is accepted', gen));
   const backendProblem = route.rules.filter((r) => !r.problem).flatMap((r) => r.backends).find((b) => b.problem)?.problem;
   out.push(backendProblem
@@ -78,7 +82,7 @@ export function routeParentConditions(route: HTTPRouteNode, attachProblem: { rea
     : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen));
   if (invalidRules.length && routeAccepted(route)) {
     out.push(condition(ConditionType.PartiallyInvalid, true, Reason.UnsupportedValue,
-      `rules ${invalidRules.map((r) => r.index).join(', ')} are not served: ${invalidRules.map((r) => r.problem!.message).join('; ')}`, gen));
+      `rules ${invalidRules.map((r) => r.index).join(', ')} are not served: ${invalidRules.map((r) => r.problem.message).join('; ')}`, gen));
   }
   return out;
 }

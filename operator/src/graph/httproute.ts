@@ -1,7 +1,8 @@
 // HTTPRoute rules: matches checked against the allow-lists (an unsafe or unsupported
 // value invalidates its rule, never the whole route unless every rule fails) and
 // backendRefs resolved.
-import type { KubeObject } from '../objects.ts';
+import type { HTTPHeaderMatch, HTTPRouteMatch, HTTPRouteRule } from '../api/gateway-api.ts';
+import type { HTTPRoute } from '../objects.ts';
 import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkQueryName, checkRegex, limits } from '../values/checks.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
@@ -11,7 +12,7 @@ import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from 
 /** spec.rules[].matches[].method: the CRD's enum. */
 const HTTP_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
 
-function valueMatches(list: any[] | undefined, field: string, checkName: (n: string) => string | undefined, what: string): { matches: ValueMatch[]; problem?: string } {
+function valueMatches(list: readonly HTTPHeaderMatch[] | undefined, field: string, checkName: (n: string) => string | undefined, what: string): { matches: ValueMatch[]; problem?: string } {
   const matches: ValueMatch[] = [];
   for (const [i, m] of (list ?? []).entries()) {
     const type = m.type ?? 'Exact';
@@ -26,7 +27,7 @@ function valueMatches(list: any[] | undefined, field: string, checkName: (n: str
   return { matches };
 }
 
-export function parseMatch(m: any, field: string): { match?: RouteMatch; problem?: string } {
+export function parseMatch(m: HTTPRouteMatch, field: string): { match: RouteMatch } | { problem: string } {
   const path: PathMatch = { type: m.path?.type ?? 'PathPrefix', value: m.path?.value ?? '/' };
   if (path.type === 'RegularExpression') {
     const err = checkRegex(path.value);
@@ -43,34 +44,34 @@ export function parseMatch(m: any, field: string): { match?: RouteMatch; problem
   return { match: { path, headers: headers.matches, queryParams: query.matches, method: m.method } };
 }
 
-function buildRule(route: KubeObject, rule: any, index: number, backends: BackendIndex): RuleNode {
+function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backends: BackendIndex): RuleNode {
   const field = `spec.rules[${index}]`;
   const node: RuleNode = { index, matches: [], backends: [], filters: {} };
   const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
     if (b.filters?.length) return fail(`${field}.backendRefs[${i}].filters: backendRef filters are not supported yet`);
   }
-  const rawMatches: any[] = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix', value: '/' } }];
+  const rawMatches: HTTPRouteMatch[] = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix', value: '/' } }];
   for (const [i, m] of rawMatches.entries()) {
-    const { match, problem } = parseMatch(m, `${field}.matches[${i}]`);
-    if (problem) return fail(problem);
-    node.matches.push(match!);
+    const parsed = parseMatch(m, `${field}.matches[${i}]`);
+    if ('problem' in parsed) return fail(parsed.problem);
+    node.matches.push(parsed.match);
   }
   const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, node.matches.map((m) => m.path.type));
   if (problem) return fail(problem);
   node.filters = filters;
-  node.backends = (rule.backendRefs ?? []).map((b: any, i: number) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`));
+  node.backends = (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`));
   return node;
 }
 
-export function buildHTTPRoute(obj: KubeObject, backends: BackendIndex, rejected?: Problem): HTTPRouteNode {
+export function buildHTTPRoute(obj: HTTPRoute, backends: BackendIndex, rejected?: Problem): HTTPRouteNode {
   const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
-  const hostnames: string[] = obj.spec?.hostnames ?? [];
+  const hostnames = obj.spec?.hostnames ?? [];
   const node: HTTPRouteNode = { obj, key, kind: 'HTTPRoute', hostnames, rules: [], parents: [], problem: rejected };
   for (const [i, h] of hostnames.entries()) {
     const err = checkHostname(h);
     if (err) { node.problem = { reason: Reason.UnsupportedValue, message: `spec.hostnames[${i}]: ${err}` }; return node; }
   }
-  node.rules = ((obj.spec?.rules as any[]) ?? []).map((r, i) => buildRule(obj, r, i, backends));
+  node.rules = (obj.spec?.rules ?? []).map((r, i) => buildRule(obj, r, i, backends));
   return node;
 }

@@ -1,6 +1,7 @@
 // Listeners: protocol support, allowed route kinds, and conflicts between listeners of
 // one Gateway on the same port (spec: ListenerConditionConflicted).
-import type { Condition, KubeObject } from '../objects.ts';
+import type { Listener } from '../api/gateway-api.ts';
+import type { Condition, Gateway } from '../objects.ts';
 import { checkHostname } from '../values/checks.ts';
 import { groupBy } from '../collections.ts';
 import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
@@ -20,9 +21,9 @@ export function supportedProtocol(protocol: string): boolean {
 }
 
 /** spec.listeners[].allowedRoutes.kinds against what the protocol supports. */
-export function resolveRouteKinds(listener: any, index: number): { kinds: RouteGroupKind[]; problem?: Problem } {
+export function resolveRouteKinds(listener: Listener, index: number): { kinds: RouteGroupKind[]; problem?: Problem } {
   const supported = kindsByProtocol[listener.protocol] ?? [];
-  const requested: any[] | undefined = listener.allowedRoutes?.kinds;
+  const requested = listener.allowedRoutes?.kinds;
   if (!requested?.length) return { kinds: supported.map((kind) => ({ group: GATEWAY_GROUP, kind })) };
   const kinds: RouteGroupKind[] = [];
   const invalid: string[] = [];
@@ -38,27 +39,27 @@ export function resolveRouteKinds(listener: any, index: number): { kinds: RouteG
 }
 
 /** Listeners that share a port must share a protocol; HTTP listeners on one port must differ in hostname. */
-export function findConflicts(listeners: readonly any[]): Map<number, Problem> {
+export function findConflicts(listeners: readonly Listener[]): Map<number, Problem> {
   const out = new Map<number, Problem>();
-  const byPort = groupBy(listeners.keys(), (i) => listeners[i].port);
-  for (const [port, idx] of byPort) {
-    const protocols = new Set(idx.map((i) => listeners[i].protocol));
+  const byPort = groupBy(listeners.map((l, i) => ({ l, i })), ({ l }) => l.port);
+  for (const [port, onPort] of byPort) {
+    const protocols = new Set(onPort.map(({ l }) => l.protocol));
     if (protocols.size > 1) {
-      for (const i of idx) out.set(i, { reason: Reason.ProtocolConflict, message: `port ${port} is used with protocols ${[...protocols].sort().join(', ')}` });
+      for (const { i } of onPort) out.set(i, { reason: Reason.ProtocolConflict, message: `port ${port} is used with protocols ${[...protocols].sort().join(', ')}` });
       continue;
     }
-    const byHost = groupBy(idx, (i) => listeners[i].hostname ?? '');
+    const byHost = groupBy(onPort, ({ l }) => l.hostname ?? '');
     for (const [host, same] of byHost) {
       if (same.length < 2) continue;
-      const names = same.map((i) => listeners[i].name).join(', ');
-      for (const i of same) out.set(i, { reason: Reason.HostnameConflict, message: `listeners ${names} use port ${port} with the same hostname ${host || '(none)'}` });
+      const names = same.map(({ l }) => l.name).join(', ');
+      for (const { i } of same) out.set(i, { reason: Reason.HostnameConflict, message: `listeners ${names} use port ${port} with the same hostname ${host || '(none)'}` });
     }
   }
   return out;
 }
 
-export function buildListeners(gw: KubeObject, gatewayProblem: Problem | undefined, certs: CertificateIndex): ListenerNode[] {
-  const listeners: any[] = gw.spec?.listeners ?? [];
+export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined, certs: CertificateIndex): ListenerNode[] {
+  const listeners = gw.spec?.listeners ?? [];
   const gen = gw.metadata.generation;
   const conflicts = findConflicts(listeners);
   return listeners.map((l, i) => {

@@ -1,5 +1,6 @@
 // The graph: the store's objects after the spec's rules, with every object's conditions.
-import type { Condition, KubeObject } from '../objects.ts';
+import type { LabelSelector, ParentReference, RouteNamespaces } from '../api/gateway-api.ts';
+import type { Condition, Gateway, GatewayClass, HTTPRoute } from '../objects.ts';
 import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
 import type { RuleFilters } from './filters.ts';
@@ -30,14 +31,14 @@ export interface ListenerNode {
   supportedKinds: RouteGroupKind[];
   /** HTTPS: the certificates of tls.certificateRefs, resolved and parsed. */
   certificates: Certificate[];
-  allowedRoutes: { from: 'Same' | 'All' | 'Selector'; selector?: any };
+  allowedRoutes: { from: NonNullable<RouteNamespaces['from']>; selector?: LabelSelector };
   conditions: Condition[];
   /** Routes attached through this listener, with the hostnames they serve on it. */
   attached: AttachedRoute[];
 }
 
 export interface GatewayNode {
-  obj: KubeObject;
+  obj: Gateway;
   key: string;
   /** The loopback address nginx listens on for this Gateway. */
   address?: string;
@@ -82,13 +83,13 @@ export interface RuleNode {
 }
 
 export interface ParentResult {
-  parentRef: Record<string, unknown>;
+  parentRef: ParentReference;
   gateway?: GatewayNode;
   conditions: Condition[];
 }
 
 export interface HTTPRouteNode {
-  obj: KubeObject;
+  obj: HTTPRoute;
   key: string;
   kind: 'HTTPRoute';
   hostnames: string[];
@@ -99,7 +100,7 @@ export interface HTTPRouteNode {
 }
 
 export interface GatewayClassNode {
-  obj: KubeObject;
+  obj: GatewayClass;
   accepted: boolean;
 }
 

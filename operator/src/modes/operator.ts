@@ -34,7 +34,7 @@ export function staleRouteStatuses(store: Store, graph: Graph, controllerName: s
   return store
     .list('HTTPRoute')
     .filter((r) => !current.has(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`))
-    .filter((r) => (r.status?.parents ?? []).some((p: any) => p.controllerName === controllerName))
+    .filter((r) => (r.status?.parents ?? []).some((p) => p.controllerName === controllerName))
     .map((r) => ({ kind: 'HTTPRoute', namespace: r.metadata.namespace, name: r.metadata.name, parents: [] }));
 }
 

@@ -4,18 +4,19 @@
 // - lastTransitionTime moves only when a condition's status value changes;
 // - a route's status.parents (a policy's status.ancestors) is shared by every controller that
 //   the route attaches to: we replace only the entries carrying our controllerName.
+import type { ParentReference } from '../api/gateway-api.ts';
 import type { Condition } from '../objects.ts';
 
 const gatewayGroup = 'gateway.networking.k8s.io';
 
 export interface ParentStatus {
-  parentRef: Record<string, unknown>;
+  parentRef: ParentReference;
   controllerName: string;
   conditions: Condition[];
 }
 
 export interface AncestorStatus {
-  ancestorRef: Record<string, unknown>;
+  ancestorRef: ParentReference;
   controllerName: string;
   conditions: Condition[];
 }
@@ -45,15 +46,15 @@ const policyAncestors: SharedList = { field: 'ancestors', ref: 'ancestorRef', ma
 
 type Obj = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const clone = <T>(v: T): T => structuredClone(v);
 
 /**
  * The status to write: `desired` laid over `current` by the rules above. `now` is the
  * lastTransitionTime of conditions that are new or changed status (RFC 3339, seconds).
  */
-export function mergeStatus(current: Obj | undefined, desired: DesiredStatus, controllerName: string, now: string): Obj {
+export function mergeStatus(current: unknown, desired: DesiredStatus, controllerName: string, now: string): Obj {
   const cur = isObj(current) ? current : {};
   if (desired.status) return mergeOwnedStatus(cur, desired.status, now);
   // Policies share status.ancestors; routes share status.parents (which their CRDs require).

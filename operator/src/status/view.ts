@@ -2,7 +2,7 @@
 // over what this process reported before, kept per object, printed as YAML.
 import { stringify } from 'yaml';
 import type { KubeObject } from '../objects.ts';
-import { mergeStatus, statusEqual, type DesiredStatus } from './merge.ts';
+import { asArray, isObj, mergeStatus, statusEqual, type DesiredStatus } from './merge.ts';
 
 export class LocalStatus {
   private readonly statuses = new Map<string, { desired: DesiredStatus; status: Record<string, unknown> }>();
@@ -31,10 +31,16 @@ export class LocalStatus {
 
   /** One line per object: its conditions, for logs. */
   summary(key: string): string {
-    const s = this.statuses.get(key)?.status as any;
+    const s = this.statuses.get(key)?.status;
     if (!s) return `${key}: gone`;
-    const fmt = (cs: any[] = []) => cs.map((c) => `${c.type}=${c.status}${c.status === 'True' && c.reason === c.type ? '' : ` (${c.reason}: ${c.message})`}`).join(', ');
-    if (s.parents) return `${key}: ${s.parents.map((p: any) => `[${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ''}] ${fmt(p.conditions)}`).join(' ')}`;
+    const str = (v: unknown) => String(v);
+    const fmt = (cs: unknown) => asArray(cs).filter(isObj).map((c) => `${str(c.type)}=${str(c.status)}${c.status === 'True' && c.reason === c.type ? '' : ` (${str(c.reason)}: ${str(c.message)})`}`).join(', ');
+    if (s.parents) {
+      return `${key}: ${asArray(s.parents).filter(isObj).map((p) => {
+        const ref = isObj(p.parentRef) ? p.parentRef : {};
+        return `[${str(ref.namespace)}/${str(ref.name)}${ref.sectionName ? `/${str(ref.sectionName)}` : ''}] ${fmt(p.conditions)}`;
+      }).join(' ')}`;
+    }
     return `${key}: ${fmt(s.conditions)}`;
   }
 

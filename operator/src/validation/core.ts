@@ -9,7 +9,12 @@ import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from './names.ts';
 const protocols = ['SCTP', 'TCP', 'UDP'];
 
 type Errs = TypedFieldError[];
-type Obj = Record<string, any>;
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The entries of a list, each as an object (anything else reads as one without fields). */
+const objects = (v: unknown): Obj[] => (Array.isArray(v) ? v.map((x) => (isObj(x) ? x : {})) : []);
+const oneOf = (list: readonly string[], v: unknown): v is string => typeof v === 'string' && list.includes(v);
 
 const each = (errs: Errs, field: string, value: unknown, messages: string[]) => messages.forEach((m) => errs.push(fieldError.invalid(field, value, m)));
 
@@ -34,9 +39,9 @@ function checkMeta(errs: Errs, obj: KubeObject, nameCheck: (s: string) => string
 
 function validateService(obj: KubeObject, errs: Errs): void {
   checkMeta(errs, obj, isDNS1035Label, true);
-  const spec: Obj = obj.spec ?? {};
-  const ports: Obj[] = Array.isArray(spec.ports) ? spec.ports : [];
-  const names = new Set<string>();
+  const spec: Obj = isObj(obj.spec) ? obj.spec : {};
+  const ports = objects(spec.ports);
+  const names = new Set<unknown>();
   ports.forEach((p, i) => {
     const at = `spec.ports[${i}]`;
     if (p.name !== undefined && p.name !== '') {
@@ -54,8 +59,8 @@ const addressTypes = ['FQDN', 'IPv4', 'IPv6'];
 
 function validateEndpointSlice(obj: KubeObject, errs: Errs): void {
   checkMeta(errs, obj, isDNS1123Subdomain, true);
-  const slice = obj as Obj;
-  if (!addressTypes.includes(slice.addressType)) {
+  const slice: Obj = obj;
+  if (!oneOf(addressTypes, slice.addressType)) {
     if (slice.addressType === undefined) errs.push(fieldError.required('addressType'));
     else errs.push(fieldError.notSupported('addressType', slice.addressType, addressTypes));
   }
@@ -63,20 +68,20 @@ function validateEndpointSlice(obj: KubeObject, errs: Errs): void {
     if (slice.addressType === 'FQDN') return isDNS1123Subdomain(a);
     const ip = parseIP(a);
     const want = slice.addressType === 'IPv4' ? 4 : 6;
-    return ip?.version === want ? [] : [`must be a valid ${slice.addressType} address`];
+    return ip?.version === want ? [] : [`must be a valid ${String(slice.addressType)} address`];
   };
-  (Array.isArray(slice.endpoints) ? (slice.endpoints as Obj[]) : []).forEach((e, i) => {
+  objects(slice.endpoints).forEach((e, i) => {
     const at = `endpoints[${i}]`;
     const addresses: unknown[] = Array.isArray(e.addresses) ? e.addresses : [];
     if (addresses.length === 0) errs.push(fieldError.required(`${at}.addresses`, 'must contain at least 1 address'));
     if (addresses.length > 100) errs.push(fieldError.tooMany(`${at}.addresses`, addresses.length, 100));
     addresses.forEach((a, j) => each(errs, `${at}.addresses[${j}]`, a, typeof a === 'string' ? checkAddress(a) : ['must be a string']));
     for (const c of ['ready', 'serving', 'terminating']) {
-      const v = e.conditions?.[c];
+      const v = isObj(e.conditions) ? e.conditions[c] : undefined;
       if (v !== undefined && v !== null && typeof v !== 'boolean') errs.push(fieldError.typeInvalid(`${at}.conditions.${c}`, v, 'must be a boolean'));
     }
   });
-  (Array.isArray(slice.ports) ? (slice.ports as Obj[]) : []).forEach((p, i) => {
+  objects(slice.ports).forEach((p, i) => {
     const at = `ports[${i}]`;
     if (p.name) each(errs, `${at}.name`, p.name, isDNS1123Label(String(p.name)));
     checkPort(errs, `${at}.port`, p.port, false);
@@ -87,8 +92,8 @@ function validateEndpointSlice(obj: KubeObject, errs: Errs): void {
 /** TLS Secrets (listener certificateRefs): the API server requires both keys for this type. */
 function validateSecret(secret: KubeObject, errs: Errs): void {
   checkMeta(errs, secret, isDNS1123Subdomain, true);
-  const data: Obj = { ...((secret.data as Obj) ?? {}) };
-  for (const [k, v] of Object.entries((secret.stringData as Obj) ?? {})) data[k] = typeof v === 'string' ? Buffer.from(v).toString('base64') : v;
+  const data: Obj = Object.assign({}, secret.data);
+  for (const [k, v] of Object.entries(Object.assign({}, secret.stringData))) data[k] = typeof v === 'string' ? Buffer.from(v).toString('base64') : v;
   for (const [k, v] of Object.entries(data)) {
     if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) errs.push(fieldError.invalid(`data[${k}]`, '<value>', 'must be base64-encoded'));
   }
