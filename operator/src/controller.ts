@@ -143,7 +143,7 @@ export class Controller {
   private pruneRejected(): void {
     for (const [key, r] of this.rejected) {
       const [, ns, name] = key.split('/');
-      const obj = this.opts.store.get('HTTPRoute', ns, name);
+      const obj = this.opts.store.get('HTTPRoute', ns, name ?? '');
       if (!obj || obj.metadata.generation !== r.generation) this.rejected.delete(key);
     }
   }

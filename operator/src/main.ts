@@ -41,11 +41,12 @@ async function main(argv: string[]): Promise<number> {
       return out.exitCode;
     }
     case 'standalone': {
-      if (positionals.length !== 1) { console.error(usage); return 2; }
+      const [dir] = positionals;
+      if (positionals.length !== 1 || dir === undefined) { console.error(usage); return 2; }
       const logger = createLogger();
       const signal = waitForSignal(); // from the start: a signal while starting stops nginx once it runs
       const s = await startStandalone({
-        dir: positionals[0],
+        dir,
         runDir: values['run-dir'],
         controllerName,
         supportedFeatures,

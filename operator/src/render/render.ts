@@ -55,13 +55,13 @@ export function sourceRanges(file: string, text: string): SourceRange[] {
   const stack: { object: string; from: number }[] = [];
   text.split('\n').forEach((line, i) => {
     const n = i + 1;
-    const begin = line.match(/^\s*# waygate:source (\S+)$/);
-    const single = line.match(/# waygate:line (\S+)$/);
-    if (begin) stack.push({ object: begin[1], from: n });
+    const begin = line.match(/^\s*# waygate:source (\S+)$/)?.[1];
+    const single = line.match(/# waygate:line (\S+)$/)?.[1];
+    if (begin !== undefined) stack.push({ object: begin, from: n });
     else if (/^\s*# waygate:end$/.test(line)) {
       const top = stack.pop();
       if (top) out.push({ file, from: top.from, to: n, object: top.object });
-    } else if (single) out.push({ file, from: n, to: n, object: single[1] });
+    } else if (single !== undefined) out.push({ file, from: n, to: n, object: single });
   });
   // Innermost first: a lookup takes the first range that contains the line.
   return out.sort((a, b) => a.to - a.from - (b.to - b.from) || a.from - b.from);

@@ -114,8 +114,9 @@ export function loadFiles(paths: readonly string[]): Loaded {
     }
     if (!Array.isArray(docs)) continue;
     docs.forEach((doc, i) => {
-      if (doc.errors.length) {
-        errors.push({ file, document: i + 1, message: `invalid YAML: ${doc.errors[0].message}` });
+      const [yamlError] = doc.errors;
+      if (yamlError) {
+        errors.push({ file, document: i + 1, message: `invalid YAML: ${yamlError.message}` });
         return;
       }
       let value: unknown;

@@ -61,7 +61,7 @@ export class StatusWriter {
     const result: WriteResult = { written: 0, skipped: 0, conflicts: 0, failed: 0 };
     let next = 0;
     const worker = async () => {
-      while (next < desired.length) await this.writeOne(desired[next++], store, result);
+      for (let d = desired[next++]; d; d = desired[next++]) await this.writeOne(d, store, result);
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, desired.length) }, worker));
     return result;

@@ -161,7 +161,7 @@ export class CelRuntimeError extends Error {
 
 function celGoMessage(err: unknown): string {
   if (!(err instanceof EvaluationError)) return String((err as Error)?.message ?? err);
-  const summary = err.message.split('\n')[0];
+  const summary = err.message.split('\n')[0] ?? '';
   switch (err.code) {
     case 'no_such_key':
       return summary.replace(/^No such key: /, 'no such key: ');

@@ -16,10 +16,12 @@ function isDate(s: string): boolean {
 /** strfmt.IsDateTime: a date, "t", then a time with a zone, compared as the Go code does. */
 function isDateTime(s: string): boolean {
   if (s.length < 4) return false;
-  const parts = s.toLowerCase().split('t');
-  if (parts.length < 2 || !isDate(parts[0])) return false;
-  const m = /^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$/u.exec(parts[1]);
-  return !!m && m[1] <= '23' && m[2] <= '59' && m[3] <= '59';
+  const [date, time] = s.toLowerCase().split('t');
+  if (date === undefined || time === undefined || !isDate(date)) return false;
+  const m = /^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$/u.exec(time);
+  if (!m) return false;
+  const [, hh = '', mm = '', ss = ''] = m; // the three groups always take part in a match
+  return hh <= '23' && mm <= '59' && ss <= '59';
 }
 
 const implemented: Record<string, (s: string) => boolean> = {

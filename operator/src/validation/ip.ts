@@ -29,22 +29,23 @@ function parseV6(s: string, strictV4: boolean): number[] | undefined {
     if (h === '') return [];
     const out: number[] = [];
     const fields = h.split(':');
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
+    for (const [i, f] of fields.entries()) {
       if (i === fields.length - 1 && f.includes('.')) {
         const v4 = parseV4(f, strictV4);
         if (!v4) return undefined;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+        const [a = 0, b = 0, c = 0, d = 0] = v4; // parseV4 returns four bytes
+        out.push((a << 8) | b, (c << 8) | d);
       } else if (/^[0-9a-fA-F]{1,4}$/.test(f)) out.push(parseInt(f, 16));
       else return undefined;
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const [first = '', second] = halves; // split() returns at least one part
+  const head = groups(first);
+  const tail = second !== undefined ? groups(second) : [];
   if (!head || !tail) return undefined;
   // An embedded IPv4 address may only end the address.
-  if (halves.length === 2 && halves[0].includes('.')) return undefined;
+  if (second !== undefined && first.includes('.')) return undefined;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
   const words = [...head, ...Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];

@@ -33,14 +33,15 @@ function validateArray(path: string, s: Schema, list: unknown[], errs: TypedFiel
       errs.push(fieldError.invalid(`${path}[${notObject}]`, list[notObject], 'must be an object for an array of list-type map'));
     } else if (list.length > 1) {
       const keyFields = s['x-kubernetes-list-map-keys'] ?? [];
+      const single = keyFields.length === 1 ? keyFields[0] : undefined;
       const keys = list.map((x) => {
         const obj = (x ?? {}) as Record<string, unknown>;
-        if (keyFields.length === 1) return Object.hasOwn(obj, keyFields[0]) ? obj[keyFields[0]] : unspecified;
+        if (single !== undefined) return Object.hasOwn(obj, single) ? obj[single] : unspecified;
         return Object.fromEntries(keyFields.filter((k) => Object.hasOwn(obj, k)).map((k) => [k, obj[k]]));
       });
       for (const i of secondOccurrences(keys)) {
         const key = keys[i];
-        errs.push(fieldError.duplicate(`${path}[${i}]`, key === unspecified ? {} : keyFields.length === 1 ? { [keyFields[0]]: key } : key));
+        errs.push(fieldError.duplicate(`${path}[${i}]`, key === unspecified ? {} : single !== undefined ? { [single]: key } : key));
       }
     }
   }

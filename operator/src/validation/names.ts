@@ -66,7 +66,7 @@ export function isQualifiedName(value: string): string[] {
   if (parts.length > 2) {
     return [`a valid label key ${regexError(labelKeyErrMsg, labelKeyFmt, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`];
   }
-  const name = parts[parts.length - 1];
+  const name = parts.at(-1) ?? ''; // split() returns at least one part
   if (parts.length === 2) {
     if (!parts[0]) errs.push('prefix part must be non-empty');
     else errs.push(...isDNS1123Subdomain(parts[0], 'bytes').map((m) => `prefix part ${m}`));

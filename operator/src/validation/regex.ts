@@ -89,7 +89,7 @@ function translate(pattern: string): { source: string; flags: string } {
         if (groups.length === 1 && /^\^*$/.test(out)) caseless = true;
         else {
           out += '(?i:';
-          groups[groups.length - 1]++;
+          groups.push((groups.pop() ?? 0) + 1);
         }
         i += flagsOnly[0].length;
         continue;
@@ -102,7 +102,7 @@ function translate(pattern: string): { source: string; flags: string } {
       continue;
     }
     if (ch === ')' || ch === '|') {
-      if (ch === '|' && groups[groups.length - 1] > 0) throw new UnsupportedRegexError(`alternation after an inline (?i) is not supported: ${pattern}`);
+      if (ch === '|' && (groups.at(-1) ?? 0) > 0) throw new UnsupportedRegexError(`alternation after an inline (?i) is not supported: ${pattern}`);
       if (ch === ')') out += ')'.repeat(groups.pop() ?? 0);
       out += ch;
       i++;

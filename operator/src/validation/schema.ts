@@ -111,7 +111,8 @@ export function loadCrdVersions(dir: string): CrdVersion[] {
   const out: CrdVersion[] = [];
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0].message}`);
+      const [yamlError] = doc.errors;
+      if (yamlError) throw new Error(`${file}: ${yamlError.message}`);
       const crd = doc.toJS() as CrdManifest | null;
       if (crd?.kind !== 'CustomResourceDefinition') continue;
       for (const v of crd.spec.versions) {
