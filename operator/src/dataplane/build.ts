@@ -79,6 +79,9 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
       }
     }
   }
+  // Creation order follows the chains (built back to front); name order reads better.
+  b.model.upstreams.sort((x, y) => (x.name < y.name ? -1 : 1));
+  b.model.splits.sort((x, y) => (x.variable < y.variable ? -1 : 1));
   b.model.hashes = hashSizes(
     // Variable names nginx creates for us: $http_<header>, $arg_<query>, and our short wg_ names.
     { hostname: limits.hostname, headerName: limits.headerName, variableName: 5 + Math.max(limits.headerName, limits.queryName), mapKey: 64 },

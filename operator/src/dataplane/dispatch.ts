@@ -1,26 +1,29 @@
 // Choosing the rule for a request within one server. nginx picks the location (its own
-// exact/longest-prefix choice is the spec's path precedence); in the location a `map` over
-// a newline-joined key "k$request_method\n$http_x\n${arg_y}\n<regex groups>" picks the
-// first candidate, in spec precedence, whose method, headers and query match.
+// exact/longest-prefix choice is the spec's path precedence); within the location, maps
+// pick the first candidate, in spec precedence, whose method, headers and query match.
+//
+// A "segment" map decides among a run of candidates with one key, the newline-joined
+// "k$request_method\n$http_x\n${arg_y}\n<regex segment>", and one regex entry per
+// candidate. Runs are cut so that no key outgrows nginx's token limit, however many routes
+// share a host; a location whose candidates need several segments combines them with a
+// map that takes the first non-empty one. (Chaining one map per candidate would be lazier,
+// but nginx refuses to nest variable evaluation more than 100 deep.)
 //
 // Regular-expression paths can match under any location, so they are not repeated in
-// every location's map (that was quadratic): each server has one "regex stage" map that
-// picks among its regex-path candidates, and a location's map consults it, as one entry,
-// between its Exact and its PathPrefix candidates.
+// every location (that was quadratic): each server has one regex stage, and a location
+// consults it, as one part, between its Exact and its PathPrefix candidates.
 //
 // User regexes never share a subject with other fields: each has its own flag `map`
 // ($uri, a header or a query argument -> "1"/"0"). A candidate that also has cheap
-// conditions (method, exact header or query values) reads its flags through a gate map that
-// evaluates them only when those conditions hold, so a request pays for a tenant's regex
-// only when it could be that tenant's request.
+// conditions (method, exact header or query values) reads its flags through a gate map
+// whose value, the flags, nginx evaluates only when those conditions hold: a request pays
+// for a tenant's regex only when it could be that tenant's request.
 import { normalizePrefix, type MatchCandidate } from '../graph/precedence.ts';
 import type { RouteMatch } from '../graph/types.ts';
 import { groupBy } from '../collections.ts';
 import type { ModelBuilder } from './builder.ts';
 import type { MatchMap } from './model.ts';
 import { quote, regexLiteral } from './quote.ts';
-
-const ANY = '[^\n]*';
 
 export type LocationKey = { modifier: '=' | ''; path: string };
 
@@ -30,8 +33,6 @@ export const queryVar = (name: string) => `\${arg_${name}}`;
 export function unconditional(m: RouteMatch): boolean {
   return !m.method && !m.headers.length && !m.queryParams.length && m.path.type !== 'RegularExpression';
 }
-
-const isRegexPath = (c: MatchCandidate) => c.match.path.type === 'RegularExpression';
 
 /**
  * Which non-regex candidates can serve a request that nginx routes to a location, in
@@ -70,16 +71,21 @@ export function locationKeys(candidates: readonly MatchCandidate[]): LocationKey
   return [...keys.values()].sort((a, b) => (a.modifier + a.path < b.modifier + b.path ? -1 : 1));
 }
 
-/** A candidate's regex conditions as one key segment: its flags, or a gate over them. */
-interface RegexGroup {
-  /** Variables whose concatenated values form the segment. */
-  vars: string;
-  /** The segment's value when every regex of the candidate matched. */
-  expect: string;
-}
+const ANY = '[^\n]*';
+/** Characters of a segment's key: nginx reads a token into 4 KiB, quoting adds some. */
+const KEY_BUDGET = 3000;
 
-function cheapOf(m: RouteMatch) {
-  return { method: m.method, headers: m.headers.filter((h) => h.type === 'Exact'), queries: m.queryParams.filter((q) => q.type === 'Exact') };
+const cheapOf = (m: RouteMatch) => ({ method: m.method, headers: m.headers.filter((h) => h.type === 'Exact'), queries: m.queryParams.filter((q) => q.type === 'Exact') });
+
+const regexConditions = (m: RouteMatch) =>
+  (m.path.type === 'RegularExpression' ? 1 : 0) + m.headers.filter((h) => h.type === 'RegularExpression').length + m.queryParams.filter((q) => q.type === 'RegularExpression').length;
+
+/** A candidate's regex conditions as one part of a segment's key: its flags, or a gate over them. */
+interface RegexGroup {
+  /** Variables whose concatenated values form the part. */
+  vars: string;
+  /** The part's value when every regex of the candidate matched. */
+  expect: string;
 }
 
 function regexGroup(b: ModelBuilder, c: MatchCandidate): RegexGroup | undefined {
@@ -94,96 +100,143 @@ function regexGroup(b: ModelBuilder, c: MatchCandidate): RegexGroup | undefined 
   const expect = '1'.repeat(flags.length);
   const cheap = cheapOf(m);
   if (!cheap.method && !cheap.headers.length && !cheap.queries.length) return { vars: raw, expect };
-  // Gate: the flags are evaluated (map values are evaluated lazily) only when the cheap
-  // conditions hold; otherwise the segment reads "0".
+  // The gate's value (the flags) is evaluated only when its entry matched; otherwise "0".
   const gateKey = [...(cheap.method ? ['$request_method'] : []), ...cheap.headers.map((h) => headerVar(h.name)), ...cheap.queries.map((q) => queryVar(q.name))];
   const gateValues = [...(cheap.method ? [regexLiteral(cheap.method)] : []), ...cheap.headers.map((h) => regexLiteral(h.value)), ...cheap.queries.map((q) => regexLiteral(q.value))];
   const gate = b.addMap({ key: quote(`k${gateKey.join('\n')}`), entries: [{ pattern: quote(`~^k${gateValues.join('\n')}$`), value: quote(raw) }], default: '"0"', source: c.route.key });
   return { vars: `$${gate}`, expect };
 }
 
-/** What a location's map chooses among: candidates, and the server's regex stage. */
-export type Choice = { candidate: MatchCandidate } | { regexStage: string };
+/** An upper bound of what a candidate adds to a segment's key. */
+function keyCost(c: MatchCandidate, fields: Set<string>): number {
+  const cheap = cheapOf(c.match);
+  let n = 0;
+  const add = (f: string) => { if (!fields.has(f)) { fields.add(f); n += f.length + 1; } };
+  if (cheap.method) add('$request_method');
+  for (const h of cheap.headers) add(headerVar(h.name));
+  for (const q of cheap.queries) add(queryVar(q.name));
+  const regexes = regexConditions(c.match);
+  if (regexes) n += (cheap.method || cheap.headers.length || cheap.queries.length ? 12 : 10 * regexes) + 1;
+  return n;
+}
 
 /**
- * The map that picks, in precedence order, the first choice whose conditions hold.
- * `targetOf` names the internal location of a candidate; a candidate it cannot express
- * (it throws) is reported through the builder and left out, and so is one whose entry
- * cannot be written. Returns undefined when nothing is left to choose.
+ * One map over a run of candidates: the first whose conditions hold, or "". `targetOf`
+ * names a candidate's internal location; a candidate it cannot express (it throws), or
+ * whose entry cannot be written, is reported through the builder and left out.
  */
-export function dispatchMap(b: ModelBuilder, choices: readonly Choice[], targetOf: (c: MatchCandidate) => string): Omit<MatchMap, 'variable'> | undefined {
-  const stage = choices.find((c): c is { regexStage: string } => 'regexStage' in c)?.regexStage;
-  const cands = choices.filter((c): c is { candidate: MatchCandidate } => 'candidate' in c).map((c) => c.candidate);
-  const useMethod = cands.some((c) => c.match.method);
-  const headers = [...new Set(cands.flatMap((c) => cheapOf(c.match).headers.map((h) => h.name.toLowerCase())))].sort();
-  const queries = [...new Set(cands.flatMap((c) => cheapOf(c.match).queries.map((q) => q.name)))].sort();
+function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string | undefined {
+  const useMethod = run.some((c) => c.match.method);
+  const headers = [...new Set(run.flatMap((c) => cheapOf(c.match).headers.map((h) => h.name.toLowerCase())))].sort();
+  const queries = [...new Set(run.flatMap((c) => cheapOf(c.match).queries.map((q) => q.name)))].sort();
   const groups = new Map<MatchCandidate, RegexGroup | undefined>();
-  const segments: string[] = [];
-  for (const c of cands) {
+  const parts: string[] = [];
+  for (const c of run) {
     try {
       const g = regexGroup(b, c);
       groups.set(c, g);
-      if (g && !segments.includes(g.vars)) segments.push(g.vars);
+      if (g && !parts.includes(g.vars)) parts.push(g.vars);
     } catch (err) {
       b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`, err);
     }
   }
-  const fields = [...(stage ? [`$${stage}`] : []), ...(useMethod ? ['$request_method'] : []), ...headers.map(headerVar), ...queries.map(queryVar), ...(segments.length ? [segments.join(':')] : [])];
   // The key starts with a constant: nginx's map skips its regexes for an empty key (an
-  // absent header would otherwise never reach the catch-all entry).
-  const key = `k${fields.join('\n')}`;
+  // absent header would otherwise never reach the default).
+  const key = `k${[...(useMethod ? ['$request_method'] : []), ...headers.map(headerVar), ...queries.map(queryVar), ...(parts.length ? [parts.join(':')] : [])].join('\n')}`;
   const entries: MatchMap['entries'] = [];
-  for (const choice of choices) {
-    if ('regexStage' in choice) {
-      // A non-empty regex stage is the answer (its value is the chosen target).
-      entries.push({ pattern: quote('~^k[^\n]'), value: `$${choice.regexStage}` });
-      continue;
-    }
-    const c = choice.candidate;
+  for (const c of run) {
     if (!groups.has(c) || b.failed(c.route, c.ruleIndex)) continue;
     try {
       const m = c.match;
       const group = groups.get(c);
-      const parts = [
-        ...(stage ? [ANY] : []),
+      const values = [
         ...(useMethod ? [m.method ? regexLiteral(m.method) : ANY] : []),
         ...headers.map((h) => { const x = m.headers.find((v) => v.type === 'Exact' && v.name.toLowerCase() === h); return x ? regexLiteral(x.value) : ANY; }),
         ...queries.map((q) => { const x = m.queryParams.find((v) => v.type === 'Exact' && v.name === q); return x ? regexLiteral(x.value) : ANY; }),
-        ...(segments.length ? [segments.map((s) => (group?.vars === s ? group.expect : '[01]*')).join(':')] : []),
+        ...(parts.length ? [parts.map((s) => (group?.vars === s ? group.expect : '[01]*')).join(':')] : []),
       ];
-      entries.push({ pattern: quote(`~^k${parts.join('\n')}$`), value: targetOf(c), source: c.route.key });
+      entries.push({ pattern: quote(`~^k${values.join('\n')}$`), value: targetOf(c), source: c.route.key });
     } catch (err) {
       b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`, err);
     }
   }
   if (!entries.length) return undefined;
-  return { key: quote(key), entries, default: '""' };
+  try {
+    return b.addMap({ key: quote(key), entries, default: '""' });
+  } catch (err) {
+    // Only a single candidate's own fields can outgrow the budget: it is that candidate's.
+    for (const c of run) b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`, err);
+    return undefined;
+  }
+}
+
+/** Segment maps over candidates in order, each key within the budget. */
+function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string[] {
+  const out: string[] = [];
+  let run: MatchCandidate[] = [];
+  let fields = new Set<string>();
+  let cost = 0;
+  const flush = () => {
+    const v = run.length ? segmentMap(b, run, targetOf) : undefined;
+    if (v) out.push(v);
+    run = [];
+    fields = new Set();
+    cost = 0;
+  };
+  for (const c of cands) {
+    if (b.failed(c.route, c.ruleIndex)) continue;
+    const probe = new Set(fields);
+    const more = keyCost(c, probe);
+    if (run.length && cost + more > KEY_BUDGET) flush();
+    cost += keyCost(c, fields);
+    run.push(c);
+  }
+  flush();
+  return out;
+}
+
+/**
+ * The variable holding the first non-empty value of `parts` (map variables, in order), or
+ * `fallback` when all are empty. A single part without fallback is its own answer.
+ */
+function firstOf(b: ModelBuilder, parts: readonly string[], fallback: string): string | undefined {
+  if (!parts.length) return undefined;
+  if (parts.length === 1 && fallback === '""') return parts[0];
+  const key = quote(`k${parts.map((p) => `$${p}`).join('\n')}`);
+  return b.addMap({ key, entries: [{ pattern: quote('~^k\n*([^\n]+)'), value: '$1' }], default: fallback });
 }
 
 /** The server's regex stage: the first regex-path candidate whose conditions hold, or "". */
 export function regexStage(b: ModelBuilder, sorted: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string | undefined {
-  const regexCandidates = sorted.filter(isRegexPath);
-  if (!regexCandidates.length) return undefined;
-  const map = dispatchMap(b, regexCandidates.map((candidate) => ({ candidate })), targetOf);
-  return map && b.addMap(map);
+  const regexCandidates = sorted.filter((c) => c.match.path.type === 'RegularExpression');
+  return firstOf(b, segments(b, regexCandidates, targetOf), '""');
 }
 
+export type LocationDispatch = { variable: string } | { target: string } | { status: 404 };
+
 /**
- * The choices of one location, in precedence order: its Exact and PathPrefix candidates,
- * with the regex stage between them; everything after the first candidate without
- * conditions can never be chosen and is cut.
+ * How a location picks its target: its Exact and PathPrefix candidates in precedence
+ * order with the regex stage between them, cut after the first candidate without
+ * conditions (nothing after it can be chosen), which becomes the fallback.
  */
-export function locationChoices(applicable: readonly MatchCandidate[], stage: string | undefined): Choice[] {
-  const out: Choice[] = [];
-  let staged = !stage;
-  for (const c of applicable) {
-    if (!staged && c.match.path.type === 'PathPrefix') {
-      out.push({ regexStage: stage! });
-      staged = true;
+export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCandidate[], stage: string | undefined, targetOf: (c: MatchCandidate) => string): LocationDispatch {
+  const cut = applicable.findIndex((c) => unconditional(c.match));
+  const conditional = cut < 0 ? applicable : applicable.slice(0, cut);
+  let fallback = '""';
+  const last = cut < 0 ? undefined : applicable[cut];
+  if (last) {
+    try {
+      fallback = targetOf(last);
+    } catch (err) {
+      b.fail(last.route, last.ruleIndex, `spec.rules[${last.ruleIndex}].matches[${last.matchIndex}]`, err);
     }
-    out.push({ candidate: c });
-    if (unconditional(c.match)) return out;
   }
-  if (!staged) out.push({ regexStage: stage! });
-  return out;
+  const exact = conditional.filter((c) => c.match.path.type === 'Exact');
+  const prefix = conditional.filter((c) => c.match.path.type === 'PathPrefix');
+  // Regex paths rank after Exact ones: an Exact candidate without conditions ends the search first.
+  const consultRegex = stage && last?.match.path.type !== 'Exact';
+  const parts = [...segments(b, exact, targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix, targetOf)];
+  const variable = firstOf(b, parts, fallback);
+  if (variable) return { variable };
+  return fallback === '""' ? { status: 404 } : { target: fallback };
 }

@@ -4,7 +4,7 @@
 import type { Certificate } from '../graph/certificates.ts';
 import { sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
 import type { ModelBuilder } from './builder.ts';
-import { candidateIndex, dispatchMap, locationChoices, locationKeys, regexStage, unconditional } from './dispatch.ts';
+import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
 import { filterActions } from './filters.ts';
 import type { Location, Server, Target } from './model.ts';
 import { quote } from './quote.ts';
@@ -41,18 +41,10 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
   const applicable = candidateIndex(sorted);
   const locations: Location[] = locationKeys(sorted).map((key) => {
     const loc = { modifier: key.modifier, path: quote(key.path) };
-    const choices = locationChoices(applicable(key), stage);
-    const first = choices[0];
-    if (first && 'candidate' in first && choices.length === 1 && unconditional(first.candidate.match)) {
-      try {
-        return { ...loc, dispatch: { uri: quote(TARGET_PREFIX + targetOf(first.candidate)) } };
-      } catch (err) {
-        b.fail(first.candidate.route, first.candidate.ruleIndex, `spec.rules[${first.candidate.ruleIndex}].matches[${first.candidate.matchIndex}]`, err);
-        return { ...loc, dispatch: { status: 404 } };
-      }
-    }
-    const map = choices.length ? dispatchMap(b, choices, targetOf) : undefined;
-    return map ? { ...loc, dispatch: { variable: b.addMap(map) } } : { ...loc, dispatch: { status: 404 } };
+    const d = locationDispatch(b, applicable(key), stage, targetOf);
+    if ('variable' in d) return { ...loc, dispatch: { variable: d.variable } };
+    if ('target' in d) return { ...loc, dispatch: { uri: quote(TARGET_PREFIX + d.target) } };
+    return { ...loc, dispatch: { status: 404 } };
   });
   return {
     listen,
