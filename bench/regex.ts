@@ -7,14 +7,18 @@
 // main config is the agent's own (composeMainConfig, with pcre_jit on) and the same config
 // with pcre_jit off, to show that JIT is in use.
 // Run: npm run bench:regex   (about a minute; 2 throwaway nginx instances on 127.0.0.1)
+//      npm run bench:regex -- --check      only the check's cost (200 and 10,000 patterns)
+//      npm run bench:regex -- --verdicts   every verdict of the corpora, and their hash
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { composeMainConfig } from '../nginx/agent/config.ts';
 import { quote } from '../operator/src/dataplane/quote.ts';
 import { anchored, clearRegexVerdicts, regexProblem } from '../operator/src/values/regex.ts';
+import { HARD_PATTERNS, realisticPatterns } from './regex-corpus.ts';
 import { ensureNginx } from '../test/cluster/nginx.ts';
 import { freePort } from '../test/cluster/processes.ts';
 import { run, sleep, waitFor } from '../test/cluster/exec.ts';
@@ -150,12 +154,12 @@ function corpus(): string[] {
   return out;
 }
 
-/** What one check costs, with an empty memo, over the corpus; and a memoized lookup. */
-function checkCost(): void {
-  regexProblem('warm-up');
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/** What one check costs, with an empty memo, over a corpus; and a memoized lookup. */
+function checkCost(name: string, patterns: string[]): void {
   const times: number[] = [];
   let refusedCount = 0;
-  const patterns = corpus();
   for (const p of patterns) {
     clearRegexVerdicts();
     const t0 = performance.now();
@@ -166,14 +170,56 @@ function checkCost(): void {
   for (let k = 0; k < 100; k++) for (const p of patterns) regexProblem(p);
   const memo = ((performance.now() - t0) * 1000) / (100 * patterns.length);
   times.sort((x, y) => x - y);
-  console.log(`check cost over ${patterns.length} patterns (${refusedCount} refused), empty memo: median ${times[times.length >> 1].toFixed(1)} ms, p90 ${times[Math.floor(times.length * 0.9)].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms; memoized: ${memo.toFixed(2)} µs`);
+  console.log(`check cost over ${patterns.length} ${name} (${refusedCount} refused), empty memo: median ${quantile(times, 0.5).toFixed(2)} ms, p90 ${quantile(times, 0.9).toFixed(2)} ms, max ${times[times.length - 1].toFixed(1)} ms; memoized: ${memo.toFixed(2)} µs`);
 }
+
+/** A rebuild that meets many new patterns at once: distinct patterns, one process, no memo. */
+function bulkCost(n: number): void {
+  clearRegexVerdicts();
+  const patterns = realisticPatterns(n);
+  let refusedCount = 0;
+  const t0 = performance.now();
+  for (const p of patterns) if (regexProblem(p)) refusedCount++;
+  console.log(`${n} distinct realistic patterns in one process: ${((performance.now() - t0) / 1000).toFixed(2)} s (${refusedCount} refused)`);
+}
+
+function checkCosts(): void {
+  const t0 = performance.now();
+  regexProblem('warm-up');
+  clearRegexVerdicts();
+  regexProblem('.*a.*b'); // reaches recheck: starts its worker and native agent
+  console.log(`first check (starts recheck): ${(performance.now() - t0).toFixed(0)} ms`);
+  checkCost('realistic patterns', realisticPatterns(200));
+  checkCost('hard patterns (recheck or refused)', HARD_PATTERNS);
+  checkCost('bench patterns', corpus());
+  bulkCost(10_000);
+}
+
+/** Every verdict of the corpora, one line each, then a hash: compare runs and machines. */
+function verdicts(): void {
+  clearRegexVerdicts();
+  const lines = [...new Set([...realisticPatterns(200), ...HARD_PATTERNS, ...corpus(), ...UNIT_CORPUS])].map((p) => `${JSON.stringify(p)} ${regexProblem(p) ?? 'accepted'}`);
+  if (process.argv.includes('--print')) for (const l of lines) console.log(l);
+  const refusedCount = lines.filter((l) => !l.endsWith(' accepted')).length;
+  console.log(`${lines.length} patterns, ${refusedCount} refused, verdicts sha256 ${createHash('sha256').update(lines.join('\n')).digest('hex')}`);
+}
+
+/** The patterns of test/unit/regex-safety.test.ts's backtracking cases. */
+const UNIT_CORPUS = [
+  '(a+)+$', '(a|a)*b', '^(\\d+)*x$', '(x{2,5})*y', '.*a.*a.*a.*b', '.*a.*a.*b', '.*a.*b', '/foo/.*/bar/.*', '/a/.*|/b/[0-9]+|(a|a)*b|/c',
+  '[a-z]?'.repeat(16) + '[0-9]', '[a-z]?'.repeat(17) + '[0-9]', '(?:[a-z]?[a-z]?){9}', Array.from({ length: 10 }, (_, i) => `/p${i}/[a-z]+`).join('|'),
+  '^/api/v[0-9]+/.*', '[a-z0-9-]+\\.example\\.com', '/users/[0-9]+/posts/[0-9]+', '.*\\.(css|js|png)',
+  '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '(\\d+\\.)*\\d+', '/[^/]*/[^/]*/x',
+  '(?:[ab]{10}){6}a[ab]*', '[ab]*a(?:[ab]{10}){6}', '(?:(?:a|a){10}){10}',
+];
 
 const ms = (v: number) => v.toFixed(3).padStart(9);
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--verdicts')) return verdicts();
+  checkCosts();
+  if (process.argv.includes('--check')) return;
   const install = await ensureNginx();
-  checkCost();
   const accepted = families.map(largestAccepted).filter((c) => c !== undefined);
   for (const c of refused) if (!regexProblem(c.pattern)) throw new Error(`bench case "${c.name}" should be refused`);
   const cases = [...accepted, ...refused];
@@ -197,7 +243,7 @@ async function main(): Promise<void> {
   agent.destroy();
 }
 
-main().catch((e) => {
+main().then(() => process.exit(0), (e) => {
   console.error(e);
   process.exit(1);
 });

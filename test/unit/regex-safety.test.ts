@@ -1,8 +1,13 @@
 // Which tenant regexes nginx may run for every request of a shared location: syntax that
 // could change nginx state or read differently in PCRE2 and JavaScript is refused, and so
-// is any pattern whose backtracking is not proven linear (recheck, automaton checker).
+// is any pattern whose backtracking is not proven linear (a structural proof, else
+// recheck's automaton checker); the verdict depends on the pattern only, never on time.
 import { expect } from 'chai';
-import { anchored, clearRegexVerdicts, MAX_NESTING, MAX_QUANTIFIERS, regexProblem, scanRegex } from '../../operator/src/values/regex.ts';
+import fc from 'fast-check';
+import { checkSync } from 'recheck';
+import { HARD_PATTERNS, realisticPatterns } from '../../bench/regex-corpus.ts';
+import { automaton, provesLinear, reverseDfaStates } from '../../operator/src/values/regex-automaton.ts';
+import { anchored, clearRegexVerdicts, MAX_NESTING, MAX_POSITIONS, MAX_QUANTIFIERS, MAX_REVERSE_DFA_STATES, regexProblem, scanRegex } from '../../operator/src/values/regex.ts';
 
 const refused = (re: string, why: RegExp) => {
   const p = regexProblem(re);
@@ -112,6 +117,20 @@ describe('tenant regular expressions (values/regex)', function () {
     it('accepts ordinary route patterns', () => {
       for (const re of ['^/api/v[0-9]+/.*', '[a-z0-9-]+\\.example\\.com', '/users/[0-9]+/posts/[0-9]+', '.*\\.(css|js|png)', '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '(\\d+\\.)*\\d+', '/[^/]*/[^/]*/x']) accepted(re);
     });
+    it('refuses, the same way every time, a pattern whose automaton is too large to analyse', () => {
+      // Not provably linear (two [ab]* around a run of [ab]), and its reversed automaton,
+      // which recheck determinizes without limit, has 2^21 states: recheck alone ran past 5 s.
+      const re = '[ab]*(?:[ab]{10}){2}a[ab]*';
+      const first = regexProblem(re);
+      expect(first).to.match(new RegExp(`too complex to analyse .*more than ${MAX_REVERSE_DFA_STATES} states`));
+      for (let i = 0; i < 3; i++) {
+        clearRegexVerdicts();
+        const t0 = performance.now();
+        expect(regexProblem(re)).to.equal(first);
+        expect(performance.now() - t0).to.be.below(2000);
+      }
+      refused('(?:(?:a{10}){10}){10}(?:(?:b{10}){10}){10}c', new RegExp(`too complex to analyse .*more than ${MAX_POSITIONS} characters`));
+    });
     it('memoizes verdicts by pattern', () => {
       clearRegexVerdicts();
       const re = '/memo/[0-9]+/.*';
@@ -121,6 +140,74 @@ describe('tenant regular expressions (values/regex)', function () {
       const t1 = performance.now();
       for (let i = 0; i < 1000; i++) accepted(re);
       expect((performance.now() - t1) / 1000).to.be.below(Math.max(first / 10, 0.05));
+    });
+  });
+
+  describe('the structural proof (regex-automaton.ts): only what recheck proves safe', () => {
+    const proved = (alternative: string) => provesLinear(automaton(alternative, MAX_POSITIONS)!);
+    const recheckSafe = (alternative: string) => {
+      const d = checkSync(anchored(alternative), '', { checker: 'automaton', timeout: 20_000 });
+      expect(d.status, `recheck on ${alternative}`).to.not.equal('unknown');
+      return d.status === 'safe';
+    };
+    const alternativesOf = (re: string) => {
+      const s = scanRegex(re);
+      return 'widened' in s ? s.alternatives : [];
+    };
+
+    it('proves the common shapes and not the super-linear ones', () => {
+      for (const re of ['/api/v[0-9]+/.*', '[^/]*/[^/]*', '.*\\.(css|js)', '(?:[a-z0-9-]+\\.)*example\\.org', 'k=[^;]+(;\\s*[a-z]+=[^;]+)*', '[0-9a-f]{8}-[0-9a-f]{4}', '(?:[ab]{10}){6}a[ab]*']) {
+        expect(proved(re), re).to.equal(true);
+      }
+      for (const re of ['.*a.*b', '(a+)+', '(a|a)*b', '(a*)*', '[a-z]*[0-9]*[a-z]*', '(?:ab|a|b)*c', '\\w+\\s*\\w+', '(x+x+)+y', '(?:(?:a?)+\\.)*', '(?:(?:a?)?\\.)*', '(?:a|)*', '(?:(?:|a|)b)*']) {
+        expect(proved(re), re).to.equal(false);
+      }
+    });
+
+    it('agrees with recheck on every realistic and hard pattern it proves', () => {
+      let provedCount = 0;
+      let total = 0;
+      for (const re of [...realisticPatterns(200), ...HARD_PATTERNS]) {
+        for (const alternative of alternativesOf(re)) {
+          total++;
+          if (!proved(alternative)) continue;
+          provedCount++;
+          // recheck cannot finish where its reversed automaton is huge: (?:[ab]{10}){3}a[ab]*
+          if (reverseDfaStates(automaton(alternative, MAX_POSITIONS)!, MAX_REVERSE_DFA_STATES) === undefined) continue;
+          expect(recheckSafe(alternative), alternative).to.equal(true);
+        }
+      }
+      // The point of the proof: recheck costs 2-150 ms a pattern; realistic ones skip it.
+      expect(provedCount / total).to.be.above(0.9);
+    });
+
+    it('agrees with recheck on random small patterns', () => {
+      const atom = fc.constantFrom('a', 'b', '[ab]', '[^a]', '.', '\\.', '[a-c]', '\\d', 'x');
+      const pattern: fc.Arbitrary<string> = fc.letrec((tie) => ({
+        node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, atom, tie('seq'), tie('alt'), tie('rep')),
+        seq: fc.array(tie('node'), { minLength: 2, maxLength: 4 }).map((xs) => (xs as string[]).join('')),
+        alt: fc.array(tie('node'), { minLength: 2, maxLength: 3 }).map((xs) => `(?:${(xs as string[]).join('|')})`),
+        rep: fc.tuple(tie('node'), fc.constantFrom('*', '+', '?', '{2}')).map(([x, q]) => `(?:${x})${q}`),
+      })).node as fc.Arbitrary<string>;
+      let provedCount = 0;
+      fc.assert(fc.property(pattern, (re) => {
+        const s = scanRegex(re);
+        if (!('widened' in s)) return true;
+        for (const alternative of s.alternatives) {
+          if (!proved(alternative)) continue;
+          provedCount++;
+          if (!recheckSafe(alternative)) return false;
+        }
+        return true;
+      }), { numRuns: 400, seed: 20261 });
+      expect(provedCount).to.be.above(100); // the property was exercised
+    });
+
+    it('caps the reversed automaton deterministically', () => {
+      const a = automaton('[ab]{10}a[ab]*', MAX_POSITIONS)!; // reversed: [ab]*a[ab]{10}
+      expect(reverseDfaStates(a, 100_000)).to.be.above(2 ** 10);
+      expect(reverseDfaStates(a, 1000)).to.equal(undefined);
+      expect(reverseDfaStates(automaton('/api/[0-9]+/.*', MAX_POSITIONS)!, 1000)).to.be.below(20);
     });
   });
 });

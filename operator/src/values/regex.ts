@@ -6,14 +6,18 @@
 //     lookarounds, atomic/possessive forms, verbs, callouts, inline options, \K, \g,
 //     conditionals, recursion or POSIX classes. Nesting and repetition counts are bounded
 //     so PCRE2 compiles every accepted pattern (nginx -t must never fail for everyone).
-//  2. Backtracking: recheck's automaton checker analyses the pattern as nginx runs it,
-//     `^(?:PATTERN)$`, one top-level alternative at a time (their costs add up), with
-//     counted repetitions widened to * and + (the backtracking tree of x{n,m} is a subtree
-//     of x*'s or x+'s, so a linear verdict for the widened pattern holds for the original).
-//     Only linear (or constant) patterns are accepted: polynomial of any degree and
-//     exponential are refused, and so is an analysis that exceeds its time budget (see
-//     README, "Security", for the per-request costs measured on nginx behind this policy).
+//  2. Backtracking, analysed as nginx runs the pattern, `^(?:PATTERN)$`, one top-level
+//     alternative at a time (their costs add up), with counted repetitions widened to *
+//     and + (the backtracking tree of x{n,m} is a subtree of x*'s or x+'s, so a linear
+//     verdict for the widened pattern holds for the original). A structural proof
+//     (regex-automaton.ts) accepts the common shapes; the rest go to recheck's automaton
+//     checker. Only linear (or constant) patterns are accepted.
+// The verdict is a pure function of the pattern (the graph is): no wall-clock limit
+// decides it. Deterministic size limits bound the analysis; a pattern beyond them is
+// refused as too complex to analyse. A last-resort wall-clock guard throws
+// RegexAnalysisTimeout ("not decided"), never a verdict, and nothing is memoized then.
 import { checkSync, type Diagnostics } from 'recheck';
+import { automaton, provesLinear, reverseDfaStates } from './regex-automaton.ts';
 
 /** What the dataplane compiles: the user's regex must match the whole subject. */
 export const anchored = (source: string): string => `^(?:${source})$`;
@@ -31,13 +35,47 @@ export const MAX_EXPANDED = 20_000;
  * JIT: 16 cost 0.06 ms a request, 24 cost 16 ms (bench/regex.ts).
  */
 export const MAX_QUANTIFIERS = 16;
+/** Positions (characters after expanding {n}) of one alternative that the analysis takes. */
+export const MAX_POSITIONS = 2_000;
 /**
- * Time the analysis of one pattern may take, over all its alternatives; a timeout refuses
- * it. The automaton analysis of a realistic 5-segment path takes 20-60 ms on an idle core
- * (more on a loaded one), so 50 ms refused ordinary routes at random; 100 ms bounds the
- * operator's work per new pattern, and verdicts are memoized.
+ * States of the reversed automaton's subset construction. recheck builds that DFA before
+ * any of its own limits apply, and it is exponential for shapes like "[ab]*a[ab]{20}"
+ * (5 s for 2^21 states); 1,000 states keep its analysis within a few hundred ms.
  */
-export const CHECK_TIMEOUT_MS = 100;
+export const MAX_REVERSE_DFA_STATES = 1_000;
+/**
+ * recheck's size limit on its automata (transitions of the ordered NFA and of the NFA with
+ * look-ahead). Only its "auto" checker applies it, and falls back to fuzzing beyond it:
+ * a fuzzed verdict is refused as too complex (its "safe" is no proof). The fuzzer's work
+ * is cut to almost nothing and its wall-clock limits are off.
+ */
+export const MAX_NFA_SIZE = 20_000;
+/**
+ * Last resort, not a verdict: the size limits bound recheck's work (measured max a few
+ * hundred ms); if an analysis still runs this long, the pattern is not decided.
+ */
+export const GUARD_TIMEOUT_MS = 30_000;
+
+const RECHECK_PARAMS = {
+  checker: 'auto',
+  timeout: GUARD_TIMEOUT_MS, // the only wall clock: a last resort, see RegexAnalysisTimeout
+  maxNFASize: MAX_NFA_SIZE,
+  maxPatternSize: 1_000_000, // the limits above bound size; these two would fall back to fuzzing
+  maxRepeatCount: 1_000_000,
+  maxInitialGenerationSize: 1, maxGenerationSize: 1, maxIteration: 0, maxGeneStringSize: 1, maxAttackStringSize: 1,
+  seedingLimit: 1, incubationLimit: 1, attackLimit: 1, seedingTimeout: null, incubationTimeout: null, attackTimeout: null,
+  recallTimeout: -1, // recall validation runs the attack against a wall clock: skipped
+} as const;
+/** The analysis of a pattern hit the wall-clock guard: no verdict; ask again later. */
+export class RegexAnalysisTimeout extends Error {
+  readonly pattern: string;
+  constructor(pattern: string) {
+    super(`regular expression ${JSON.stringify(pattern)} could not be analysed within ${GUARD_TIMEOUT_MS} ms; not decided`);
+    this.name = 'RegexAnalysisTimeout';
+    this.pattern = pattern;
+  }
+}
+
 /** Memoized verdicts kept (patterns and alternatives), oldest dropped first. */
 const MAX_VERDICTS = 50_000;
 
@@ -200,40 +238,58 @@ function hotspot(d: Diagnostics & { status: 'vulnerable' }, analysed: string): s
   return ` around ${JSON.stringify(analysed.slice(start, end))}`;
 }
 
-/** recheck's verdict on one alternative, memoized: tenants reuse alternatives across routes. */
-const alternativeVerdicts = new Map<string, Diagnostics>();
+/** How one alternative was decided: a structural proof, a size limit, or recheck. */
+type Analysis = { kind: 'proved' } | { kind: 'too-complex'; why: string } | { kind: 'recheck'; d: Diagnostics };
 
-function analyse(alternative: string, timeout: number): Diagnostics {
+/** Verdicts by alternative, memoized: tenants reuse alternatives across routes. */
+const alternativeVerdicts = new Map<string, Analysis>();
+
+function analyse(alternative: string): Analysis {
   const known = alternativeVerdicts.get(alternative);
-  if (known && (known.status !== 'unknown' || known.error.kind !== 'timeout')) return known;
-  // The automaton checker only: its "safe" is a proof; the fuzzer's is a failure to find an attack.
-  const d = checkSync(anchored(alternative), '', { timeout, checker: 'automaton' });
+  if (known) return known;
+  const result = decide(alternative);
   if (alternativeVerdicts.size >= MAX_VERDICTS) alternativeVerdicts.delete(alternativeVerdicts.keys().next().value!);
-  alternativeVerdicts.set(alternative, d);
-  return d;
+  alternativeVerdicts.set(alternative, result);
+  return result;
+}
+
+/** Every step counts work, not time: the same alternative gets the same answer anywhere. */
+function decide(alternative: string): Analysis {
+  const a = automaton(alternative, MAX_POSITIONS);
+  if (!a) return { kind: 'too-complex', why: `more than ${MAX_POSITIONS} characters after expanding repetition counts` };
+  if (provesLinear(a)) return { kind: 'proved' };
+  if (reverseDfaStates(a, MAX_REVERSE_DFA_STATES) === undefined) return { kind: 'too-complex', why: `its reversed automaton has more than ${MAX_REVERSE_DFA_STATES} states` };
+  const d = checkSync(anchored(alternative), '', RECHECK_PARAMS);
+  if (d.status === 'unknown' && d.error.kind === 'timeout') throw new RegexAnalysisTimeout(alternative);
+  // Beyond MAX_NFA_SIZE the "auto" checker fuzzes: not a proof, and not our limit's verdict.
+  if (d.checker === 'fuzz') return { kind: 'too-complex', why: `its automaton has more than ${MAX_NFA_SIZE} transitions` };
+  return { kind: 'recheck', d };
 }
 
 /**
  * `^(?:A|B)$` backtracks through A's matches, then B's: its cost is the sum of the costs of
  * `^(?:A)$` and `^(?:B)$`, so it is linear exactly when each top-level alternative is. The
  * automaton analysis grows much faster than linearly with pattern size; alternatives one
- * by one keep long alternations of short paths within the time budget.
+ * by one keep long alternations of short paths small.
  */
 function backtrackingProblem(re: string, widened: string, alternatives: readonly string[]): string | undefined {
   const note = widened === re ? '' : ` (analysed with counted repetitions as * and +: ${JSON.stringify(widened)})`;
-  const deadline = performance.now() + CHECK_TIMEOUT_MS;
   for (const alternative of alternatives) {
-    const left = Math.round(deadline - performance.now());
-    let d: Diagnostics;
+    let result: Analysis;
     try {
-      d = left > 0 ? analyse(alternative, left) : { source: alternative, flags: '', status: 'unknown', error: { kind: 'timeout' } };
+      result = analyse(alternative);
     } catch (e) {
+      if (e instanceof RegexAnalysisTimeout) throw new RegexAnalysisTimeout(re);
       return `could not be analysed for backtracking (${(e as Error).message})`;
     }
+    if (result.kind === 'proved') continue;
+    if (result.kind === 'too-complex') {
+      return `is too complex to analyse for backtracking (${result.why}); simplify it${note}`;
+    }
+    const d = result.d;
     if (d.status === 'safe') continue;
     if (d.status === 'unknown') {
-      const why = d.error.kind === 'timeout' ? `took longer than ${CHECK_TIMEOUT_MS} ms` : d.error.kind === 'cancel' ? 'was cancelled' : d.error.message;
-      return `could not be proven free of excessive backtracking (the analysis ${why}); simplify it${note}`;
+      return `could not be proven free of excessive backtracking (${'message' in d.error ? d.error.message : `the analysis ended with ${d.error.kind}`}); simplify it${note}`;
     }
     const attack = abbreviate(d.attack.string);
     const where = hotspot(d, alternative);
@@ -259,7 +315,8 @@ const verdicts = new Map<string, string | undefined>();
 
 /**
  * The problem with a tenant's regular expression as a sentence naming it, or undefined when
- * nginx may run it. Length and control characters are checked by the caller.
+ * nginx may run it. Length and control characters are checked by the caller. Throws
+ * RegexAnalysisTimeout, not memoized, if the last-resort guard fires: no verdict yet.
  */
 export function regexProblem(re: string): string | undefined {
   if (verdicts.has(re)) return verdicts.get(re);
