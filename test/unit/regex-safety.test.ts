@@ -113,6 +113,10 @@ describe('tenant regular expressions (values/regex)', function () {
       refused('[a-z]?'.repeat(MAX_QUANTIFIERS + 1) + '[0-9]', /more than 16 quantifiers/);
       refused('(?:[a-z]?[a-z]?){9}', /more than 16 quantifiers/);
       accepted(Array.from({ length: 10 }, (_, i) => `/p${i}/[a-z]+`).join('|')); // one quantifier per alternative
+      // Choices in groups count too: no quantifier is unbounded, yet 2^100 paths on "a" x 100.
+      refused('(?:(?:a|a){10}){10}', /more than 16 quantifiers and "\|" choices/);
+      refused('(?:a|b)'.repeat(MAX_QUANTIFIERS + 1), /more than 16 quantifiers/);
+      accepted('/(?:en|de|fr)/(?:draft|published)/[a-z]+\\.(?:json|xml)');
     });
     it('accepts ordinary route patterns', () => {
       for (const re of ['^/api/v[0-9]+/.*', '[a-z0-9-]+\\.example\\.com', '/users/[0-9]+/posts/[0-9]+', '.*\\.(css|js|png)', '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '(\\d+\\.)*\\d+', '/[^/]*/[^/]*/x']) accepted(re);

@@ -29,7 +29,8 @@ export const MAX_REPEAT = 1000;
 /** Items after expanding counted repetitions: keeps the compiled pattern far below PCRE2's limit. */
 export const MAX_EXPANDED = 20_000;
 /**
- * Quantifiers in one top-level alternative, counting those inside {n} repetitions n times.
+ * Quantifiers and "|" inside groups in one top-level alternative, counting those inside
+ * {n} repetitions n times.
  * recheck's "linear" is in the subject's length only: n overlapping optional items
  * ("[a-z]?" n times) backtrack about 2^n times on a short subject. Measured on nginx with
  * JIT: 16 cost 0.06 ms a request, 24 cost 16 ms (bench/regex.ts).
@@ -112,6 +113,8 @@ function escapeProblem(c: string, next: string): string | undefined {
   return `uses the escape "\\${c}", which is not in the supported subset (PCRE-only, or read differently by PCRE and JavaScript)`;
 }
 
+const TOO_MANY_CHOICES = `has more than ${MAX_QUANTIFIERS} quantifiers and "|" choices in one alternative (counting repetitions); backtracking over them grows exponentially with their number`;
+
 interface Frame { size: number; alternatives: number; last: number; quantifiers: number; lastQuantifiers: number }
 
 /**
@@ -178,8 +181,10 @@ export function scanRegex(re: string): { problem: string } | { widened: string; 
       out += ')';
       top().size += g.size + g.alternatives;
       top().last = g.size + g.alternatives;
-      top().quantifiers += g.quantifiers;
-      top().lastQuantifiers = g.quantifiers;
+      // A group's "|" is a choice like a quantifier's: (?:a|a){10} nested twice is 2^100 paths.
+      top().quantifiers += g.quantifiers + g.alternatives;
+      top().lastQuantifiers = g.quantifiers + g.alternatives;
+      if (stack.reduce((s, x) => s + x.quantifiers, 0) > MAX_QUANTIFIERS) return { problem: TOO_MANY_CHOICES };
       quantifiable = true;
       i++;
       continue;
@@ -209,7 +214,7 @@ export function scanRegex(re: string): { problem: string } | { widened: string; 
       f.size += f.last * (Math.max(min, max ?? min, 1) - 1);
       // An exact count repeats the item's quantifiers; a widened one adds one loop around them.
       f.quantifiers += max === min ? f.lastQuantifiers * (min - 1) : 1;
-      if (stack.reduce((s, x) => s + x.quantifiers, 0) > MAX_QUANTIFIERS) return { problem: `has more than ${MAX_QUANTIFIERS} quantifiers in one alternative (counting repetitions); backtracking over them grows exponentially with their number` };
+      if (stack.reduce((s, x) => s + x.quantifiers, 0) > MAX_QUANTIFIERS) return { problem: TOO_MANY_CHOICES };
       if (stack.reduce((s, x) => s + x.size + x.alternatives, 0) > MAX_EXPANDED) return { problem: `expands to more than ${MAX_EXPANDED} items after repetition counts` };
       quantifiable = false;
       i += len + (lazy ? 1 : 0);
