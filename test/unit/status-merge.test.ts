@@ -62,6 +62,52 @@ const cases: Case[] = [
     },
   },
   {
+    // Conformance v1.7.0 GatewayPreserveForeignConditions; spec: "MUST NOT remove, change or update" another's condition type.
+    name: 'Gateway: conditions of types we do not own are kept unchanged after ours; an owned type we no longer set disappears',
+    current: {
+      conditions: [
+        { type: 'example.com/Foreign', status: 'True', reason: 'Seeded', message: 'theirs', observedGeneration: 1, lastTransitionTime: t0 },
+        { ...cond('Accepted', 'True'), lastTransitionTime: t0 },
+        { ...cond('ResolvedRefs', 'False'), lastTransitionTime: t0 },
+        { type: 'Ready', status: 'Unknown', reason: 'Other', message: '', lastTransitionTime: t0 },
+      ],
+    },
+    desired: { kind: 'Gateway', namespace: 'ns', name: 'gw', status: { conditions: [cond('Accepted', 'True', { observedGeneration: 2 }), cond('Programmed', 'True', { observedGeneration: 2 })] } },
+    expected: {
+      conditions: [
+        { ...cond('Accepted', 'True', { observedGeneration: 2 }), lastTransitionTime: t0 },
+        { ...cond('Programmed', 'True', { observedGeneration: 2 }), lastTransitionTime: now },
+        { type: 'example.com/Foreign', status: 'True', reason: 'Seeded', message: 'theirs', observedGeneration: 1, lastTransitionTime: t0 },
+        { type: 'Ready', status: 'Unknown', reason: 'Other', message: '', lastTransitionTime: t0 },
+      ],
+    },
+  },
+  {
+    name: 'Gateway: a listener keeps the foreign conditions of the same listener name, not those of a listener that is gone',
+    current: {
+      listeners: [
+        { name: 'http', attachedRoutes: 0, supportedKinds: [], conditions: [{ ...cond('Accepted', 'False'), lastTransitionTime: t0 }, { type: 'conformance.gateway.networking.k8s.io/StaleCondition', status: 'True', reason: 'Seeded', message: '', observedGeneration: 1, lastTransitionTime: t0 }] },
+        { name: 'gone', attachedRoutes: 0, supportedKinds: [], conditions: [{ type: 'example.com/Foreign', status: 'True', reason: 'X', message: '', lastTransitionTime: t0 }] },
+      ],
+    },
+    desired: { kind: 'Gateway', namespace: 'ns', name: 'gw', status: { listeners: [{ name: 'http', attachedRoutes: 1, supportedKinds: [{ kind: 'HTTPRoute' }], conditions: [cond('Accepted', 'True', { observedGeneration: 2 })] }] } },
+    expected: {
+      listeners: [{
+        name: 'http', attachedRoutes: 1, supportedKinds: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }],
+        conditions: [
+          { ...cond('Accepted', 'True', { observedGeneration: 2 }), lastTransitionTime: now },
+          { type: 'conformance.gateway.networking.k8s.io/StaleCondition', status: 'True', reason: 'Seeded', message: '', observedGeneration: 1, lastTransitionTime: t0 },
+        ],
+      }],
+    },
+  },
+  {
+    name: 'GatewayClass: foreign conditions kept as well',
+    current: { conditions: [{ type: 'example.com/Foreign', status: 'False', reason: 'X', message: 'm', lastTransitionTime: t0 }, { ...cond('SupportedVersion', 'False'), lastTransitionTime: t0 }] },
+    desired: { kind: 'GatewayClass', name: 'waygate', status: { conditions: [cond('Accepted', 'True')] } },
+    expected: { conditions: [{ ...cond('Accepted', 'True'), lastTransitionTime: now }, { type: 'example.com/Foreign', status: 'False', reason: 'X', message: 'm', lastTransitionTime: t0 }] },
+  },
+  {
     name: 'HTTPRoute: keeps other controllers\' parents untouched and in place, replaces ours in place',
     current: {
       parents: [

@@ -3,8 +3,11 @@
 // request. The rules are the Gateway API's and metav1.Condition's:
 // - lastTransitionTime moves only when a condition's status value changes;
 // - a route's status.parents (a policy's status.ancestors) is shared by every controller that
-//   the route attaches to: we replace only the entries carrying our controllerName.
+//   the route attaches to: we replace only the entries carrying our controllerName;
+// - GatewayClass, Gateway and listener conditions of a type we never write belong to someone
+//   else (spec: "MUST NOT remove, change or update" them): they are kept as they are.
 import type { ParentReference } from '../api/gateway-api.ts';
+import { ConditionType } from '../graph/conditions.ts';
 import type { Condition } from '../objects.ts';
 
 const gatewayGroup = 'gateway.networking.k8s.io';
@@ -63,16 +66,30 @@ export function mergeStatus(current: unknown, desired: DesiredStatus, controller
   return { ...clone(cur), [list.field]: mergeShared(cur[list.field], entries, list, controllerName, desired.namespace, now) };
 }
 
-/** GatewayClass/Gateway: the desired status wholesale, with transition times carried over. */
+/** Condition types this controller is responsible for: the ones the graph writes. */
+const ownedTypes: ReadonlySet<string> = new Set(Object.values(ConditionType));
+
+/**
+ * Our conditions (transition times carried over), then the current conditions of types that
+ * are not ours, unchanged. A type of ours that we no longer set disappears.
+ */
+function mergeConditions(desired: unknown, current: unknown, now: string): unknown[] {
+  const ours = withTransitionTimes(asArray(desired) as Condition[], current, now);
+  const desiredTypes = new Set(ours.map((c) => c.type));
+  const foreign = asArray(current).filter((c) => isObj(c) && typeof c.type === 'string' && !ownedTypes.has(c.type) && !desiredTypes.has(c.type));
+  return [...ours, ...clone(foreign)];
+}
+
+/** GatewayClass/Gateway: the desired status wholesale, with transition times carried over and foreign conditions kept. */
 function mergeOwnedStatus(cur: Obj, desired: Obj, now: string): Obj {
   const out = clone(desired);
-  if (Array.isArray(out.conditions)) out.conditions = withTransitionTimes(out.conditions as Condition[], cur.conditions, now);
+  if (Array.isArray(out.conditions) || Array.isArray(cur.conditions)) out.conditions = mergeConditions(out.conditions, cur.conditions, now);
   if (Array.isArray(out.listeners)) {
     const before = new Map(asArray(cur.listeners).filter(isObj).map((l) => [l.name, l] as const));
     out.listeners = (out.listeners as unknown[]).map((l) => {
       if (!isObj(l)) return l;
       const supportedKinds = Array.isArray(l.supportedKinds) ? l.supportedKinds.map((k) => (isObj(k) ? { group: gatewayGroup, ...k } : k)) : l.supportedKinds;
-      const merged: Obj = { ...l, conditions: withTransitionTimes(asArray(l.conditions) as Condition[], before.get(l.name)?.conditions, now) };
+      const merged: Obj = { ...l, conditions: mergeConditions(l.conditions, before.get(l.name)?.conditions, now) };
       if (supportedKinds !== undefined) merged.supportedKinds = supportedKinds;
       return merged;
     });
