@@ -22,6 +22,7 @@ import {
   workerState,
 } from './nginx.ts';
 import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
+import { answerProbes } from './probes.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
 import { compareVersions, listComplete, objectAt, prune, readMeta, versionDir, versionsDir, type VersionMeta } from './versions.ts';
@@ -110,6 +111,7 @@ class NginxAgent implements Agent {
   private stopping = false;
   private restartDelay = 0;
   private tempDir: string | undefined;
+  private stopProbes: (() => Promise<void>) | undefined;
   private ownTempDir = false;
   /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
   private readonly onProcessExit = () => {
@@ -154,6 +156,7 @@ class NginxAgent implements Agent {
     clearTimeout(this.kickTimer);
     await this.watcher?.close();
     this.watcher = undefined;
+    await this.stopProbes?.();
     while (this.loop) await this.loop; // let a test/reload in progress finish
     await this.master.stop(5000);
     process.removeListener('exit', this.onProcessExit);
@@ -218,6 +221,7 @@ class NginxAgent implements Agent {
     const every = this.opts.rescanIntervalMs ?? 10_000;
     if (every > 0) this.rescanTimer = setInterval(() => this.schedule(), every).unref();
     this.schedule(); // versions written while we were starting
+    this.stopProbes = await answerProbes({ configRoot: this.configRoot, runDir: this.runDir, binary: this.binary, streamModule: this.opts.streamModule, tempDir: this.tempDir, logger: this.log });
   }
 
   /** A master left behind by a previous agent on this run directory (it crashed): stop it. */

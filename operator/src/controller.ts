@@ -2,14 +2,15 @@
 // agent's verdict -> status. Changes are coalesced (debounce with a bounded delay);
 // rebuilds are serialized and level-triggered: each one recomputes from the whole store.
 import { ConfigWriter } from './apply/writer.ts';
+import { probeConfig } from './apply/probe.ts';
 import { watchVerdicts, type Verdict } from './apply/verdict.ts';
-import { buildHttpModel } from './dataplane/build.ts';
+import { findCulprits } from './isolate.ts';
+import type { KubeObject } from './objects.ts';
+import { buildConfiguration, withRejectedRoutes, type PipelineOptions } from './pipeline.ts';
 import { Reason } from './graph/conditions.ts';
-import { buildGraph } from './graph/graph.ts';
 import { desiredStatuses, type ProgrammedState } from './graph/status.ts';
 import type { Graph } from './graph/types.ts';
 import type { Logger } from './log.ts';
-import { renderConfig } from './render/render.ts';
 import type { DesiredStatus } from './status/merge.ts';
 import type { Store } from './store.ts';
 
@@ -36,7 +37,9 @@ export interface ControllerStats {
 export class Controller {
   readonly stats: ControllerStats = { rebuilds: 0, versionsWritten: 0, lastRenderMs: 0 };
   private readonly writer: ConfigWriter;
-  private readonly rejected = new Map<string, { generation: number | undefined; message: string }>();
+  private readonly rejected = new Map<string, { generation: number | undefined; fingerprint: string; message: string }>();
+  /** An nginx rejection that named no object, to be searched before the next rebuild. */
+  private untraced: { version: string; error: string } | undefined;
   private lastHash?: string;
   private lastVersion?: string;
   private programmed: ProgrammedState = { ok: false, reason: Reason.Pending, message: 'waiting for the first configuration' };
@@ -103,12 +106,23 @@ export class Controller {
     await this.running;
   }
 
+  private pipelineOptions(): PipelineOptions {
+    return {
+      controllerName: this.opts.controllerName,
+      supportedFeatures: this.opts.supportedFeatures,
+      rejected: this.rejected,
+      addressBlock: this.opts.addressBlock,
+      build: { certDir: this.writer.certsDir },
+      recency: (key) => this.opts.store.lastChanged(key),
+    };
+  }
+
   private async rebuild(): Promise<void> {
+    if (this.untraced) await this.findCulprits(this.untraced);
     const t0 = performance.now();
     const snapshot = this.opts.store.snapshot();
     this.pruneRejected();
-    const graph = buildGraph(snapshot, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures, rejected: this.rejected, addressBlock: this.opts.addressBlock });
-    const config = renderConfig(buildHttpModel(graph, { certDir: this.writer.certsDir }));
+    const { graph, config } = buildConfiguration(snapshot, this.pipelineOptions());
     this.stats.rebuilds++;
     this.stats.lastRenderMs = performance.now() - t0;
     this.lastGraph = graph;
@@ -131,20 +145,57 @@ export class Controller {
       const obj = v.object && this.lastGraph?.routes.find((r) => r.key === v.object);
       if (obj) {
         // Leave the offending route out until its spec changes; the others keep serving.
-        this.rejected.set(obj.key, { generation: obj.obj.metadata.generation, message: `nginx rejected the configuration generated from this route (${v.file}:${v.line}): ${v.error}` });
+        this.rejected.set(obj.key, { generation: obj.obj.metadata.generation, fingerprint: fingerprint(obj.obj), message: `nginx rejected the configuration generated from this route (${v.file}:${v.line}): ${v.error}` });
         this.opts.logger.warn(`nginx rejected version ${v.version} at ${v.file}:${v.line}, produced by ${obj.key}; leaving it out`, { error: v.error });
       } else {
-        this.opts.logger.error(`nginx rejected version ${v.version}`, { error: v.error, file: v.file, line: v.line });
+        // No line names an object (e.g. a hash nginx cannot build): find it by leaving routes out.
+        this.opts.logger.error(`nginx rejected version ${v.version} with an error that names no object; searching for the route that causes it`, { error: v.error, file: v.file, line: v.line });
+        this.untraced = { version: v.version, error: v.error ?? 'unknown error' };
       }
     }
     this.schedule();
+  }
+
+  /**
+   * nginx rejected a version and no line of it names an object: test configurations
+   * without the most recently changed routes (probes: `nginx -t` only, never served) and
+   * bisect for the routes without which nginx accepts it; reject those, with nginx's error.
+   */
+  private async findCulprits(untraced: { version: string; error: string }): Promise<void> {
+    this.untraced = undefined;
+    const t0 = performance.now();
+    const snapshot = this.opts.store.snapshot();
+    const base = this.pipelineOptions();
+    const graph = buildConfiguration(snapshot, base).graph;
+    const suspects = graph.routes.filter((r) => !r.problem).map((r) => r.key).sort((a, b) => this.opts.store.lastChanged(b) - this.opts.store.lastChanged(a));
+    const passes = async (excluded: ReadonlySet<string>) => {
+      const { config } = buildConfiguration(snapshot, { ...base, ...withRejectedRoutes(base, snapshot, excluded, '') });
+      const r = await probeConfig(config, { configRoot: this.opts.configRoot, writeCertificates: (c) => this.writer.writeCertificates(c) });
+      return r.ok;
+    };
+    try {
+      const { culprits, tests } = await findCulprits(suspects, passes);
+      for (const key of culprits) {
+        const [, ns, name] = key.split('/');
+        const obj = this.opts.store.get('HTTPRoute', ns, name ?? '');
+        this.rejected.set(key, { generation: obj?.metadata.generation, fingerprint: fingerprint(obj), message: `nginx rejected the configuration with this route, and accepts it without (found by leaving routes out): ${untraced.error}` });
+      }
+      this.opts.logger.warn(culprits.length ? `nginx rejected version ${untraced.version} because of ${culprits.join(', ')}; leaving them out` : `nginx rejected version ${untraced.version} and no route is the cause`, { tests, ms: Math.round(performance.now() - t0) });
+    } catch (err) {
+      this.opts.logger.error(`searching for the cause of nginx's rejection of version ${untraced.version}: ${(err as Error).message}`);
+    }
   }
 
   private pruneRejected(): void {
     for (const [key, r] of this.rejected) {
       const [, ns, name] = key.split('/');
       const obj = this.opts.store.get('HTTPRoute', ns, name ?? '');
-      if (!obj || obj.metadata.generation !== r.generation) this.rejected.delete(key);
+      if (!obj || fingerprint(obj) !== r.fingerprint) this.rejected.delete(key);
     }
   }
+}
+
+/** What a rejection is tied to: the generation, or the spec where objects carry none (files). */
+function fingerprint(obj: KubeObject | undefined): string {
+  return obj?.metadata.generation !== undefined ? `g${obj.metadata.generation}` : JSON.stringify(obj?.spec ?? null);
 }

@@ -8,11 +8,20 @@ export class Store {
   private readonly byKind = new Map<string, Map<string, KubeObject>>();
   private readonly listeners = new Set<() => void>();
   private revision = 0;
+  /** Revision at which each object last changed: the order of suspicion when a config fails. */
+  private readonly changedAt = new Map<string, number>();
 
   /** Adds or replaces one object. */
   upsert(obj: KubeObject): void {
-    this.kind(obj.kind).set(keyOf(obj), obj);
+    const key = keyOf(obj);
+    this.kind(obj.kind).set(key, obj);
+    this.changedAt.set(key, this.revision + 1);
     this.changed();
+  }
+
+  /** When an object last changed (a store revision; 0 when unknown). */
+  lastChanged(key: string): number {
+    return this.changedAt.get(key) ?? 0;
   }
 
   remove(kind: string, namespace: string | undefined, name: string): void {
@@ -25,6 +34,12 @@ export class Store {
    */
   replaceKind(kind: string, objects: readonly KubeObject[]): void {
     const next = new Map(objects.map((o) => [keyOf(o), o] as const));
+    const before = this.byKind.get(kind);
+    for (const [key, o] of next) {
+      const old = before?.get(key);
+      if (!old || old.metadata.resourceVersion !== o.metadata.resourceVersion || (o.metadata.resourceVersion === undefined && JSON.stringify(old) !== JSON.stringify(o))) this.changedAt.set(key, this.revision + 1);
+    }
+    for (const key of before?.keys() ?? []) if (!next.has(key)) this.changedAt.delete(key);
     this.byKind.set(kind, next);
     this.changed();
   }

@@ -48,7 +48,8 @@ export class ConfigWriter {
     return version;
   }
 
-  private writeCertificates(certs: RenderedConfig['certificates']): void {
+  /** Also used by probes (apply/probe.ts): a probe's config names the same files. */
+  writeCertificates(certs: RenderedConfig['certificates']): void {
     mkdirSync(this.certsDir, { recursive: true, mode: 0o700 });
     for (const c of certs) {
       const file = join(this.certsDir, c.name);

@@ -6,8 +6,10 @@
 // variable whose value is "$" (nginx has no escape for it). Values were validated first (values/checks.ts); this
 // layer still refuses control characters and over-long tokens, as a second wall.
 
-/** nginx reads one token into a 4 KiB buffer; stay below it. */
-const MAX_TOKEN = 4000;
+import { limits } from '../values/checks.ts';
+
+/** nginx reads one token into a 4 KiB buffer; stay below it (the graph checks the same limit). */
+const MAX_TOKEN = limits.token;
 
 export class UnsafeValueError extends Error {}
 

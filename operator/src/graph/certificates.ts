@@ -72,3 +72,24 @@ export function resolveCertificateRefs(gw: Gateway, listener: Listener, index: n
   }
   return { certificates };
 }
+
+/**
+ * spec.tls.backend.clientCertificateRef: the certificate the Gateway presents to backends.
+ * Backend TLS is not implemented yet (no route reaches a backend over TLS: BackendTLSPolicy
+ * fails closed), so nothing uses it; a reference that does not resolve is still reported
+ * (reason InvalidClientCertificateRef or RefNotPermitted) instead of passing unnoticed.
+ */
+export function resolveBackendClientCertificate(gw: Gateway, ctx: CertificateIndex): Problem | undefined {
+  const ref = gw.spec?.tls?.backend?.clientCertificateRef;
+  if (!ref) return undefined;
+  const f = 'spec.tls.backend.clientCertificateRef';
+  const namespace = ref.namespace ?? gw.metadata.namespace!;
+  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') return { reason: Reason.InvalidClientCertificateRef, message: `${f}: only core Secrets are supported` };
+  if (!referenceAllowed(ctx.grants, { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: gw.metadata.namespace! }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
+    return { reason: Reason.RefNotPermitted, message: `${f}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
+  }
+  const secret = ctx.secrets.get(`${namespace}/${ref.name}`);
+  if (!secret) return { reason: Reason.InvalidClientCertificateRef, message: `${f}: Secret ${namespace}/${ref.name} not found` };
+  const { error } = parseTlsSecret(secret);
+  return error ? { reason: Reason.InvalidClientCertificateRef, message: `${f}: ${error}` } : undefined;
+}

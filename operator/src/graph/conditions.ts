@@ -34,6 +34,7 @@ export const Reason = {
   PortUnavailable: 'PortUnavailable',
   InvalidRouteKinds: 'InvalidRouteKinds',
   InvalidCertificateRef: 'InvalidCertificateRef',
+  InvalidClientCertificateRef: 'InvalidClientCertificateRef',
   // Route
   NotAllowedByListeners: 'NotAllowedByListeners',
   NoMatchingListenerHostname: 'NoMatchingListenerHostname',

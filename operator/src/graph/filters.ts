@@ -2,7 +2,7 @@
 // URLRewrite, checked against the allow-lists. Other filter types fail their rule
 // (UnsupportedValue) rather than being ignored.
 import type { HTTPHeaderFilter, HTTPPathModifier, HTTPRequestRedirectFilter, HTTPRouteFilter, HTTPURLRewriteFilter } from '../api/gateway-api.ts';
-import { checkHeaderName, checkHostname, checkPath, checkPrintable } from '../values/checks.ts';
+import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkTokenLength, limits } from '../values/checks.ts';
 
 export interface HeaderModifier {
   set: { name: string; value: string }[];
@@ -33,13 +33,18 @@ export interface RuleFilters {
 }
 
 const HEADER_VALUE_MAX = 4096;
+/** RequestRedirect statusCode: the CRD's enum. */
+const REDIRECT_CODES: readonly number[] = [301, 302, 303, 307, 308];
 
 function headerModifier(m: HTTPHeaderFilter | undefined, field: string): { value?: HeaderModifier; problem?: string } {
   const out: HeaderModifier = { set: [], add: [], remove: [] };
   for (const op of ['set', 'add'] as const) {
     for (const [i, h] of (m?.[op] ?? []).entries()) {
-      const err = checkHeaderName(h.name) ?? checkPrintable(h.value, 'header value', HEADER_VALUE_MAX);
-      if (err) return { problem: `${field}.${op}[${i}]: ${err}` };
+      const nameErr = checkHeaderName(h.name);
+      if (nameErr) return { problem: `${field}.${op}[${i}].name: ${nameErr}` };
+      // "add" appends to the client's value: the token also holds "$http_<name>,".
+      const err = checkPrintable(h.value, 'header value', HEADER_VALUE_MAX) ?? checkTokenLength(h.value, 'the header value', { script: true, extra: op === 'add' ? 7 + limits.headerName : 0 });
+      if (err) return { problem: `${field}.${op}[${i}].value: ${err}` };
       out[op].push({ name: h.name, value: h.value });
     }
   }
@@ -94,7 +99,10 @@ export function parseFilters(filters: readonly HTTPRouteFilter[] | undefined, fi
         const r: HTTPRequestRedirectFilter = f.requestRedirect ?? {};
         const problem = hostname(r.hostname, `${at}.requestRedirect.hostname`);
         if (problem) return { filters: out, problem };
-        if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') return { filters: out, problem: `${at}.requestRedirect.scheme: ${r.scheme} is not supported` };
+        if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') return { filters: out, problem: `${at}.requestRedirect.scheme: ${JSON.stringify(String(r.scheme))} is not supported` };
+        // Defense in depth: both are printed unquoted, so they are checked here whatever the CRD says.
+        if (r.statusCode !== undefined && !REDIRECT_CODES.includes(r.statusCode)) return { filters: out, problem: `${at}.requestRedirect.statusCode: ${JSON.stringify(r.statusCode)} is not one of ${REDIRECT_CODES.join(', ')}` };
+        if (r.port !== undefined && !(Number.isInteger(r.port) && r.port >= 1 && r.port <= 65535)) return { filters: out, problem: `${at}.requestRedirect.port: ${JSON.stringify(r.port)} is not a port number (1-65535)` };
         const path = pathModifier(r.path, `${at}.requestRedirect.path`, matchTypes);
         if (path.problem) return { filters: out, problem: path.problem };
         out.redirect = { scheme: r.scheme, hostname: r.hostname, port: r.port, path: path.value, statusCode: r.statusCode ?? 302 };

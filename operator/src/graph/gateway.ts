@@ -3,7 +3,7 @@ import { keyOf, type Gateway } from '../objects.ts';
 import { allocateAddresses, requestedAddress } from './addresses.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { buildListeners } from './listener.ts';
-import type { CertificateIndex } from './certificates.ts';
+import { resolveBackendClientCertificate, type CertificateIndex } from './certificates.ts';
 import type { GatewayClassNode, GatewayNode } from './types.ts';
 
 export function buildGateways(gateways: readonly Gateway[], classes: readonly GatewayClassNode[], certs: CertificateIndex, addressBlock?: number): GatewayNode[] {
@@ -19,6 +19,7 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
     const listeners = buildListeners(obj, problem, certs);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
-    return { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, address: addresses.get(key), valid, problem, listeners };
+    const backendClientCertificate = obj.spec?.tls?.backend ? { problem: resolveBackendClientCertificate(obj, certs) } : undefined;
+    return { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, address: addresses.get(key), valid, problem, listeners, backendClientCertificate };
   });
 }

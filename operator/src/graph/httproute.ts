@@ -44,10 +44,22 @@ export function parseMatch(m: HTTPRouteMatch, field: string): { match: RouteMatc
   return { match: { path, headers: headers.matches, queryParams: query.matches, method: m.method } };
 }
 
-function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backends: BackendIndex): RuleNode {
+/**
+ * Rule fields waygate does not implement yet. Ignoring them would serve the rule without
+ * what its author asked for (a timeout, retries, sticky sessions), so the rule is not
+ * served and its route reports the field (README: "What waygate does not implement yet").
+ */
+const UNSUPPORTED_RULE_FIELDS = ['timeouts', 'retry', 'sessionPersistence'] as const;
+
+function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backends: BackendIndex, modelProblem?: string): RuleNode {
   const field = `spec.rules[${index}]`;
   const node: RuleNode = { index, matches: [], backends: [], filters: {} };
   const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
+  // The data plane could not express this rule in an earlier pass (pipeline.ts).
+  if (modelProblem) return fail(modelProblem);
+  for (const name of UNSUPPORTED_RULE_FIELDS) {
+    if (rule[name] !== undefined) return fail(`${field}.${name}: not supported yet; the rule is not served rather than served without it`);
+  }
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
     if (b.filters?.length) return fail(`${field}.backendRefs[${i}].filters: backendRef filters are not supported yet`);
   }
@@ -64,7 +76,8 @@ function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backend
   return node;
 }
 
-export function buildHTTPRoute(obj: HTTPRoute, backends: BackendIndex, rejected?: Problem): HTTPRouteNode {
+/** `modelProblems`: rule index -> why the data plane could not express it (pipeline.ts). */
+export function buildHTTPRoute(obj: HTTPRoute, backends: BackendIndex, rejected?: Problem, modelProblems?: ReadonlyMap<number, string>): HTTPRouteNode {
   const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
   const hostnames = obj.spec?.hostnames ?? [];
   const node: HTTPRouteNode = { obj, key, kind: 'HTTPRoute', hostnames, rules: [], parents: [], problem: rejected };
@@ -72,6 +85,6 @@ export function buildHTTPRoute(obj: HTTPRoute, backends: BackendIndex, rejected?
     const err = checkHostname(h);
     if (err) { node.problem = { reason: Reason.UnsupportedValue, message: `spec.hostnames[${i}]: ${err}` }; return node; }
   }
-  node.rules = (obj.spec?.rules ?? []).map((r, i) => buildRule(obj, r, i, backends));
+  node.rules = (obj.spec?.rules ?? []).map((r, i) => buildRule(obj, r, i, backends, modelProblems?.get(i)));
   return node;
 }

@@ -58,6 +58,25 @@ export function findConflicts(listeners: readonly Listener[]): Map<number, Probl
   return out;
 }
 
+/**
+ * Listener settings waygate does not implement yet, which would weaken what the listener
+ * promises if they were ignored: client-certificate validation (spec.tls.frontend), TLS
+ * options (protocol versions, ciphers) and request filters (e.g. ExternalAuth). The
+ * listener fails closed: not accepted, not served, with the field named.
+ */
+function unsupportedListenerField(gw: Gateway, l: Listener, i: number): Problem | undefined {
+  const unsupported = (field: string, what: string): Problem => ({ reason: Reason.UnsupportedValue, message: `${field}: ${what} is not supported yet; the listener is not served rather than served without it` });
+  if (l.tls?.options && Object.keys(l.tls.options).length) return unsupported(`spec.listeners[${i}].tls.options`, 'TLS options');
+  if (l.filters !== undefined) return unsupported(`spec.listeners[${i}].filters`, 'listener request filters');
+  const frontend = gw.spec?.tls?.frontend;
+  if (frontend && (l.protocol === 'HTTPS' || l.protocol === 'TLS')) {
+    const perPort = (frontend.perPort ?? []).findIndex((p) => p.port === l.port);
+    if (perPort >= 0) return unsupported(`spec.tls.frontend.perPort[${perPort}]`, `client certificate validation (port ${l.port})`);
+    if (frontend.default) return unsupported('spec.tls.frontend.default', 'client certificate validation');
+  }
+  return undefined;
+}
+
 export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined, certs: CertificateIndex): ListenerNode[] {
   const listeners = gw.spec?.listeners ?? [];
   const gen = gw.metadata.generation;
@@ -70,7 +89,7 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
       : { reason: Reason.UnsupportedProtocol, message: `spec.listeners[${i}].protocol: ${l.protocol} is not supported yet` };
     const hostnameError = l.hostname === undefined ? undefined : checkHostname(l.hostname);
     const hostnameProblem = hostnameError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].hostname: ${hostnameError}` } : undefined;
-    const acceptProblem = gatewayProblem ?? protocolProblem ?? hostnameProblem ?? conflict;
+    const acceptProblem = gatewayProblem ?? protocolProblem ?? hostnameProblem ?? unsupportedListenerField(gw, l, i) ?? conflict;
     // Certificates are references: a bad one leaves the listener Accepted (routes still
     // attach and are counted) but unresolved and not Programmed: nginx gets no server for
     // it until the Secret or ReferenceGrant is fixed.

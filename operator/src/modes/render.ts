@@ -1,10 +1,8 @@
 // `waygate render [--status] PATH...`: the nginx config (or every object's status) for a
 // set of YAML files, without a cluster or nginx. For review, CI diffs and bug reports.
-import { buildHttpModel } from '../dataplane/build.ts';
 import { Reason } from '../graph/conditions.ts';
-import { buildGraph } from '../graph/graph.ts';
 import { desiredStatuses } from '../graph/status.ts';
-import { renderConfig } from '../render/render.ts';
+import { buildConfiguration } from '../pipeline.ts';
 import { formatLoadError, loadFiles } from '../sources/files.ts';
 import { LocalStatus } from '../status/view.ts';
 import { Store } from '../store.ts';
@@ -25,14 +23,14 @@ export function renderCommand(paths: readonly string[], opts: { status: boolean;
   const store = new Store();
   for (const o of objects) store.upsert(o);
   const graphOpts = { controllerName: opts.controllerName, supportedFeatures: opts.supportedFeatures };
-  const graph = buildGraph(store.snapshot(), graphOpts);
+  // The whole pipeline even for --status: rules nginx cannot express are reported too.
+  const { graph, config } = buildConfiguration(store.snapshot(), graphOpts);
   let stdout: string;
   if (opts.status) {
     const local = new LocalStatus(opts.controllerName);
     local.apply(desiredStatuses(graph, graphOpts, { ok: false, reason: Reason.Pending, message: 'render mode does not program nginx' }));
     stdout = local.toYaml(objects);
   } else {
-    const config = renderConfig(buildHttpModel(graph));
     stdout = Object.entries(config.files).map(([name, text]) => `# ==== ${name} ====\n${text}`).join('\n');
   }
   return { stdout, stderr, exitCode: fatal ? 1 : 0 };

@@ -4,7 +4,7 @@
 // dataplane/quote.ts. Each check returns undefined when valid, else a message naming the
 // problem. graph/ (conditions) and dataplane/ (limits) both import these rules from here.
 
-import { regexProblem } from './regex.ts';
+import { RegexAnalysisTimeout, regexProblem } from './regex.ts';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -25,7 +25,19 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
  * main config sizes its hashes for the longest hostname, header name and variable name
  * (dataplane/hashes.ts), so an accepted value can never make `nginx -t` fail for everyone.
  */
-export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024, hostname: 253, headerName: 256, queryName: 256 } as const;
+export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024, hostname: 253, headerName: 256, queryName: 256, token: 4000 } as const;
+
+/**
+ * A value that becomes one quoted nginx token (a header value, say) must fit nginx's
+ * 4 KiB token buffer after quoting: backslashes and quotes double, and in script contexts
+ * each "$" becomes "${wg_dollar}" (dataplane/quote.ts). `extra` counts what the renderer
+ * adds around the value in the same token.
+ */
+export function checkTokenLength(v: string, what: string, opts: { script?: boolean; extra?: number } = {}): string | undefined {
+  let n = v.length + (opts.extra ?? 0);
+  for (const ch of v) if (ch === '\\' || ch === '"') n++; else if (opts.script && ch === '$') n += 11;
+  if (n > limits.token) return `${what} is ${v.length} characters; written into the nginx configuration it would take ${n} of the ${limits.token} characters one configuration token can hold`;
+}
 
 export function checkHostname(h: unknown): string | undefined {
   if (typeof h !== 'string' || h.length > limits.hostname || !HOSTNAME.test(h)) return `${JSON.stringify(String(h))} is not a valid hostname`;
@@ -45,7 +57,14 @@ export function checkPath(p: unknown): string | undefined {
 export function checkRegex(re: unknown): string | undefined {
   if (typeof re !== 'string' || re.length === 0 || re.length > limits.regex) return `regular expression must have 1 to ${limits.regex} characters`;
   if (CONTROL.test(re)) return 'regular expression contains control characters';
-  return regexProblem(re);
+  try {
+    return regexProblem(re);
+  } catch (err) {
+    // The analysis' last-resort guard: this route is refused for now (not remembered, so
+    // the next rebuild decides again); no other object waits on it.
+    if (err instanceof RegexAnalysisTimeout) return `regular expression ${JSON.stringify(re)} could not be analysed for backtracking in time; it is refused until an analysis completes`;
+    throw err;
+  }
 }
 
 export function checkHeaderName(n: unknown): string | undefined {
