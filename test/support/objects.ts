@@ -63,3 +63,19 @@ export function storeOf(...objects: (KubeObject | KubeObject[])[]): Store {
   for (const o of objects.flat()) s.upsert(o);
   return s;
 }
+
+/** A route of a kind other than HTTPRoute (GRPCRoute, TLSRoute, TCPRoute, UDPRoute) with one rule to svc:80. */
+export function otherRoute(kind: 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute', ns: string, name: string, spec: any = {}): KubeObject {
+  const parentRefs = (spec.parentRefs ?? [{ name: 'gw' }]).map((p: any) => ({ group: G, kind: 'Gateway', ...p }));
+  const rules = (spec.rules ?? [{ backendRefs: [{ name: 'svc', port: 80 }] }]).map((r: any) => ({ ...r, backendRefs: (r.backendRefs ?? []).map((b: any) => ({ group: '', kind: 'Service', weight: 1, ...b })) }));
+  const hostnames = kind === 'TLSRoute' ? { hostnames: spec.hostnames ?? ['tls.example.com'] } : {};
+  return { apiVersion: `${G}/v1`, kind, metadata: { name, namespace: ns, generation: 1 }, spec: { ...hostnames, ...spec, parentRefs, rules } };
+}
+
+/** A BackendTLSPolicy targeting Services by name (sectionName = Service port name when given). */
+export function backendTLSPolicy(ns: string, name: string, targets: { name: string; sectionName?: string }[], meta: any = {}): KubeObject {
+  return {
+    apiVersion: `${G}/v1`, kind: 'BackendTLSPolicy', metadata: { name, namespace: ns, generation: 1, ...meta },
+    spec: { targetRefs: targets.map((t) => ({ group: '', kind: 'Service', ...t })), validation: { hostname: 'backend.example.com', wellKnownCACertificates: 'System' } },
+  };
+}

@@ -5,6 +5,7 @@ import type { BackendRef } from '../api/gateway-api.ts';
 import type { ServicePort } from '../api/core.ts';
 import type { EndpointSlice, KubeObject, ReferenceGrant, Service } from '../objects.ts';
 import { groupBy } from '../collections.ts';
+import { backendTLSProblem, policiesFor, type BackendTLSPolicyIndex } from './backendtlspolicy.ts';
 import { Reason } from './conditions.ts';
 import { referenceAllowed } from './referencegrant.ts';
 import type { BackendNode } from './types.ts';
@@ -14,15 +15,17 @@ export interface BackendIndex {
   /** "namespace/service" -> its EndpointSlices */
   slices: Map<string, EndpointSlice[]>;
   grants: readonly ReferenceGrant[];
+  /** BackendTLSPolicies by target Service: references to those Services fail closed (no backend TLS yet). */
+  tlsPolicies?: BackendTLSPolicyIndex;
 }
 
-export function indexBackends(services: readonly Service[], slices: readonly EndpointSlice[], grants: readonly ReferenceGrant[]): BackendIndex {
+export function indexBackends(services: readonly Service[], slices: readonly EndpointSlice[], grants: readonly ReferenceGrant[], tlsPolicies?: BackendTLSPolicyIndex): BackendIndex {
   const owned = slices.flatMap((slice) => {
     const service = slice.metadata.labels?.['kubernetes.io/service-name'];
     return service ? [{ slice, service }] : [];
   });
   const bySvc = new Map([...groupBy(owned, (o) => `${o.slice.metadata.namespace}/${o.service}`)].map(([k, os]) => [k, os.map((o) => o.slice)]));
-  return { services: new Map(services.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s])), slices: bySvc, grants };
+  return { services: new Map(services.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s])), slices: bySvc, grants, tlsPolicies };
 }
 
 /** Ready "ip:port" endpoints of a Service port, sorted for deterministic output. */
@@ -56,5 +59,7 @@ export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: B
   if (!svc) return fail(Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} not found`);
   const servicePort = (svc.spec?.ports ?? []).find((p) => p.port === ref.port);
   if (!servicePort) return fail(Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} has no port ${ref.port}`);
+  const tlsPolicies = policiesFor(index.tlsPolicies, svc, servicePort);
+  if (tlsPolicies.length) return { name, weight, endpoints: [], problem: backendTLSProblem(field, `${namespace}/${ref.name}`, tlsPolicies), tlsPolicies };
   return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort) };
 }

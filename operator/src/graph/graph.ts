@@ -6,11 +6,13 @@ import { ofKind, type KubeObject, type ObjectOfKind, type WatchedKind } from '..
 import { isDnsLabel, isDnsSubdomain } from '../values/checks.ts';
 import { attachRoute, parentGateway } from './attachment.ts';
 import { indexBackends } from './backendrefs.ts';
+import { buildBackendTLSPolicies, indexBackendTLSPolicies } from './backendtlspolicy.ts';
 import { condition, ConditionType, Reason } from './conditions.ts';
 import { buildGateways } from './gateway.ts';
 import { buildGatewayClasses } from './gatewayclass.ts';
 import { buildHTTPRoute } from './httproute.ts';
 import type { Graph, GraphOptions, HTTPRouteNode, ParentResult } from './types.ts';
+import { buildUnservedRoutes, unservedRouteKinds } from './unserved-routes.ts';
 
 /**
  * Objects of a kind, minus any whose name or namespace is not a DNS name: the API server
@@ -26,7 +28,8 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   const gateways = buildGateways(list(snapshot, 'Gateway'), gatewayClasses, { secrets, grants }, opts.addressBlock);
   const gatewaysByKey = new Map(gateways.map((g) => [g.key, g]));
   const namespaces = new Map(list(snapshot, 'Namespace').map((n) => [n.metadata.name, n]));
-  const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), grants);
+  const tlsPolicies = list(snapshot, 'BackendTLSPolicy');
+  const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), grants, indexBackendTLSPolicies(tlsPolicies));
 
   const routes: HTTPRouteNode[] = [];
   for (const obj of list(snapshot, 'HTTPRoute')) {
@@ -52,7 +55,8 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     }
     routes.push(route);
   }
-  return { gatewayClasses, gateways, routes };
+  const unservedRoutes = buildUnservedRoutes(unservedRouteKinds.flatMap((k) => list(snapshot, k)), gatewaysByKey, backends, parentRefStatus);
+  return { gatewayClasses, gateways, routes, unservedRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, routes) };
 }
 
 /** The parentRef as written in status: the spec's fields with defaults filled in. */

@@ -67,12 +67,24 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
       },
     });
   }
-  for (const r of graph.routes) {
+  for (const r of [...graph.routes, ...graph.unservedRoutes]) {
     out.push({
       kind: r.kind,
       namespace: r.obj.metadata.namespace,
       name: r.obj.metadata.name,
       parents: r.parents.map((p) => ({ parentRef: p.parentRef, controllerName: opts.controllerName, conditions: p.conditions })),
+    });
+  }
+  for (const p of graph.backendTLSPolicies) {
+    out.push({
+      kind: 'BackendTLSPolicy',
+      namespace: p.obj.metadata.namespace,
+      name: p.obj.metadata.name,
+      ancestors: p.ancestors.map((a) => ({
+        ancestorRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: a.gateway.obj.metadata.namespace, name: a.gateway.obj.metadata.name },
+        controllerName: opts.controllerName,
+        conditions: a.conditions,
+      })),
     });
   }
   return out;

@@ -1,6 +1,6 @@
 // The graph: the store's objects after the spec's rules, with every object's conditions.
 import type { LabelSelector, ParentReference, RouteNamespaces } from '../api/gateway-api.ts';
-import type { Condition, Gateway, GatewayClass, HTTPRoute } from '../objects.ts';
+import type { BackendTLSPolicy, Condition, Gateway, GatewayClass, GRPCRoute, HTTPRoute, TCPRoute, TLSRoute, UDPRoute } from '../objects.ts';
 import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
 import type { RuleFilters } from './filters.ts';
@@ -71,6 +71,8 @@ export interface BackendNode {
   problem?: Problem;
   /** Ready endpoints "ip:port". */
   endpoints: string[];
+  /** Keys of the BackendTLSPolicies that target this Service port (the reason for its problem). */
+  tlsPolicies?: string[];
 }
 
 export interface RuleNode {
@@ -99,6 +101,21 @@ export interface HTTPRouteNode {
   problem?: Problem;
 }
 
+/** A route of a kind waygate does not serve yet, naming our Gateways: it gets status, never traffic. */
+export interface UnservedRouteNode {
+  obj: GRPCRoute | TLSRoute | TCPRoute | UDPRoute;
+  key: string;
+  kind: 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
+  parents: ParentResult[];
+}
+
+/** A BackendTLSPolicy that a backend of our routes is subject to, with its status per Gateway. */
+export interface BackendTLSPolicyNode {
+  obj: BackendTLSPolicy;
+  key: string;
+  ancestors: { gateway: GatewayNode; conditions: Condition[] }[];
+}
+
 export interface GatewayClassNode {
   obj: GatewayClass;
   accepted: boolean;
@@ -108,4 +125,6 @@ export interface Graph {
   gatewayClasses: GatewayClassNode[];
   gateways: GatewayNode[];
   routes: HTTPRouteNode[];
+  unservedRoutes: UnservedRouteNode[];
+  backendTLSPolicies: BackendTLSPolicyNode[];
 }

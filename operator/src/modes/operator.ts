@@ -9,6 +9,7 @@ import type { DesiredStatus } from '../status/merge.ts';
 import { StatusWriter } from '../status/writer.ts';
 import { Store } from '../store.ts';
 import type { Graph } from '../graph/types.ts';
+import { unservedRouteKinds } from '../graph/unserved-routes.ts';
 
 export interface OperatorOptions {
   configRoot: string;
@@ -28,14 +29,25 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-/** Routes that carry a status entry of ours but no longer reference our Gateways: clear it. */
+/**
+ * Routes (every kind we report on) that carry a status entry of ours but no longer reference
+ * our Gateways, and BackendTLSPolicies that carry an ancestor entry of ours but no longer
+ * apply to a backend of our routes: clear our entries.
+ */
 export function staleRouteStatuses(store: Store, graph: Graph, controllerName: string): DesiredStatus[] {
-  const current = new Set(graph.routes.map((r) => r.key));
-  return store
-    .list('HTTPRoute')
-    .filter((r) => !current.has(`HTTPRoute/${r.metadata.namespace}/${r.metadata.name}`))
+  const current = new Set([...graph.routes, ...graph.unservedRoutes].map((r) => r.key));
+  const routes = (['HTTPRoute', ...unservedRouteKinds] as const).flatMap((kind) => store
+    .list(kind)
+    .filter((r) => !current.has(`${kind}/${r.metadata.namespace}/${r.metadata.name}`))
     .filter((r) => (r.status?.parents ?? []).some((p) => p.controllerName === controllerName))
-    .map((r) => ({ kind: 'HTTPRoute', namespace: r.metadata.namespace, name: r.metadata.name, parents: [] }));
+    .map((r): DesiredStatus => ({ kind, namespace: r.metadata.namespace, name: r.metadata.name, parents: [] })));
+  const policies = new Set(graph.backendTLSPolicies.map((p) => p.key));
+  const stalePolicies = store
+    .list('BackendTLSPolicy')
+    .filter((p) => !policies.has(`BackendTLSPolicy/${p.metadata.namespace}/${p.metadata.name}`))
+    .filter((p) => (p.status?.ancestors ?? []).some((a) => a.controllerName === controllerName))
+    .map((p): DesiredStatus => ({ kind: 'BackendTLSPolicy', namespace: p.metadata.namespace, name: p.metadata.name, ancestors: [] }));
+  return [...routes, ...stalePolicies];
 }
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
