@@ -35,9 +35,11 @@ export class LocalStatus {
     if (!s) return `${key}: gone`;
     const str = (v: unknown) => String(v);
     const fmt = (cs: unknown) => asArray(cs).filter(isObj).map((c) => `${str(c.type)}=${str(c.status)}${c.status === 'True' && c.reason === c.type ? '' : ` (${str(c.reason)}: ${str(c.message)})`}`).join(', ');
-    if (s.parents) {
-      return `${key}: ${asArray(s.parents).filter(isObj).map((p) => {
-        const ref = isObj(p.parentRef) ? p.parentRef : {};
+    // Routes list their parents, policies (BackendTLSPolicy) their ancestors: same shape.
+    const shared = s.parents ?? s.ancestors;
+    if (shared) {
+      return `${key}: ${asArray(shared).filter(isObj).map((p) => {
+        const ref = isObj(p.parentRef) ? p.parentRef : isObj(p.ancestorRef) ? p.ancestorRef : {};
         return `[${str(ref.namespace)}/${str(ref.name)}${ref.sectionName ? `/${str(ref.sectionName)}` : ''}] ${fmt(p.conditions)}`;
       }).join(' ')}`;
     }
