@@ -16,6 +16,8 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
   return ours.map(({ obj, cls, key, problem: addressProblem }) => {
     let problem: Problem | undefined = addressProblem;
     if (!cls.accepted) problem = { reason: Reason.Invalid, message: `GatewayClass ${cls.obj.metadata.name} is not accepted` };
+    // We take no parameters (as for GatewayClass): a Gateway that asks for some is not accepted.
+    else if (!problem && obj.spec?.infrastructure?.parametersRef) problem = { reason: Reason.InvalidParameters, message: 'spec.infrastructure.parametersRef: waygate takes no parameters' };
     const listeners = buildListeners(obj, problem, certs);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
