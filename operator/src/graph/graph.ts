@@ -41,7 +41,8 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
     const rejected = opts.rejected?.get(key);
     const route = buildHTTPRoute(obj, backends,
-      rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined);
+      rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined,
+      opts.modelProblems?.get(key));
     for (const { ref, gateway } of ourRefs) {
       const att = attachRoute(route, ref, gateway, namespaces);
       route.parents.push({ parentRef: parentRefStatus(ref, obj), gateway, conditions: routeParentConditions(route, att.problem) });

@@ -23,7 +23,15 @@ export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState):
   const prog = !gw.valid
     ? condition(ConditionType.Programmed, false, Reason.Invalid, 'Gateway is not accepted', gen)
     : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
-  return [accepted, prog];
+  const out = [accepted, prog];
+  // ResolvedRefs of the Gateway itself covers spec.tls.backend.clientCertificateRef (v1.7).
+  if (gw.backendClientCertificate) {
+    const p = gw.backendClientCertificate.problem;
+    out.push(p
+      ? condition(ConditionType.ResolvedRefs, false, p.reason, p.message, gen)
+      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'spec.tls.backend.clientCertificateRef resolves (backend TLS is not supported yet, so no backend receives it)', gen));
+  }
+  return out;
 }
 
 export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: ProgrammedState): DesiredStatus[] {

@@ -13,6 +13,8 @@ export interface GraphOptions {
   addressBlock?: number;
   /** Objects nginx rejected earlier (key -> generation -> reason): excluded and reported. */
   rejected?: ReadonlyMap<string, { generation: number | undefined; message: string }>;
+  /** Rules the data plane could not express in an earlier pass: route key -> rule index -> message. */
+  modelProblems?: ReadonlyMap<string, ReadonlyMap<number, string>>;
 }
 
 export type ListenerProtocol = 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' | 'UDP';
@@ -45,6 +47,8 @@ export interface GatewayNode {
   valid: boolean;
   problem?: Problem;
   listeners: ListenerNode[];
+  /** Set when spec.tls.backend is: whether its clientCertificateRef resolves (Gateway ResolvedRefs). */
+  backendClientCertificate?: { problem?: Problem };
 }
 
 export interface AttachedRoute {
