@@ -75,7 +75,9 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // Exit only once stdout is flushed: into a pipe it is asynchronous, and `render` output
+  // of more than 128 KiB was cut.
+  (code) => process.stdout.write('', () => process.exit(code)),
   (e) => {
     console.error(`waygate: ${(e as Error).message}`);
     process.exit(1);

@@ -28,6 +28,32 @@ describe('waygate render', function () {
     expect(r.stdout).to.contain('# ==== http.conf ====').and.contain('server_name "store.example.com";').and.contain('listen "127.0.0.1:8080"');
   });
 
+  it('prints a config larger than a pipe buffer whole (stdout is flushed before exit)', () => {
+    const routes = Array.from({ length: 300 }, (_, i) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r${i}, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [h${i}.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /p${i}}, headers: [{name: x-tenant, value: t${i}}]}], backendRefs: [{name: svc, port: 80}]}]
+`).join('');
+    writeFileSync(join(dir, 'big.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: waygate}
+spec: {controllerName: waygate.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec: {gatewayClassName: waygate, listeners: [{name: http, port: 80, protocol: HTTP}]}
+${routes}`);
+    const r = waygate('render', join(dir, 'big.yaml'));
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout.length).to.be.above(128 * 1024);
+    expect(r.stdout).to.contain('server_name "h299.example.com";').and.contain('# ==== stream.conf ====');
+  });
+
   it('prints every object\'s conditions with --status', () => {
     const r = waygate('render', '--status', 'examples/');
     expect(r.code, r.stderr).to.equal(0);

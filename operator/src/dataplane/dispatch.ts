@@ -107,6 +107,9 @@ function regexGroup(b: ModelBuilder, c: MatchCandidate): RegexGroup | undefined 
   return { vars: `$${gate}`, expect };
 }
 
+/** A pattern that skips the first `n` colon-separated regex parts of a key. */
+const skipParts = (n: number) => (n === 0 ? '' : n === 1 ? '[01]*:' : `(?:[01]*:){${n}}`);
+
 /** An upper bound of what a candidate adds to a segment's key. */
 function keyCost(c: MatchCandidate, fields: Set<string>): number {
   const cheap = cheapOf(c.match);
@@ -153,7 +156,9 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
         ...(useMethod ? [m.method ? regexLiteral(m.method) : ANY] : []),
         ...headers.map((h) => { const x = m.headers.find((v) => v.type === 'Exact' && v.name.toLowerCase() === h); return x ? regexLiteral(x.value) : ANY; }),
         ...queries.map((q) => { const x = m.queryParams.find((v) => v.type === 'Exact' && v.name === q); return x ? regexLiteral(x.value) : ANY; }),
-        ...(parts.length ? [parts.map((s) => (group?.vars === s ? group.expect : '[01]*')).join(':')] : []),
+        // Its own part by position ("(?:[01]*:){i}"), not by spelling out every other part:
+        // an entry's size must not grow with the number of candidates in the segment.
+        ...(parts.length ? [group ? `${skipParts(parts.indexOf(group.vars))}${group.expect}(?::[01]*)*` : '[01:]*'] : []),
       ];
       entries.push({ pattern: quote(`~^k${values.join('\n')}$`), value: targetOf(c), source: c.route.key });
     } catch (err) {
