@@ -69,22 +69,6 @@ const validatorWouldHang = (v: unknown) => typeof v === 'string' && v.length > 1
  */
 const knownBugs: { title: string; hits: (c: Case, s: Slot, v: unknown) => boolean }[] = [
   {
-    title: 'Exact/PathPrefix paths longer than 255 characters (CRD and our layer allow 1,024) become nginx locations whose length overflows a byte: `= "/"+"a"x299` never matches its own path (the request falls through to "/"), while the 44-character path "/"+"a"x43 (300 mod 256) is routed to it',
-    hits: (c, s, v) => (c.name === 'path Exact' || c.name === 'path PathPrefix') && typeof v === 'string' && v.length > 254,
-  },
-  {
-    title: 'listener port is not range-checked by our layer: a raw Gateway with port 0 or "0x50" renders `listen "127.77.x.y:0"` and nginx -t fails for every Gateway',
-    hits: (c, s, v) => c.name === 'listener port' && s.mode === 'raw' && !(Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535),
-  },
-  {
-    title: 'backendRef weight has no upper bound in our layer: a raw weight of 1e21 renders `server ... weight=1e+23`, which nginx refuses for every route (the CRD caps weights at 1,000,000)',
-    hits: (c, s, v) => c.name === 'backendRef weight' && s.mode === 'raw' && typeof v === 'number' && v > 1_000_000,
-  },
-  {
-    title: 'EndpointSlice IPv6 address with a zone ("fe80::1%eth0") passes our endpoint check (node:net isIP) and nginx -t fails for every route ("invalid IPv6 address in upstream")',
-    hits: (c, s, v) => c.name === 'EndpointSlice address (IPv6)' && s.mode === 'raw' && typeof v === 'string' && v.includes('%'),
-  },
-  {
     title: 'two Gateways that request the same address (CRD-valid spec.addresses[0].value "127.0.0.67") on one port both get `default_server` and nginx -t fails for every Gateway ("a duplicate default server")',
     hits: (c, s, v) => c.name === 'Gateway address' && s.mode === 'crd' && v === MAIN,
   },

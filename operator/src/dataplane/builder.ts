@@ -22,7 +22,9 @@ export function splitPercent(share: number): string {
   return `${Math.min(100, Math.max(0.01, Math.round(share * 10_000) / 100)).toFixed(2)}%`;
 }
 
+/** "ip:port" or "[ipv6]:port" that nginx's upstream `server` takes (no IPv6 zone: node:net accepts "%eth0", nginx does not). */
 function validEndpoint(address: string): boolean {
+  if (address.includes('%')) return false;
   const m = address.match(/^\[?([^\]]+)\]?:(\d+)$/);
   return !!m && isIP(m[1]!) !== 0 && Number(m[2]) > 0 && Number(m[2]) < 65536;
 }

@@ -3,7 +3,7 @@
 // backendRefs resolved.
 import type { HTTPHeaderMatch, HTTPRouteMatch, HTTPRouteRule } from '../api/gateway-api.ts';
 import type { HTTPRoute } from '../objects.ts';
-import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkQueryName, checkRegex, limits } from '../values/checks.ts';
+import { checkHeaderName, checkHostname, checkMatchPath, checkPort, checkWeight, checkPrintable, checkQueryName, checkRegex, limits } from '../values/checks.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import { parseFilters } from './filters.ts';
@@ -33,7 +33,7 @@ export function parseMatch(m: HTTPRouteMatch, field: string): { match: RouteMatc
     const err = checkRegex(path.value);
     if (err) return { problem: `${field}.path.value: ${err}` };
   } else if (path.type === 'Exact' || path.type === 'PathPrefix') {
-    const err = checkPath(path.value);
+    const err = checkMatchPath(path.value);
     if (err) return { problem: `${field}.path.value: ${err}` };
   } else return { problem: `${field}.path.type: ${path.type} is not supported` };
   if (m.method !== undefined && !HTTP_METHODS.includes(m.method)) return { problem: `${field}.method: ${JSON.stringify(String(m.method))} is not an HTTP method the spec allows` };
@@ -62,6 +62,11 @@ function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backend
   }
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
     if (b.filters?.length) return fail(`${field}.backendRefs[${i}].filters: backendRef filters are not supported yet`);
+    // Defense in depth: both are printed into nginx.conf, whatever the CRD says.
+    const weightErr = b.weight === undefined ? undefined : checkWeight(b.weight);
+    if (weightErr) return fail(`${field}.backendRefs[${i}].weight: ${weightErr}`);
+    const portErr = b.port === undefined ? undefined : checkPort(b.port);
+    if (portErr) return fail(`${field}.backendRefs[${i}].port: ${portErr}`);
   }
   const rawMatches: HTTPRouteMatch[] = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix', value: '/' } }];
   for (const [i, m] of rawMatches.entries()) {

@@ -2,7 +2,7 @@
 // one Gateway on the same port (spec: ListenerConditionConflicted).
 import type { Listener } from '../api/gateway-api.ts';
 import type { Condition, Gateway } from '../objects.ts';
-import { checkHostname } from '../values/checks.ts';
+import { checkHostname, checkPort } from '../values/checks.ts';
 import { groupBy } from '../collections.ts';
 import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
@@ -89,7 +89,9 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
       : { reason: Reason.UnsupportedProtocol, message: `spec.listeners[${i}].protocol: ${l.protocol} is not supported yet` };
     const hostnameError = l.hostname === undefined ? undefined : checkHostname(l.hostname);
     const hostnameProblem = hostnameError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].hostname: ${hostnameError}` } : undefined;
-    const acceptProblem = gatewayProblem ?? protocolProblem ?? hostnameProblem ?? unsupportedListenerField(gw, l, i) ?? conflict;
+    const portError = checkPort(l.port);
+    const portProblem = portError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].port: ${portError}` } : undefined;
+    const acceptProblem = gatewayProblem ?? portProblem ?? protocolProblem ?? hostnameProblem ?? unsupportedListenerField(gw, l, i) ?? conflict;
     // Certificates are references: a bad one leaves the listener Accepted (routes still
     // attach and are counted) but unresolved and not Programmed: nginx gets no server for
     // it until the Secret or ReferenceGrant is fixed.

@@ -25,7 +25,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
  * main config sizes its hashes for the longest hostname, header name and variable name
  * (dataplane/hashes.ts), so an accepted value can never make `nginx -t` fail for everyone.
  */
-export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024, hostname: 253, headerName: 256, queryName: 256, token: 4000 } as const;
+export const limits = { path: 1024, regex: 1024, headerValue: 1024, queryValue: 1024, hostname: 253, headerName: 256, queryName: 256, token: 4000, locationPath: 254, weight: 1_000_000 } as const;
 
 /**
  * A value that becomes one quoted nginx token (a header value, say) must fit nginx's
@@ -65,6 +65,27 @@ export function checkRegex(re: unknown): string | undefined {
     if (err instanceof RegexAnalysisTimeout) return `regular expression ${JSON.stringify(re)} could not be analysed for backtracking in time; it is refused until an analysis completes`;
     throw err;
   }
+}
+
+/**
+ * Exact and PathPrefix match values become nginx locations, whose static lookup tree keeps
+ * a name's length in one byte: a longer location is matched by the wrong name (a 300-
+ * character path served another route's 44-character prefix). "/x" also becomes "/x/".
+ */
+export function checkMatchPath(p: unknown): string | undefined {
+  const err = checkPath(p);
+  if (err) return err;
+  if ((p as string).length > limits.locationPath) return `path of ${(p as string).length} characters; nginx locations hold at most ${limits.locationPath}`;
+}
+
+/** A port number, checked here whatever the CRD says (it is printed into nginx.conf). */
+export function checkPort(n: unknown): string | undefined {
+  if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535)) return `${JSON.stringify(n)} is not a port number (1-65535)`;
+}
+
+/** A backendRef weight: an integer the upstream's `weight=` can carry (the CRD's range). */
+export function checkWeight(n: unknown): string | undefined {
+  if (!(typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= limits.weight)) return `${JSON.stringify(n)} is not a weight (an integer from 0 to ${limits.weight})`;
 }
 
 export function checkHeaderName(n: unknown): string | undefined {
