@@ -20,9 +20,12 @@ export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState):
     : invalidListeners.length
       ? condition(ConditionType.Accepted, true, Reason.ListenersNotValid, `listeners ${invalidListeners.join(', ')} are not valid`, gen)
       : condition(ConditionType.Accepted, true, Reason.Accepted, 'Gateway is accepted', gen);
+  // An address another Gateway holds: accepted (spec: AddressNotUsable is a Programmed reason), not programmed.
   const prog = !gw.valid
     ? condition(ConditionType.Programmed, false, Reason.Invalid, 'Gateway is not accepted', gen)
-    : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
+    : gw.addressProblem
+      ? condition(ConditionType.Programmed, false, gw.addressProblem.reason, gw.addressProblem.message, gen)
+      : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
   const out = [accepted, prog];
   // ResolvedRefs of the Gateway itself covers spec.tls.backend.clientCertificateRef (v1.7).
   if (gw.backendClientCertificate) {
@@ -67,9 +70,12 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
           attachedRoutes: l.attached.length,
           conditions: [
             ...l.conditions,
-            l.programmable
-              ? condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen)
-              : condition(ConditionType.Programmed, false, Reason.Invalid, l.valid ? 'Listener references do not resolve' : 'Listener is not valid', gen),
+            !l.programmable
+              ? condition(ConditionType.Programmed, false, Reason.Invalid, l.valid ? 'Listener references do not resolve' : 'Listener is not valid', gen)
+              : gw.addressProblem
+                // Waits for its Gateway's address (see the Gateway's Programmed condition).
+                ? condition(ConditionType.Programmed, false, Reason.Pending, `the Gateway has no usable address: ${gw.addressProblem.message}`, gen)
+                : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen),
           ],
         })),
       },

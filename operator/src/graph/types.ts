@@ -44,6 +44,8 @@ export interface GatewayNode {
   key: string;
   /** The loopback address nginx listens on for this Gateway. */
   address?: string;
+  /** Accepted, but its address cannot be used (AddressNotUsable): not programmed, nginx gets nothing for it. */
+  addressProblem?: Problem;
   valid: boolean;
   problem?: Problem;
   listeners: ListenerNode[];
