@@ -3,60 +3,32 @@
 // request in plain text, while another route on the same host keeps serving; the policy's
 // status says why. Through the standalone mode (YAML directory -> agent -> nginx).
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { startEcho, type EchoServer } from '../../examples/echo.ts';
-import { defaultControllerName, supportedFeatures } from '../../operator/src/features.ts';
-import { startStandalone, type Standalone } from '../../operator/src/modes/standalone.ts';
 import { eventually, get } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
+import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
+import { backend, gateway, gatewayClass, httpRoute } from '../support/standalone-yaml.ts';
 
 const ADDRESS = '127.0.0.95';
 const PORT = 18195;
 const HOST = 'shop.example.com';
 
-const service = (name: string, port: number) => `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: web}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: web, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-`;
-
-const objectsYaml = (securePort: number, plainPort: number) => `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: waygate}
-spec: {controllerName: ${defaultControllerName}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: web}
-spec:
-  gatewayClassName: waygate
-  addresses: [{type: IPAddress, value: ${ADDRESS}}]
-  listeners: [{name: http, protocol: HTTP, port: ${PORT}}]
----
-${service('secure', securePort)}---
-${service('plain', plainPort)}---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: shop, namespace: web}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [${HOST}]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /secure}}]
-    backendRefs: [{name: secure, port: 80}]
-  - matches: [{path: {type: PathPrefix, value: /plain}}]
-    backendRefs: [{name: plain, port: 80}]
-`;
+const objects = (securePort: number, plainPort: number) => [
+  gatewayClass(),
+  gateway({ address: ADDRESS, port: PORT }),
+  ...backend('web', 'secure', securePort),
+  ...backend('web', 'plain', plainPort),
+  httpRoute({
+    name: 'shop',
+    hostnames: [HOST],
+    rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/secure' } }], backendRefs: [{ name: 'secure', port: 80 }] },
+      { matches: [{ path: { type: 'PathPrefix', value: '/plain' } }], backendRefs: [{ name: 'plain', port: 80 }] },
+    ],
+  }),
+];
 
 const policyYaml = `apiVersion: gateway.networking.k8s.io/v1
 kind: BackendTLSPolicy
@@ -68,39 +40,30 @@ spec:
 
 describe('BackendTLSPolicy on a real nginx: fail closed until backend TLS exists', function () {
   this.timeout(30_000);
-  let dir: string;
-  let runDir: string;
-  let secure: EchoServer;
-  let plain: EchoServer;
-  let standalone: Standalone;
+  let run: TempStandalone;
   const log = captureLogger();
   const answer = (path: string) => get(ADDRESS, PORT, path, { host: HOST }).then((r) => ({ status: r.status, backend: r.backend }), () => ({ status: 0, backend: undefined }));
   const statusOf = (kind: string, name: string): any => {
-    const docs = parseAllDocuments(readFileSync(join(runDir, 'status.yaml'), 'utf8')).map((d) => d.toJS());
+    const docs = parseAllDocuments(readFileSync(join(run.runDir, 'status.yaml'), 'utf8')).map((d) => d.toJS());
     return docs.flatMap((d: any) => (Array.isArray(d) ? d : d?.items ?? [d])).find((o: any) => o?.kind === kind && o?.metadata?.name === name)?.status;
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'waygate-backendtls-src-'));
-    runDir = mkdtempSync(join(tmpdir(), 'waygate-backendtls-run-'));
-    secure = await startEcho('secure');
-    plain = await startEcho('plain');
-    writeFileSync(join(dir, 'objects.yaml'), objectsYaml(secure.port, plain.port));
-    standalone = await startStandalone({ dir, runDir, controllerName: defaultControllerName, supportedFeatures, logger: log.logger });
+    run = tempStandalone('backendtls');
+    const secure = await run.echo('secure');
+    const plain = await run.echo('plain');
+    run.write('objects.yaml', objects(secure.port, plain.port));
+    await run.start(log.logger);
     // Control: without a policy both routes reach their echo backend in plain HTTP.
     await eventually('/secure without a policy', () => answer('/secure'), (r) => r.status === 200);
   });
 
   after(async () => {
-    await standalone?.stop();
-    await secure?.close();
-    await plain?.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(runDir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it('a route to the policied Service answers 500 (never 200 in plain text); the other route keeps serving', async () => {
-    writeFileSync(join(dir, 'policy.yaml'), policyYaml);
+    run.write('policy.yaml', policyYaml);
     const refused = await eventually('/secure refused', () => answer('/secure'), (r) => r.status !== 200);
     expect(refused.status).to.equal(500);
     expect(refused.backend).to.equal(undefined); // nginx answered, no echo backend did
@@ -123,7 +86,7 @@ describe('BackendTLSPolicy on a real nginx: fail closed until backend TLS exists
   });
 
   it('serves the Service again once the policy is removed', async () => {
-    unlinkSync(join(dir, 'policy.yaml'));
+    unlinkSync(join(run.dir, 'policy.yaml'));
     const back = await eventually('/secure served again', () => answer('/secure'), (r) => r.status === 200);
     expect(back.backend).to.equal('secure');
   });

@@ -4,58 +4,24 @@
 // holds the changed object, or the agent judged the identical version. A control first shows
 // that the same measurements do see a reload.
 import { expect } from 'chai';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEcho, type EchoServer } from '../../examples/echo.ts';
 import type { Verdict } from '../../nginx/agent/verdict.ts';
 import { ConfigWriter } from '../../operator/src/apply/writer.ts';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { defaultControllerName, supportedFeatures } from '../../operator/src/features.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
-import { startStandalone, type Standalone } from '../../operator/src/modes/standalone.ts';
+import type { Standalone } from '../../operator/src/modes/standalone.ts';
 import { renderConfig } from '../../operator/src/render/render.ts';
 import { freePort } from '../cluster/processes.ts';
 import { eventually, get } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
+import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
+import { appFiles, httpRoute, toYaml, writeFiles } from '../support/standalone-yaml.ts';
 
 const ADDRESS = '127.0.0.92';
 
-const gatewayYaml = (port: number) => `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: waygate}
-spec: {controllerName: ${defaultControllerName}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: web}
-spec:
-  gatewayClassName: waygate
-  addresses: [{type: IPAddress, value: ${ADDRESS}}]
-  listeners: [{name: http, protocol: HTTP, port: ${port}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: web}
-spec: {ports: [{name: http, port: 80}]}
-`;
-
-const slice = (port: number) => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: web, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-`;
-
-const routeYaml = (host: string, labels = '{}') => `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: app, namespace: web, labels: ${labels}}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [${host}]
-  rules: [{backendRefs: [{name: app, port: 80}]}]
-`;
+const routeYaml = (host: string, labels: Record<string, string> = {}) => toYaml([httpRoute({ hostnames: [host], labels })]);
 
 /** The nginx master and the pids of its workers (a reload replaces the workers). */
 function nginxProcesses(runDir: string): { master: number; workers: number[] } {
@@ -79,24 +45,21 @@ const versionsOnDisk = (runDir: string) => readdirSync(join(runDir, 'config', 'v
 
 describe('no reload without change (standalone pipeline, real nginx)', function () {
   this.timeout(30_000);
-  let dir: string;
+  let run: TempStandalone;
   let runDir: string;
   let port: number;
-  let echo: EchoServer;
   let sa: Standalone;
   const verdicts: Verdict[] = [];
   const log = captureLogger('debug');
   const backend = (host: string) => get(ADDRESS, port, '/', { host }).then((r) => (r.status === 200 ? r.backend : String(r.status)), () => 'down');
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'waygate-noreload-src-'));
-    runDir = mkdtempSync(join(tmpdir(), 'waygate-noreload-run-'));
+    run = tempStandalone('noreload');
+    runDir = run.runDir;
     port = await freePort();
-    echo = await startEcho('app');
-    writeFileSync(join(dir, 'gateway.yaml'), gatewayYaml(port));
-    writeFileSync(join(dir, 'slice.yaml'), slice(echo.port));
-    writeFileSync(join(dir, 'route.yaml'), routeYaml('one.example.com'));
-    sa = await startStandalone({ dir, runDir, controllerName: defaultControllerName, supportedFeatures, logger: log.logger });
+    const echo = await run.echo('app');
+    writeFiles(run.dir, appFiles({ address: ADDRESS, port, echoPort: echo.port, host: 'one.example.com' }));
+    sa = await run.start(log.logger);
     sa.agent.onVerdict((v) => verdicts.push(v));
     await eventually('one.example.com served', () => backend('one.example.com'), (b) => b === 'app');
     await sa.controller.idle();
@@ -108,16 +71,13 @@ describe('no reload without change (standalone pipeline, real nginx)', function 
   });
 
   after(async () => {
-    await sa?.stop();
-    await echo?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it('(control) a change that renders differently writes a version and reloads nginx: the measurements see a reload', async () => {
     const before = { written: sa.controller.stats.versionsWritten, verdicts: verdicts.length, nginx: nginxProcesses(runDir) };
     expect(before.nginx.workers.length, 'nginx workers found').to.be.greaterThan(0);
-    writeFileSync(join(dir, 'route.yaml'), routeYaml('two.example.com'));
+    run.write('route.yaml', routeYaml('two.example.com'));
     await eventually('two.example.com served', () => backend('two.example.com'), (b) => b === 'app');
     await sa.controller.idle();
     await sa.agent.settled();
@@ -130,7 +90,7 @@ describe('no reload without change (standalone pipeline, real nginx)', function 
 
   it('a label-only change is rebuilt into the graph, then writes no version and nginx is not reloaded', async () => {
     const before = { rebuilds: sa.controller.stats.rebuilds, written: sa.controller.stats.versionsWritten, versions: versionsOnDisk(runDir), verdicts: verdicts.length, nginx: nginxProcesses(runDir) };
-    writeFileSync(join(dir, 'route.yaml'), routeYaml('two.example.com', '{noise: "1"}'));
+    run.write('route.yaml', routeYaml('two.example.com', { noise: '1' }));
     // Processed: the store has the labelled route, and a rebuild after that saw it.
     await eventually('the store has the label', async () => sa.store.get('HTTPRoute', 'web', 'app')?.metadata.labels?.noise, (l) => l === '1');
     await sa.controller.idle();

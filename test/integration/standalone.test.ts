@@ -10,45 +10,13 @@ import { defaultControllerName, supportedFeatures } from '../../operator/src/fea
 import { startStandalone, type Standalone } from '../../operator/src/modes/standalone.ts';
 import { eventually, get } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
+import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
+import { appFiles, httpRoute, toYaml, writeFiles } from '../support/standalone-yaml.ts';
 
 const ADDRESS = '127.0.0.91';
 const PORT = 18191;
 
-const gatewayYaml = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: waygate}
-spec: {controllerName: ${defaultControllerName}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: web}
-spec:
-  gatewayClassName: waygate
-  addresses: [{type: IPAddress, value: ${ADDRESS}}]
-  listeners: [{name: http, protocol: HTTP, port: ${PORT}}]
-`;
-
-const backendYaml = (port: number) => `apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: web}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: web, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-`;
-
-const routeYaml = (host: string) => `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: app, namespace: web}
-spec:
-  parentRefs: [{name: gw}]
-  hostnames: [${host}]
-  rules: [{backendRefs: [{name: app, port: 80}]}]
-`;
+const routeYaml = (host: string, name = 'app') => toYaml([httpRoute({ name, hostnames: [host] })]);
 
 // Hostile YAML: each must be refused on its own, naming the file.
 const aliasBomb = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n') + '\n';
@@ -59,28 +27,22 @@ const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe('standalone mode (YAML directory -> nginx)', function () {
   this.timeout(30_000);
+  let run: TempStandalone;
   let dir: string;
   let runDir: string;
-  let echo: EchoServer;
-  let standalone: Standalone;
   const log = captureLogger();
   const status = (host: string) => get(ADDRESS, PORT, '/', { host }).then((r) => r.status, () => 0);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'waygate-standalone-src-'));
-    runDir = mkdtempSync(join(tmpdir(), 'waygate-standalone-run-'));
-    echo = await startEcho('app');
-    writeFileSync(join(dir, 'gateway.yaml'), gatewayYaml);
-    writeFileSync(join(dir, 'backend.yaml'), backendYaml(echo.port));
-    writeFileSync(join(dir, 'route.yaml'), routeYaml('one.example.com'));
-    standalone = await startStandalone({ dir, runDir, controllerName: defaultControllerName, supportedFeatures, logger: log.logger });
+    run = tempStandalone('standalone');
+    ({ dir, runDir } = run);
+    const echo = await run.echo('app');
+    writeFiles(dir, appFiles({ address: ADDRESS, port: PORT, echoPort: echo.port, host: 'one.example.com' }));
+    await run.start(log.logger);
   });
 
   after(async () => {
-    await standalone?.stop();
-    await echo?.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(runDir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it('serves the routes of the directory', async () => {
@@ -101,7 +63,7 @@ describe('standalone mode (YAML directory -> nginx)', function () {
 
   it('reports a malformed file and an object the CRDs refuse, and keeps serving the rest', async () => {
     writeFileSync(join(dir, 'broken.yaml'), 'apiVersion: v1\nkind: [unclosed\n');
-    writeFileSync(join(dir, 'refused.yaml'), routeYaml('UPPER.example.com').replace('name: app,', 'name: refused,'));
+    writeFileSync(join(dir, 'refused.yaml'), routeYaml('UPPER.example.com', 'refused'));
     await eventually('the errors to be logged', async () => log.lines.join(''), (t) => t.includes('broken.yaml') && t.includes('refused.yaml'));
     const logged = log.lines.join('');
     expect(logged).to.match(/broken\.yaml \(document 1\): invalid YAML/);
@@ -186,9 +148,7 @@ describe('standalone run directory', function () {
     dir = join(scratch, 'yaml');
     mkdirSync(dir);
     echo = await startEcho('fresh');
-    writeFileSync(join(dir, 'gateway.yaml'), gatewayYaml.replace(ADDRESS, ADDR));
-    writeFileSync(join(dir, 'backend.yaml'), backendYaml(echo.port));
-    writeFileSync(join(dir, 'route.yaml'), routeYaml('fresh.example.com'));
+    writeFiles(dir, appFiles({ address: ADDR, port: PORT, echoPort: echo.port, host: 'fresh.example.com' }));
   });
 
   afterEach(async () => {
@@ -327,10 +287,7 @@ describe('standalone process: no nginx left behind', function () {
     dir = join(scratch, 'yaml');
     mkdirSync(dir);
     echo = await startEcho('proc');
-    writeFileSync(join(dir, 'gateway.yaml'), gatewayYaml.replace(ADDRESS, ADDR));
-    writeFileSync(join(dir, 'backend.yaml'), backendYaml(echo.port));
-    writeFileSync(join(dir, 'route.yaml'), routeYaml('proc.example.com'));
-    writeFileSync(join(dir, 'bomb.yaml'), aliasBomb);
+    writeFiles(dir, { ...appFiles({ address: ADDR, port: PORT, echoPort: echo.port, host: 'proc.example.com' }), 'bomb.yaml': aliasBomb });
   });
 
   after(async () => {

@@ -4,45 +4,26 @@
 // serving; and a route added afterwards is served (config and status keep flowing).
 // Real nginx through the standalone mode (YAML directory -> controller -> agent).
 import { expect } from 'chai';
-import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { startEcho, type EchoResponse, type EchoServer } from '../../examples/echo.ts';
-import { defaultControllerName, supportedFeatures } from '../../operator/src/features.ts';
-import { startStandalone, type Standalone } from '../../operator/src/modes/standalone.ts';
+import type { EchoResponse } from '../../examples/echo.ts';
+import type { Standalone } from '../../operator/src/modes/standalone.ts';
 import { eventually, get } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
+import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
+import { backend, gateway, gatewayClass, httpRoute } from '../support/standalone-yaml.ts';
 
 const ADDRESS = '127.0.0.93';
 const PORT = 18193;
-const G = 'gateway.networking.k8s.io';
 
 interface Condition { type: string; status: string; reason: string; message: string }
 
-const base = [
-  { apiVersion: `${G}/v1`, kind: 'GatewayClass', metadata: { name: 'waygate' }, spec: { controllerName: defaultControllerName } },
-  {
-    apiVersion: `${G}/v1`, kind: 'Gateway', metadata: { name: 'gw', namespace: 'infra' },
-    spec: { gatewayClassName: 'waygate', addresses: [{ type: 'IPAddress', value: ADDRESS }], listeners: [{ name: 'http', protocol: 'HTTP', port: PORT, allowedRoutes: { namespaces: { from: 'All' } } }] },
-  },
-];
+/** The class and Gateway infra/gw on address:port, accepting routes from every namespace. */
+const infra = (address: string, port: number) => [gatewayClass(), gateway({ address, port, namespace: 'infra', allowedRoutes: { namespaces: { from: 'All' } } })];
 
-function backend(ns: string, port: number): object[] {
-  return [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'app', namespace: ns }, spec: { ports: [{ name: 'http', port: 80 }] } },
-    {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'app-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'app' } },
-      addressType: 'IPv4', ports: [{ name: 'http', port }], endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    },
-  ];
-}
-
+/** A route of tenant `ns` to its Service "app"; `rule` adds to (or replaces) the rule's fields. */
 function route(ns: string, name: string, hostnames: string[], rule: Record<string, unknown> = {}): object {
-  return {
-    apiVersion: `${G}/v1`, kind: 'HTTPRoute', metadata: { name, namespace: ns },
-    spec: { parentRefs: [{ name: 'gw', namespace: 'infra' }], hostnames, rules: [{ backendRefs: [{ name: 'app', port: 80 }], ...rule }] },
-  };
+  return httpRoute({ namespace: ns, name, hostnames, gatewayNamespace: 'infra', rules: [{ backendRefs: [{ name: 'app', port: 80 }], ...rule }] });
 }
 
 const long = (n: number, seed = 'v') => Array.from({ length: n }, (_, i) => String.fromCharCode(97 + ((i * 7 + seed.charCodeAt(0)) % 26))).join('');
@@ -60,14 +41,9 @@ function hostname(n: number): string {
 
 describe('tenant isolation: one object\'s failure stays that object\'s (real nginx, standalone mode)', function () {
   this.timeout(60_000);
-  let dir: string;
-  let runDir: string;
-  let echoA: EchoServer;
-  let echoB: EchoServer;
+  let run: TempStandalone;
   let standalone: Standalone;
   const log = captureLogger();
-
-  const put = (file: string, objects: object[]) => writeFileSync(join(dir, file), objects.map((o) => stringify(o)).join('---\n'));
   const request = (host: string, path = '/', headers: Record<string, string> = {}) => get(ADDRESS, PORT, path, { host, headers }).catch(() => ({ status: 0, body: '', headers: {}, backend: undefined }));
   const parentConditions = (ns: string, name: string): Condition[] | undefined => {
     const s = standalone.status.get(`HTTPRoute/${ns}/${name}`) as { parents?: { conditions: Condition[] }[] } | undefined;
@@ -80,34 +56,28 @@ describe('tenant isolation: one object\'s failure stays that object\'s (real ngi
   async function othersKeepServing(tag: string): Promise<void> {
     expect((await request('a.example.com')).backend, 'tenant A keeps serving').to.equal('a');
     const name = `late-${tag}`;
-    put(`${name}.yaml`, [route('team-b', name, [`${name}.example.com`])]);
+    run.write(`${name}.yaml`, [route('team-b', name, [`${name}.example.com`])]);
     await eventually(`${name} served`, async () => (await request(`${name}.example.com`)).backend, (b) => b === 'b', 20_000);
-    unlinkSync(join(dir, `${name}.yaml`));
+    unlinkSync(join(run.dir, `${name}.yaml`));
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'waygate-isolation-src-'));
-    runDir = mkdtempSync(join(tmpdir(), 'waygate-isolation-run-'));
-    chmodSync(runDir, 0o700);
-    echoA = await startEcho('a');
-    echoB = await startEcho('b');
-    put('base.yaml', [...base, ...backend('team-a', echoA.port), ...backend('team-b', echoB.port)]);
-    put('a.yaml', [route('team-a', 'a', ['a.example.com'])]);
-    standalone = await startStandalone({ dir, runDir, controllerName: defaultControllerName, supportedFeatures, logger: log.logger });
+    run = tempStandalone('isolation');
+    const echoA = await run.echo('a');
+    const echoB = await run.echo('b');
+    run.write('base.yaml', [...infra(ADDRESS, PORT), ...backend('team-a', 'app', echoA.port), ...backend('team-b', 'app', echoB.port)]);
+    run.write('a.yaml', [route('team-a', 'a', ['a.example.com'])]);
+    standalone = await run.start(log.logger);
     await eventually('tenant A served', async () => (await request('a.example.com')).backend, (b) => b === 'a', 20_000);
   });
 
   after(async () => {
-    await standalone?.stop();
-    await echoA?.close();
-    await echoB?.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(runDir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it('a RequestHeaderModifier value at the CRD maximum (4,096 characters) is served, or refused on its route only', async () => {
     const value = long(4096);
-    put('x1.yaml', [route('team-b', 'x1', ['x1.example.com'], { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Big', value }] } }] })]);
+    run.write('x1.yaml', [route('team-b', 'x1', ['x1.example.com'], { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Big', value }] } }] })]);
     const accepted = await conditionOf('team-b', 'x1', 'Accepted', () => true);
     if (accepted.status === 'True') {
       const r = await eventually('x1 served', () => request('x1.example.com'), (x) => x.backend === 'b', 20_000);
@@ -117,14 +87,14 @@ describe('tenant isolation: one object\'s failure stays that object\'s (real ngi
       expect(accepted.message).to.contain('spec.rules[0].filters[0].requestHeaderModifier.set[0].value');
     }
     await othersKeepServing('x1');
-    unlinkSync(join(dir, 'x1.yaml'));
+    unlinkSync(join(run.dir, 'x1.yaml'));
   });
 
   it('two long header-match values on one rule: the route gets a condition naming the field, the others keep serving', async () => {
     // 1,024 characters each (our limit for match values), dots: each doubles as a regex
     // literal, so the two together outgrow one nginx configuration token.
     const headers = [{ name: 'X-One', value: '.'.repeat(1024) }, { name: 'X-Two', value: '.'.repeat(1024) }];
-    put('x2.yaml', [route('team-b', 'x2', ['x2.example.com'], { matches: [{ path: { type: 'PathPrefix', value: '/' }, headers }] })]);
+    run.write('x2.yaml', [route('team-b', 'x2', ['x2.example.com'], { matches: [{ path: { type: 'PathPrefix', value: '/' }, headers }] })]);
     const accepted = await conditionOf('team-b', 'x2', 'Accepted', () => true);
     if (accepted.status === 'True') {
       const r = await eventually('x2 served', () => request('x2.example.com', '/', { 'X-One': headers[0]!.value, 'X-Two': headers[1]!.value }), (x) => x.backend === 'b', 20_000);
@@ -135,37 +105,37 @@ describe('tenant isolation: one object\'s failure stays that object\'s (real ngi
       expect(accepted.message).to.match(/spec\.rules\[0\]\.matches\[0\]/);
     }
     await othersKeepServing('x2');
-    unlinkSync(join(dir, 'x2.yaml'));
+    unlinkSync(join(run.dir, 'x2.yaml'));
   });
 
   it('a route hostname of 253 characters is served (server_names_hash sized for it) and nothing else breaks', async () => {
     const host = hostname(253);
     expect(host).to.have.length(253);
-    put('x3.yaml', [route('team-b', 'x3', [host])]);
+    run.write('x3.yaml', [route('team-b', 'x3', [host])]);
     await eventually('x3 served', async () => (await request(host)).backend, (b) => b === 'b', 20_000);
     await othersKeepServing('x3');
-    unlinkSync(join(dir, 'x3.yaml'));
+    unlinkSync(join(run.dir, 'x3.yaml'));
   });
 
   it('a header name of 256 characters in a header modifier is served (proxy_headers_hash sized for it)', async () => {
     const name = `X-${long(254, 'h')}`;
-    put('x4.yaml', [route('team-b', 'x4', ['x4.example.com'], { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name, value: 'yes' }] } }] })]);
+    run.write('x4.yaml', [route('team-b', 'x4', ['x4.example.com'], { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name, value: 'yes' }] } }] })]);
     const r = await eventually('x4 served', () => request('x4.example.com'), (x) => x.backend === 'b', 20_000);
     expect((JSON.parse(r.body) as EchoResponse).headers[name.toLowerCase()]).to.equal('yes');
     await othersKeepServing('x4');
-    unlinkSync(join(dir, 'x4.yaml'));
+    unlinkSync(join(run.dir, 'x4.yaml'));
   });
 
   it('a weight split with a tiny valid share renders and serves that share', async () => {
     const split = route('team-b', 'x5', ['x5.example.com']) as { spec: { rules: { backendRefs: object[] }[] } };
     split.spec.rules[0]!.backendRefs = [{ name: 'app', port: 80, weight: 1 }, { name: 'missing', port: 80, weight: 1_000_000 }];
-    put('x5.yaml', [split]);
+    run.write('x5.yaml', [split]);
     await conditionOf('team-b', 'x5', 'ResolvedRefs', (c) => c.status === 'False' && c.reason === 'BackendNotFound');
     // nginx must have loaded a config with this route: its requests answer 500 (the missing
     // backend's share), not 404 (route absent).
     await eventually('x5 programmed', async () => (await request('x5.example.com')).status, (s) => s === 500, 20_000);
     await othersKeepServing('x5');
-    unlinkSync(join(dir, 'x5.yaml'));
+    unlinkSync(join(run.dir, 'x5.yaml'));
   });
 });
 
@@ -178,19 +148,14 @@ describe('tenant isolation: an nginx error that names no object is traced by lea
   this.timeout(90_000);
   const address = '127.0.0.94';
   const port = 18194;
-  let dir: string;
-  let runDir: string;
-  let echo: EchoServer;
+  let run: TempStandalone;
   let standalone: Standalone;
   const log = captureLogger();
-  const put = (file: string, objects: object[]) => writeFileSync(join(dir, file), objects.map((o) => stringify(o)).join('---\n'));
   const backendOf = async (host: string) => (await get(address, port, '/', { host }).catch(() => undefined))?.backend;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'waygate-untraced-src-'));
-    runDir = mkdtempSync(join(tmpdir(), 'waygate-untraced-run-'));
-    chmodSync(runDir, 0o700);
-    const wrapper = join(runDir, 'nginx-refusing-poison');
+    run = tempStandalone('untraced');
+    const wrapper = join(run.runDir, 'nginx-refusing-poison');
     writeFileSync(wrapper, `#!/bin/bash
 conf=""; test=0; prev=""
 for a in "$@"; do [ "$prev" = "-c" ] && conf="$a"; [ "$a" = "-t" ] && test=1; prev="$a"; done
@@ -205,32 +170,26 @@ if [ "$test" = 1 ] && [ -n "$conf" ]; then
 fi
 exec /usr/sbin/nginx "$@"
 `, { mode: 0o755 });
-    echo = await startEcho('b');
-    const gw = structuredClone(base) as { spec: { addresses: { value: string }[]; listeners: { port: number }[] } }[];
-    gw[1]!.spec.addresses[0]!.value = address;
-    gw[1]!.spec.listeners[0]!.port = port;
-    put('base.yaml', [...gw, ...backend('team-b', echo.port)]);
-    put('a.yaml', [route('team-b', 'a', ['a.example.com'])]);
-    standalone = await startStandalone({ dir, runDir, controllerName: defaultControllerName, supportedFeatures, logger: log.logger, nginxBinary: wrapper });
+    const echo = await run.echo('b');
+    run.write('base.yaml', [...infra(address, port), ...backend('team-b', 'app', echo.port)]);
+    run.write('a.yaml', [route('team-b', 'a', ['a.example.com'])]);
+    standalone = await run.start(log.logger, { nginxBinary: wrapper });
     await eventually('route a served', () => backendOf('a.example.com'), (b) => b === 'b', 20_000);
   });
 
   after(async () => {
-    await standalone?.stop();
-    await echo?.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(runDir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it('blames the poisoned route with nginx\'s message, keeps serving the others, and serves a route added afterwards', async () => {
-    put('poison.yaml', [route('team-b', 'poison', ['poison.example.com'])]);
+    run.write('poison.yaml', [route('team-b', 'poison', ['poison.example.com'])]);
     const accepted = await eventually('the poisoned route reported', async () => {
       const s = standalone.status.get('HTTPRoute/team-b/poison') as { parents?: { conditions: Condition[] }[] } | undefined;
       return s?.parents?.[0]?.conditions.find((c) => c.type === 'Accepted');
     }, (c) => c?.status === 'False', 30_000);
     expect(accepted!.message).to.contain('could not build server_names_hash').and.contain('leaving routes out');
     expect(await backendOf('a.example.com'), 'route a keeps serving').to.equal('b');
-    put('late.yaml', [route('team-b', 'late', ['late.example.com'])]);
+    run.write('late.yaml', [route('team-b', 'late', ['late.example.com'])]);
     await eventually('a route added afterwards is served', () => backendOf('late.example.com'), (b) => b === 'b', 30_000);
     const a = standalone.status.get('HTTPRoute/team-b/a') as { parents?: { conditions: Condition[] }[] } | undefined;
     expect(a?.parents?.[0]?.conditions.find((c) => c.type === 'Accepted')?.status, 'route a is not blamed').to.equal('True');
