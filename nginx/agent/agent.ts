@@ -211,7 +211,7 @@ class NginxAgent implements Agent {
     const watcher = watch(root, {
       depth: 1,
       ignoreInitial: true,
-      ignored: (p: string) => relative(root, p).split(sep)[0].startsWith('.tmp-'),
+      ignored: (p: string) => relative(root, p).startsWith('.tmp-'), // a .tmp-* directory or anything in it
     });
     this.watcher = watcher;
     watcher.on('addDir', () => this.kick());

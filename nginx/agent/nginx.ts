@@ -37,9 +37,8 @@ function trimOutput(output: string, max = 4000): string {
 export function parseTestError(output: string, versionDir: string | undefined, mainConfigs: string[]): { file?: string; line?: number } {
   for (const l of output.split('\n')) {
     if (!/\[(emerg|alert|crit|error)\]/.test(l)) continue;
-    const m = l.match(/ in (\S+):(\d+)\s*$/);
-    if (!m) continue;
-    const [, path, line] = m;
+    const [, path, line] = l.match(/ in (\S+):(\d+)\s*$/) ?? [];
+    if (path === undefined || line === undefined) continue;
     if (mainConfigs.includes(path)) return { file: 'nginx.conf', line: Number(line) };
     if (versionDir) {
       const rel = relative(versionDir, path);

@@ -97,9 +97,10 @@ export function objectAt(meta: VersionMeta | undefined, file: string | undefined
  */
 export function prune(configRoot: string, keep: Iterable<string | undefined>, others = 3): string[] {
   const all = listAllVersionDirs(configRoot);
-  if (all.length === 0) return [];
+  const newest = all.at(-1);
+  if (newest === undefined) return [];
   const kept = new Set<string>([...keep].filter((v): v is string => v !== undefined));
-  kept.add(all[all.length - 1]);
+  kept.add(newest);
   const rest = all.filter((v) => !kept.has(v));
   const remove = rest.slice(0, Math.max(0, rest.length - others));
   for (const v of remove) rmSync(versionDir(configRoot, v), { recursive: true, force: true });

@@ -24,6 +24,21 @@ const SPACE = range(0x09, 0x0d) | byte(0x20);
 const CLASS_MAX: Record<string, Bytes> = { d: DIGIT | HIGH, w: WORD | HIGH, s: SPACE | HIGH, D: ALL ^ DIGIT, W: ALL ^ WORD, S: ALL ^ SPACE };
 const CONTROL: Record<string, number> = { n: 10, r: 13, t: 9, f: 12 };
 
+/** The set of a class escape (\d, \W...) at re[i], undefined for anything else. */
+function classEscape(re: string, i: number): Bytes | undefined {
+  return re[i] === '\\' ? CLASS_MAX[re.charAt(i + 1)] : undefined;
+}
+
+/**
+ * xs[i] where the construction guarantees the index (a position, a component): a miss is
+ * a bug, so it throws rather than computing on undefined.
+ */
+function at<T>(xs: readonly T[], i: number): T {
+  const x = xs[i];
+  if (x === undefined) throw new RangeError(`index ${i} out of range (${xs.length})`);
+  return x;
+}
+
 /** A literal byte and its other case: a caseless match (`~*`) must be covered too. */
 function literal(c: number): Bytes {
   const lower = c | 0x20;
@@ -33,7 +48,7 @@ function literal(c: number): Bytes {
 /** One character of an escape or a literal at re[i]: its code and length. */
 function singleChar(re: string, i: number): { code: number; len: number } {
   if (re[i] !== '\\') return { code: re.charCodeAt(i), len: 1 };
-  const e = re[i + 1];
+  const e = re.charAt(i + 1); // scanRegex refused a lone "\"
   if (e === 'x') return { code: parseInt(re.slice(i + 2, i + 4), 16), len: 4 };
   return { code: CONTROL[e] ?? e.charCodeAt(0), len: 2 };
 }
@@ -46,7 +61,8 @@ function charClass(re: string, i: number): { set: Bytes; len: number } {
   let set = 0n;
   let exact = true; // false once a class escape makes the set an estimate
   while (re[j] !== ']') {
-    if (re[j] === '\\' && re[j + 1] in CLASS_MAX) { set |= CLASS_MAX[re[j + 1]]; exact = false; j += 2; continue; }
+    const cls = classEscape(re, j);
+    if (cls !== undefined) { set |= cls; exact = false; j += 2; continue; }
     const lo = singleChar(re, j);
     j += lo.len;
     if (re[j] === '-' && re[j + 1] !== ']') {
@@ -70,15 +86,17 @@ type Node =
 export function parsePattern(re: string): Node {
   let i = 0;
   const alt = (): Node => {
-    const branches: Node[] = [seq()];
+    const first = seq();
+    const branches: Node[] = [first];
     while (re[i] === '|') { i++; branches.push(seq()); }
-    return branches.length === 1 ? branches[0] : { kind: 'alt', branches };
+    return branches.length === 1 ? first : { kind: 'alt', branches };
   };
   const seq = (): Node => {
     const items: Node[] = [];
     while (i < re.length && re[i] !== '|' && re[i] !== ')') {
       let node: Node;
       const c = re[i];
+      const cls = classEscape(re, i);
       if (c === '(') {
         i += re.startsWith('(?:', i) ? 3 : 1;
         node = alt();
@@ -96,8 +114,8 @@ export function parsePattern(re: string): Node {
       } else if (c === '\\' && (re[i + 1] === 'b' || re[i + 1] === 'B')) {
         node = { kind: 'empty' };
         i += 2;
-      } else if (c === '\\' && re[i + 1] in CLASS_MAX) {
-        node = { kind: 'atom', set: CLASS_MAX[re[i + 1]] };
+      } else if (cls !== undefined) {
+        node = { kind: 'atom', set: cls };
         i += 2;
       } else {
         const s = singleChar(re, i);
@@ -113,7 +131,8 @@ export function parsePattern(re: string): Node {
       }
       items.push(node);
     }
-    return items.length === 1 ? items[0] : { kind: 'seq', items };
+    const [only, ...more] = items;
+    return only !== undefined && more.length === 0 ? only : { kind: 'seq', items };
   };
   const node = alt();
   if (i !== re.length) throw new Error(`unexpected ${JSON.stringify(re[i])} at ${i}`);
@@ -141,7 +160,7 @@ export function automaton(re: string, maxPositions: number): Automaton | undefin
   const sets: Bytes[] = [0n];
   const follow: number[][] = [[]];
   let ambiguousEmpty = false;
-  const link = (from: number[], to: number[]) => { for (const f of from) for (const t of to) follow[f].push(t); };
+  const link = (from: number[], to: number[]) => { for (const f of from) for (const t of to) at(follow, f).push(t); };
   /** empty: the ways to match "" (0 when not nullable), capped at 2. */
   type G = { empty: number; first: number[]; last: number[] };
   const build = (n: Node): G => {
@@ -209,26 +228,27 @@ function components(a: Automaton): { of: number[]; cyclic: boolean[] } {
   const cyclic: boolean[] = [];
   let counter = 0;
   for (let root = 1; root < n; root++) {
-    if (index[root] >= 0) continue;
+    if (at(index, root) >= 0) continue;
     const work: [number, number[]][] = [];
-    const enter = (v: number) => { index[v] = low[v] = counter++; stack.push(v); onStack[v] = true; work.push([v, [...a.follow[v]]]); };
+    const enter = (v: number) => { index[v] = low[v] = counter++; stack.push(v); onStack[v] = true; work.push([v, [...at(a.follow, v)]]); };
     enter(root);
-    while (work.length) {
-      const [v, next] = work[work.length - 1];
-      if (next.length) {
-        const w = next.pop()!;
-        if (index[w] < 0) enter(w);
-        else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
+    for (let top = work.at(-1); top !== undefined; top = work.at(-1)) {
+      const [v, next] = top;
+      const t = next.pop();
+      if (t !== undefined) {
+        if (at(index, t) < 0) enter(t);
+        else if (onStack[t]) low[v] = Math.min(at(low, v), at(index, t));
         continue;
       }
       work.pop();
-      if (work.length) { const u = work[work.length - 1][0]; low[u] = Math.min(low[u], low[v]); }
+      const parent = work.at(-1);
+      if (parent !== undefined) { const [u] = parent; low[u] = Math.min(at(low, u), at(low, v)); }
       if (low[v] !== index[v]) continue;
       const id = cyclic.length;
       const members: number[] = [];
       let w: number;
       do { w = stack.pop()!; onStack[w] = false; of[w] = id; members.push(w); } while (w !== v);
-      cyclic.push(members.length > 1 || a.follow[v].includes(v));
+      cyclic.push(members.length > 1 || at(a.follow, v).includes(v));
     }
   }
   return { of, cyclic };
@@ -256,22 +276,21 @@ export function provesLinear(a: Automaton): boolean {
   const { of, cyclic } = components(a);
   const n = a.sets.length;
   const members: number[][] = cyclic.map(() => []);
-  for (let p = 1; p < n; p++) members[of[p]].push(p);
+  for (let p = 1; p < n; p++) at(members, at(of, p)).push(p);
   if (members.reduce((s, m, c) => s + (cyclic[c] ? m.length * m.length : 0), 0) > MAX_PAIRS) return false;
   for (const [c, m] of members.entries()) if (cyclic[c] && !forcedCycles(a, of, c, m)) return false;
-  const letters = members.map((m) => m.reduce((s, p) => s | a.sets[p], 0n));
-  for (let c1 = 0; c1 < cyclic.length; c1++) {
-    if (!cyclic[c1]) continue;
-    for (let c2 = 0; c2 < cyclic.length; c2++) {
-      if (c1 === c2 || !cyclic[c2]) continue;
-      const shared = letters[c1] & letters[c2];
+  const loops = members.flatMap((m, c) => (cyclic[c] ? [{ c, m, letters: m.reduce((s, p) => s | at(a.sets, p), 0n) }] : []));
+  for (const c1 of loops) {
+    for (const c2 of loops) {
+      if (c1 === c2) continue;
+      const shared = c1.letters & c2.letters;
       if (shared === 0n) continue;
-      const seen = new Set(members[c1]);
-      const todo = [...members[c1]];
-      while (todo.length) {
-        for (const r of a.follow[todo.pop()!]) {
-          if (seen.has(r) || (a.sets[r] & shared) === 0n) continue;
-          if (of[r] === c2) return false;
+      const seen = new Set(c1.m);
+      const todo = [...c1.m];
+      for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+        for (const r of at(a.follow, p)) {
+          if (seen.has(r) || (at(a.sets, r) & shared) === 0n) continue;
+          if (of[r] === c2.c) return false;
           seen.add(r);
           todo.push(r);
         }
@@ -285,15 +304,16 @@ export function provesLinear(a: Automaton): boolean {
 function forcedCycles(a: Automaton, of: number[], c: number, m: number[]): boolean {
   // Two edges between the same positions of c: two cycles on the same word.
   for (const p of m) {
-    const inside = a.follow[p].filter((s) => of[s] === c);
+    const inside = at(a.follow, p).filter((s) => of[s] === c);
     if (new Set(inside).size !== inside.length) return false;
   }
   const key = (p: number, q: number) => p * a.sets.length + q;
   const step = (p: number, q: number): [number, number][] => {
     const out: [number, number][] = [];
-    for (const s of a.follow[p]) {
+    for (const s of at(a.follow, p)) {
       if (of[s] !== c) continue;
-      for (const t of a.follow[q]) if (of[t] === c && (a.sets[s] & a.sets[t]) !== 0n) out.push([s, t]);
+      const set = at(a.sets, s);
+      for (const t of at(a.follow, q)) if (of[t] === c && (set & at(a.sets, t)) !== 0n) out.push([s, t]);
     }
     return out;
   };
@@ -330,15 +350,16 @@ function forcedCycles(a: Automaton, of: number[], c: number, m: number[]): boole
  */
 export function reverseDfaStates(a: Automaton, cap: number): number | undefined {
   const n = a.sets.length;
+  const positions = a.sets.slice(1);
   const letters = new Map<string, number>(); // signature -> a representative byte
   for (let c = 0; c < 256; c++) {
     const bit = byte(c);
     let sig = '';
-    for (let p = 1; p < n; p++) sig += (a.sets[p] & bit) === 0n ? '0' : '1';
+    for (const set of positions) sig += (set & bit) === 0n ? '0' : '1';
     if (!letters.has(sig)) letters.set(sig, c);
   }
   const preds: number[][] = Array.from({ length: n }, () => []);
-  a.follow.forEach((to, from) => { for (const t of to) preds[t].push(from); });
+  a.follow.forEach((to, from) => { for (const t of to) at(preds, t).push(from); });
   const key = (s: number[]) => s.join(',');
   const start = [...a.accepting].sort((x, y) => x - y);
   const seen = new Set([key(start)]);
@@ -348,7 +369,7 @@ export function reverseDfaStates(a: Automaton, cap: number): number | undefined 
     for (const c of letters.values()) {
       const bit = byte(c);
       const next = new Set<number>();
-      for (const s of states) if (s > 0 && (a.sets[s] & bit) !== 0n) for (const r of preds[s]) next.add(r);
+      for (const s of states) if (s > 0 && (at(a.sets, s) & bit) !== 0n) for (const r of at(preds, s)) next.add(r);
       const sorted = [...next].sort((x, y) => x - y);
       const k = key(sorted);
       if (seen.has(k)) continue;

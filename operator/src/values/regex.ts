@@ -129,10 +129,10 @@ export function scanRegex(re: string): { problem: string } | { widened: string; 
   const cuts: number[] = []; // top-level "|" positions in out
   let quantifiable = false; // the previous item is an atom that a quantifier may follow
   let i = 0;
-  const top = () => stack[stack.length - 1];
+  const top = (): Frame => stack[stack.length - 1]!; // the root frame stays: ")" at depth 1 is refused
   const atom = (text: string, size = 1) => { out += text; top().size += size; top().last = size; top().lastQuantifiers = 0; quantifiable = true; };
   while (i < re.length) {
-    const c = re[i];
+    const c = re.charAt(i);
     if (c === '\\') {
       const e = re[i + 1];
       if (e === undefined) return { problem: 'ends with a lone "\\"' };
