@@ -68,10 +68,6 @@ const validatorWouldHang = (v: unknown) => typeof v === 'string' && v.length > 1
  * bug has a pending test below naming its minimal counterexample; delete an entry when fixed.
  */
 const knownBugs: { title: string; hits: (c: Case, s: Slot, v: unknown) => boolean }[] = [
-  {
-    title: 'two Gateways that request the same address (CRD-valid spec.addresses[0].value "127.0.0.67") on one port both get `default_server` and nginx -t fails for every Gateway ("a duplicate default server")',
-    hits: (c, s, v) => c.name === 'Gateway address' && s.mode === 'crd' && v === MAIN,
-  },
 ];
 
 const headerVar = (n: string) => `$http_${n.toLowerCase().replace(/-/g, '_')}`;
@@ -152,7 +148,8 @@ function baseObjects(env: Env, fixedEcho: EchoServer): KubeObject[] {
   return [
     { apiVersion: `${G}/v1`, kind: 'GatewayClass', metadata: { name: 'waygate', generation: 1 }, spec: { controllerName: CONTROLLER } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'kubernetes.io/metadata.name': NS } } },
-    gatewayObj('gw', [{ name: 'http', port: env.port, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } }], { addresses: [{ type: 'IPAddress', value: MAIN }] }),
+    // The oldest Gateway keeps an address that others request too (fuzzed ones have no creationTimestamp: newest).
+    { ...gatewayObj('gw', [{ name: 'http', port: env.port, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } }], { addresses: [{ type: 'IPAddress', value: MAIN }] }), metadata: { name: 'gw', namespace: NS, generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' } },
     ...serviceObjs('echo', 80, ['127.0.0.1'], env.echo.port),
     ...serviceObjs('fixed', 80, ['127.0.0.1'], fixedEcho.port),
     route(fixedSlot, { backendRefs: [{ name: 'fixed', port: 80 }] }),
@@ -556,7 +553,8 @@ function verdict(c: Case, s: Slot, v: unknown, statuses: DesiredStatus[], ns: st
     conds = st.parents![0].conditions;
   } else {
     const st = statuses.find((d) => d.kind === 'Gateway' && d.namespace === NS && d.name === `g${s.i}`)!;
-    const gwFalse = falseConditions(st.status!.conditions as Condition[]).filter((x) => x.type !== 'Programmed');
+    // Programmed=False follows from Accepted=False, except AddressNotUsable (accepted, address held by an older Gateway).
+    const gwFalse = falseConditions(st.status!.conditions as Condition[]).filter((x) => x.type !== 'Programmed' || x.reason === 'AddressNotUsable');
     const listener = (st.status!.listeners as any[])[0];
     const lFalse = falseConditions(listener.conditions).filter((x) => x.type !== 'Programmed');
     // "no listener is valid" follows from the listener's own condition, which must name the field.
