@@ -92,7 +92,7 @@ function rewrite(ast: ASTNode, firstError: boolean): void {
     if ((n.op === 'rcall' || n.op === 'call') && args[0] === 'matches') {
       args[0] = 're2Matches';
       const pattern = (n.op === 'rcall' ? (args[2] as unknown[])[0] : (args[1] as unknown[])[1]) as MutableNode | undefined;
-      if (pattern?.op === 'value' && typeof pattern.args === 'string') re2(pattern.args); // unsupported RE2 syntax fails at load
+      if (pattern?.op === 'value' && typeof pattern.args === 'string') re2(pattern.args); // syntax Go rejects fails at load
     }
   });
 }
