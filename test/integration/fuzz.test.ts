@@ -53,22 +53,6 @@ const SAFE_QUERY = /^[A-Za-z0-9\-._~!$'()*+,;=:@/?]*$/;
 const scriptForm = (v: string) => v.replace(/\$/g, '${wg_dollar}');
 /** PCRE metacharacters escaped, as the dispatch maps write literal values. */
 const regexForm = (v: string) => v.replace(/[\\^$.|?*+()[\]{}\/-]/g, '\\$&');
-/**
- * KNOWN BUG, not ours to fix (operator/src/validation): the CRD pattern of header values,
- * ^[!-~]+([\t ]?[!-~]+)*$, runs in a backtracking JS RegExp where the API server runs RE2;
- * a value such as "a"x30 + "\n" takes seconds, x40 hangs the process. Such values
- * are refused by the pattern anyway, so their CRD run is replaced by this linear equivalent
- * (the raw run still goes through our layer); see the pending test below.
- */
-const HEADER_VALUE_LINEAR = /^[!-~]+(?:[\t ][!-~]+)*$/;
-const validatorWouldHang = (v: unknown) => typeof v === 'string' && v.length > 16 && !HEADER_VALUE_LINEAR.test(v);
-/**
- * KNOWN BUGS in operator/src found by this fuzz, not fixed here (others own that code).
- * Values that hit one are left out of their property (counted as "known bug") and each
- * bug has a pending test below naming its minimal counterexample; delete an entry when fixed.
- */
-const knownBugs: { title: string; hits: (c: Case, s: Slot, v: unknown) => boolean }[] = [
-];
 
 const headerVar = (n: string) => `$http_${n.toLowerCase().replace(/-/g, '_')}`;
 
@@ -101,8 +85,6 @@ interface Case {
   field: string;
   /** Other fields the CRD validator may name for this value (e.g. the Service's own port). */
   crdFields?: string[];
-  /** The value is checked by the header value pattern (see validatorWouldHang). */
-  headerValuePattern?: boolean;
   /** Which object's status must carry a refusal. */
   owner: 'route' | 'listener' | 'gateway' | 'core';
   values: (env: Env) => fc.Arbitrary<unknown>;
@@ -239,7 +221,7 @@ const cases: Case[] = [
     probe: async (v, s, c) => { if (!SPECIAL_HEADERS.has(v.toLowerCase())) echoBody(await onMain(s, c, s.path, { headers: { [v]: 'fz' } })); },
   },
   ...(['Exact', 'RegularExpression'] as const).map((type): Case => ({
-    name: `header match value ${type}`, field: 'spec.rules[0].matches[0].headers[0].value', owner: 'route', headerValuePattern: true,
+    name: `header match value ${type}`, field: 'spec.rules[0].matches[0].headers[0].value', owner: 'route',
     values: type === 'Exact' ? headerValue('.matches[*].headers[*].value') : str(routeSchema('.matches[*].headers[*].value'), regexOpts),
     build: (v, s) => [route(s, { matches: [{ path: { type: 'PathPrefix', value: s.path }, headers: [{ name: 'x-fz', type, value: v }] }] })],
     carriers: (v) => [type === 'Exact'
@@ -289,7 +271,7 @@ const cases: Case[] = [
       probe: async (v, s, c) => { if (!SPECIAL_HEADERS.has(v.toLowerCase())) expect(echoBody(await onMain(s, c)).headers[v.toLowerCase()]).to.equal('fz'); },
     },
     {
-      name: `RequestHeaderModifier ${op} value`, field: `spec.rules[0].filters[0].requestHeaderModifier.${op}[0]`, owner: 'route', headerValuePattern: true,
+      name: `RequestHeaderModifier ${op} value`, field: `spec.rules[0].filters[0].requestHeaderModifier.${op}[0]`, owner: 'route',
       values: headerValue(`.filters[*].requestHeaderModifier.${op}[*].value`),
       build: (v, s) => [route(s, { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { [op]: [{ name: 'x-fz', value: v }] } }] })],
       carriers: (v) => [op === 'set'
@@ -311,7 +293,7 @@ const cases: Case[] = [
       },
     },
     {
-      name: `ResponseHeaderModifier ${op} value`, field: `spec.rules[0].filters[0].responseHeaderModifier.${op}[0]`, owner: 'route', headerValuePattern: true,
+      name: `ResponseHeaderModifier ${op} value`, field: `spec.rules[0].filters[0].responseHeaderModifier.${op}[0]`, owner: 'route',
       values: headerValue(`.filters[*].responseHeaderModifier.${op}[*].value`),
       build: (v, s) => [route(s, { filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { [op]: [{ name: 'x-fz', value: v }] } }] })],
       carriers: (v) => [{ what: 'add_header x-fz with the value, "$" inert', ok: (d) => args(d, 'add_header', ['x-fz', scriptForm(v), 'always']) }],
@@ -613,8 +595,6 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
     for (const { v, s } of slots) {
       const built = c.build(v, s, env);
       const carrier = built[0];
-      if (s.mode === 'crd' && c.headerValuePattern && validatorWouldHang(v)) { count('refused by the CRD pattern (linear check)'); continue; }
-      if (knownBugs.some((b) => b.hits(c, s, v))) { count(`known bug (${s.mode})`); continue; }
       const { objects: admitted, errors } = s.mode === 'crd' ? admit(built) : { objects: built, errors: [] };
       if (errors.length) {
         // What the API server refuses never reaches us; its error must name the field.
@@ -686,8 +666,6 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
     }
   }
 
-  it.skip('KNOWN BUG (operator/src/validation, pending fix): the CRD validator matches the header value pattern with exponential backtracking ("a"x30 + "\\n" takes seconds, x40 hangs)');
-  for (const b of knownBugs) it.skip(`KNOWN BUG (operator/src, pending fix): ${b.title}`);
 
   for (const c of cases) {
     it(`${c.name}: refused naming ${c.field}, or served literally`, async () => {
