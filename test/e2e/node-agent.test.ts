@@ -124,10 +124,11 @@ describe('node agent: pods as local processes', function () {
     console.error(`      node agent log: ${agentLog}`);
   });
 
-  it('go.mod requires the conformance and CoreDNS releases of versions.json', () => {
+  it('go.mod requires the conformance images and CoreDNS releases of versions.json', () => {
     const goMod = readFileSync(join(goModuleDir, 'go.mod'), 'utf8');
-    const v = versions as typeof versions & { gatewayApiConformance: string; coredns: string };
-    expect(goMod).to.match(new RegExp(`^\\s*sigs\\.k8s\\.io/gateway-api/conformance ${v.gatewayApiConformance}( //.*)?$`, 'm'));
+    const v = versions as typeof versions & { gatewayApiConformanceImages: string; coredns: string };
+    // echo-basic comes from sigs.k8s.io/gateway-api-conformance-images since v1.7.0, pinned by a replace.
+    expect(goMod).to.match(new RegExp(`^replace sigs\\.k8s\\.io/gateway-api-conformance-images => sigs\\.k8s\\.io/gateway-api-conformance-images ${v.gatewayApiConformanceImages}$`, 'm'));
     expect(goMod).to.match(new RegExp(`^\\s*github\\.com/coredns/coredns ${v.coredns}$`, 'm'));
     expect(goMod).to.match(new RegExp(`^replace sigs\\.k8s\\.io/gateway-api => sigs\\.k8s\\.io/gateway-api ${versions.gatewayApi}$`, 'm'));
   });
@@ -495,7 +496,8 @@ describe('node agent: pods as local processes', function () {
     all.forEach(remember);
     expect(all.length).to.equal(expected);
 
-    // Each kind of backend answers: HTTP, gRPC (h2c), TLS, TCP, and DNS from CoreDNS.
+    // Each kind of backend answers: HTTP, gRPC (h2c), TLS, TCP, and UDP (v1.7.0's echo-basic
+    // with UDP_ECHO_SERVER replaced CoreDNS in the base manifests).
     const byApp = (app: string) => all.find((p) => p.metadata.labels?.app === app)!;
     const http = JSON.parse((await get(`http://${byApp('infra-backend-v1').status!.podIP}:3000/`)).body) as { pod: string; namespace: string };
     expect(http).to.include({ pod: byApp('infra-backend-v1').metadata.name, namespace: 'gateway-conformance-infra' });
@@ -504,7 +506,9 @@ describe('node agent: pods as local processes', function () {
     const tcp = await run(process.execPath, ['-e', `let out = ''; const s = require('net').connect(3000, ${JSON.stringify(tcpPod.status!.podIP)}, () => s.write('TEST\\n'));
       s.on('data', (d) => (out += d)); setTimeout(() => { console.log(out); process.exit(0); }, 1000);`]);
     expect(tcp).to.include(tcpPod.metadata.name);
-    expect(await dnsAnswers(byApp('udp').status!.podIP!, 'foo.bar.com')).to.equal(true);
+    const udpPod = byApp('udp');
+    const echo = JSON.parse(await udpEcho(udpPod.status!.podIP!, 8080, 'ping')) as { request: string; pod: string };
+    expect(echo).to.include({ request: 'ping', pod: udpPod.metadata.name });
   });
 
   it('stop(): no process, network namespace or veth is left behind', async () => {
@@ -560,22 +564,19 @@ describe('node agent: pods as local processes', function () {
   });
 });
 
-/** A DNS query (A, IN) over UDP: true when the server answers it without error. */
-function dnsAnswers(server: string, name: string): Promise<boolean> {
-  const id = 0x5a5a;
-  const qname = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
-  const query = Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), qname, Buffer.from([0, 1, 0, 1])]);
+/** One UDP datagram to the conformance UDP echo server; resolves with its (JSON) answer. */
+function udpEcho(server: string, port: number, payload: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = createSocket('udp4');
     const timer = setTimeout(() => {
       sock.close();
-      reject(new Error(`no DNS answer from ${server}`));
+      reject(new Error(`no UDP echo from ${server}:${port}`));
     }, 3000);
     sock.on('message', (msg) => {
       clearTimeout(timer);
       sock.close();
-      resolve(msg.readUInt16BE(0) === id && (msg[3] & 0x0f) === 0);
+      resolve(msg.toString('utf8'));
     });
-    sock.send(query, 53, server);
+    sock.send(Buffer.from(payload), port, server);
   });
 }
