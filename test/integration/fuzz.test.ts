@@ -430,9 +430,17 @@ const cases: Case[] = [
     build: (v, s, env) => [route(s, { backendRefs: [{ name: `svc${s.i}`, port: 80 }] }), ...serviceObjs(`svc${s.i}`, 80, [v], env.echo.port, family)],
     carriers: (v, s, c) => {
       const servers = upstreamServers(c, s);
-      // An address our layer cannot use is dropped (the rule answers 503); one it uses is one token.
-      const want = family === 'IPv4' ? `${v}:${c.env.echo.port}` : `[${v}]:${c.env.echo.port}`;
-      return servers.length ? [{ what: `server ${JSON.stringify(want)} weight=N`, ok: (d) => servers.includes(d) && wellFormedServer(d) && d.args[0] === want }] : [];
+      // An address our layer cannot use is dropped (the rule answers 503); one it uses is one
+      // token, IPv6 in the canonical RFC 5952 form nginx parses (URL's writer, computed here
+      // independently of the operator's code).
+      if (!servers.length) return [];
+      let want: string;
+      try {
+        want = family === 'IPv4' ? `${v}:${c.env.echo.port}` : `${new URL(`http://[${String(v)}]/`).hostname}:${c.env.echo.port}`;
+      } catch {
+        want = `(${JSON.stringify(v)} is no IPv6 address, yet the upstream has a server)`;
+      }
+      return [{ what: `server ${JSON.stringify(want)} weight=N`, ok: (d) => servers.includes(d) && wellFormedServer(d) && d.args[0] === want }];
     },
     probe: async (v, s, c) => {
       const r = upstreamServers(c, s).length ? undefined : await onMain(s, c);

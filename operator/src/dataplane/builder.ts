@@ -22,11 +22,21 @@ export function splitPercent(share: number): string {
   return `${Math.min(100, Math.max(0.01, Math.round(share * 10_000) / 100)).toFixed(2)}%`;
 }
 
-/** "ip:port" or "[ipv6]:port" that nginx's upstream `server` takes (no IPv6 zone: node:net accepts "%eth0", nginx does not). */
-function validEndpoint(address: string): boolean {
-  if (address.includes('%')) return false;
+/**
+ * "ip:port", or "[ipv6]:port" in the canonical form nginx's parser takes, or undefined.
+ * node:net accepts IPv6 spellings nginx refuses ("0:0:0:0:0:0:e249::", with "::" standing
+ * for one group; zones like "%eth0"), and a refused address fails `nginx -t` for everyone.
+ */
+export function nginxEndpoint(address: string): string | undefined {
   const m = address.match(/^\[?([^\]]+)\]?:(\d+)$/);
-  return !!m && isIP(m[1]!) !== 0 && Number(m[2]) > 0 && Number(m[2]) < 65536;
+  if (!m || address.includes('%')) return undefined;
+  const [, ip, port] = m;
+  if (!(Number(port) > 0 && Number(port) < 65536)) return undefined;
+  const family = isIP(ip!);
+  if (family === 4) return `${ip}:${Number(port)}`;
+  if (family !== 6) return undefined;
+  // The WHATWG URL parser writes IPv6 hosts in RFC 5952 form ("::e249:0").
+  return `${new URL(`http://[${ip}]/`).hostname}:${Number(port)}`;
 }
 
 export class ModelBuilder {
@@ -65,7 +75,7 @@ export class ModelBuilder {
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
     else {
-      const servers = valid.flatMap((b) => b.endpoints.filter(validEndpoint).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
       if (!servers.length) t.status = 503; // Services without ready endpoints
       else {
         t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
