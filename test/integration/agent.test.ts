@@ -387,7 +387,8 @@ describe('nginx agent: private files, version numbers (real nginx)', function ()
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('keeps its run dir 0700 and the socket and logs 0600, also after a reload and a restart of nginx', async () => {
+  it('keeps its run dir 0700 and the socket and logs 0600, also after a reload and a restart of nginx', async function () {
+    this.timeout(90_000);
     const configRoot = join(root, 'modes-config');
     const runDir = join(root, 'modes-run');
     mkdirSync(runDir, { mode: 0o755 });
@@ -409,7 +410,8 @@ describe('nginx agent: private files, version numbers (real nginx)', function ()
     const master = Number(readFileSync(join(runDir, 'nginx.pid'), 'utf8').trim());
     rmSync(join(runDir, 'access.log'));
     process.kill(master, 'SIGTERM');
-    for (let i = 0; i < 500; i++) {
+    // Polls up to 30 s: a restart attempt that finds the port still held backs off and retries.
+    for (let i = 0; i < 1500; i++) {
       const body = await httpGet(port).then((r) => r.body, () => '');
       const pid = existsSync(join(runDir, 'nginx.pid')) ? Number(readFileSync(join(runDir, 'nginx.pid'), 'utf8').trim() || 0) : 0;
       if (body === 'v1' && pid !== master) break;
