@@ -169,7 +169,7 @@ export class Controller {
     const graph = buildConfiguration(snapshot, base).graph;
     const suspects = graph.routes.filter((r) => !r.problem).map((r) => r.key).sort((a, b) => this.opts.store.lastChanged(b) - this.opts.store.lastChanged(a));
     const passes = async (excluded: ReadonlySet<string>) => {
-      const { config } = buildConfiguration(snapshot, { ...base, ...withRejectedRoutes(base, snapshot, excluded, '') });
+      const { config } = buildConfiguration(snapshot, withRejectedRoutes(base, snapshot, excluded, ''));
       const r = await probeConfig(config, { configRoot: this.opts.configRoot, writeCertificates: (c) => this.writer.writeCertificates(c) });
       return r.ok;
     };

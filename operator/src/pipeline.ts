@@ -40,7 +40,7 @@ function withModelProblems(opts: GraphOptions, problems: readonly ModelProblem[]
 }
 
 /** Graph options with whole routes rejected (they are left out and report `message`). */
-export function withRejectedRoutes(opts: GraphOptions, snapshot: Snapshot, keys: Iterable<string>, message: string): GraphOptions {
+export function withRejectedRoutes<O extends GraphOptions>(opts: O, snapshot: Snapshot, keys: Iterable<string>, message: string): O {
   const rejected = new Map(opts.rejected ?? []);
   for (const key of keys) {
     const [, ns, name] = key.split('/');

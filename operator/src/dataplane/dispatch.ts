@@ -23,12 +23,10 @@ import type { RouteMatch } from '../graph/types.ts';
 import { groupBy } from '../collections.ts';
 import type { ModelBuilder } from './builder.ts';
 import type { MatchMap } from './model.ts';
-import { quote, regexLiteral } from './quote.ts';
+import { headerVar, queryVar, quote, regexLiteral } from './quote.ts';
 
 export type LocationKey = { modifier: '=' | ''; path: string };
 
-export const headerVar = (name: string) => `$http_${name.toLowerCase().replace(/-/g, '_')}`;
-export const queryVar = (name: string) => `\${arg_${name}}`;
 
 export function unconditional(m: RouteMatch): boolean {
   return !m.method && !m.headers.length && !m.queryParams.length && m.path.type !== 'RegularExpression';
@@ -110,18 +108,16 @@ function regexGroup(b: ModelBuilder, c: MatchCandidate): RegexGroup | undefined 
 /** A pattern that skips the first `n` colon-separated regex parts of a key. */
 const skipParts = (n: number) => (n === 0 ? '' : n === 1 ? '[01]*:' : `(?:[01]*:){${n}}`);
 
-/** An upper bound of what a candidate adds to a segment's key. */
-function keyCost(c: MatchCandidate, fields: Set<string>): number {
+/** The key fields a candidate needs, and an upper bound of its regex part of the key. */
+function keyNeeds(c: MatchCandidate): { fields: string[]; regexPart: number } {
   const cheap = cheapOf(c.match);
-  let n = 0;
-  const add = (f: string) => { if (!fields.has(f)) { fields.add(f); n += f.length + 1; } };
-  if (cheap.method) add('$request_method');
-  for (const h of cheap.headers) add(headerVar(h.name));
-  for (const q of cheap.queries) add(queryVar(q.name));
+  const fields = [...(cheap.method ? ['$request_method'] : []), ...cheap.headers.map((h) => headerVar(h.name)), ...cheap.queries.map((q) => queryVar(q.name))];
   const regexes = regexConditions(c.match);
-  if (regexes) n += (cheap.method || cheap.headers.length || cheap.queries.length ? 12 : 10 * regexes) + 1;
-  return n;
+  return { fields, regexPart: regexes ? (fields.length ? 12 : 10 * regexes) + 1 : 0 };
 }
+
+/** The field path a candidate's problems are reported on. */
+const matchField = (c: MatchCandidate) => `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`;
 
 /**
  * One map over a run of candidates: the first whose conditions hold, or "". `targetOf`
@@ -140,7 +136,7 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
       groups.set(c, g);
       if (g && !parts.includes(g.vars)) parts.push(g.vars);
     } catch (err) {
-      b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`, err);
+      b.fail(c.route, c.ruleIndex, matchField(c), err);
     }
   }
   // The key starts with a constant: nginx's map skips its regexes for an empty key (an
@@ -162,7 +158,7 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
       ];
       entries.push({ pattern: quote(`~^k${values.join('\n')}$`), value: targetOf(c), source: c.route.key });
     } catch (err) {
-      b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`, err);
+      b.fail(c.route, c.ruleIndex, matchField(c), err);
     }
   }
   if (!entries.length) return undefined;
@@ -170,7 +166,7 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
     return b.addMap({ key: quote(key), entries, default: '""' });
   } catch (err) {
     // Only a single candidate's own fields can outgrow the budget: it is that candidate's.
-    for (const c of run) b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].matches[${c.matchIndex}]`, err);
+    for (const c of run) b.fail(c.route, c.ruleIndex, matchField(c), err);
     return undefined;
   }
 }
@@ -190,10 +186,11 @@ function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (
   };
   for (const c of cands) {
     if (b.failed(c.route, c.ruleIndex)) continue;
-    const probe = new Set(fields);
-    const more = keyCost(c, probe);
-    if (run.length && cost + more > KEY_BUDGET) flush();
-    cost += keyCost(c, fields);
+    const needs = keyNeeds(c);
+    const added = () => needs.fields.reduce((n, f) => (fields.has(f) ? n : n + f.length + 1), needs.regexPart);
+    if (run.length && cost + added() > KEY_BUDGET) flush();
+    cost += added();
+    for (const f of needs.fields) fields.add(f);
     run.push(c);
   }
   flush();
@@ -233,7 +230,7 @@ export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCand
     try {
       fallback = targetOf(last);
     } catch (err) {
-      b.fail(last.route, last.ruleIndex, `spec.rules[${last.ruleIndex}].matches[${last.matchIndex}]`, err);
+      b.fail(last.route, last.ruleIndex, matchField(last), err);
     }
   }
   const exact = conditional.filter((c) => c.match.path.type === 'Exact');

@@ -5,7 +5,7 @@
 import type { PathModifier, RuleFilters } from '../graph/filters.ts';
 import { normalizePrefix } from '../graph/precedence.ts';
 import type { RouteMatch } from '../graph/types.ts';
-import { quote, regexLiteral, scriptLiteral } from './quote.ts';
+import { headerVar, quote, regexLiteral, scriptLiteral } from './quote.ts';
 
 /** Creates (or reuses) a `map` and returns its variable name, without "$". */
 export type MapFactory = (key: string, entries: { pattern: string; value: string }[], defaultValue: string, source: string) => string;
@@ -20,7 +20,6 @@ export interface FilterActions {
   proxyPath?: string;
 }
 
-const headerVar = (name: string) => `$http_${name.toLowerCase().replace(/-/g, '_')}`;
 /** The request path without its query, from the original request line. */
 function requestPath(maps: MapFactory, source: string): string {
   return `$${maps('$request_uri', [{ pattern: quote('~^([^?]*)'), value: '$1' }], '""', source)}`;

@@ -31,6 +31,11 @@ export function regexLiteral(value: string): string {
   return value.replace(/[\\^$.|?*+()[\]{}\/-]/g, '\\$&');
 }
 
+/** The nginx variable of a request header (names are validated: letters, digits, "-"). */
+export const headerVar = (name: string) => `$http_${name.toLowerCase().replace(/-/g, '_')}`;
+/** The nginx variable of a query argument (names are validated: letters, digits, "_"). */
+export const queryVar = (name: string) => `\${arg_${name}}`;
+
 /** Names we generate (upstreams, variables): already safe; asserted, never quoted. */
 export function identifier(name: string): string {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new UnsafeValueError(`bad identifier ${JSON.stringify(name)}`);

@@ -2,7 +2,7 @@
 // URLRewrite, checked against the allow-lists. Other filter types fail their rule
 // (UnsupportedValue) rather than being ignored.
 import type { HTTPHeaderFilter, HTTPPathModifier, HTTPRequestRedirectFilter, HTTPRouteFilter, HTTPURLRewriteFilter } from '../api/gateway-api.ts';
-import { checkHeaderName, checkHostname, checkPath, checkPrintable, checkTokenLength, limits } from '../values/checks.ts';
+import { checkHeaderName, checkHostname, checkPath, checkPort, checkPrintable, checkTokenLength, limits } from '../values/checks.ts';
 
 export interface HeaderModifier {
   set: { name: string; value: string }[];
@@ -102,7 +102,8 @@ export function parseFilters(filters: readonly HTTPRouteFilter[] | undefined, fi
         if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') return { filters: out, problem: `${at}.requestRedirect.scheme: ${JSON.stringify(String(r.scheme))} is not supported` };
         // Defense in depth: both are printed unquoted, so they are checked here whatever the CRD says.
         if (r.statusCode !== undefined && !REDIRECT_CODES.includes(r.statusCode)) return { filters: out, problem: `${at}.requestRedirect.statusCode: ${JSON.stringify(r.statusCode)} is not one of ${REDIRECT_CODES.join(', ')}` };
-        if (r.port !== undefined && !(Number.isInteger(r.port) && r.port >= 1 && r.port <= 65535)) return { filters: out, problem: `${at}.requestRedirect.port: ${JSON.stringify(r.port)} is not a port number (1-65535)` };
+        const portError = r.port === undefined ? undefined : checkPort(r.port);
+        if (portError) return { filters: out, problem: `${at}.requestRedirect.port: ${portError}` };
         const path = pathModifier(r.path, `${at}.requestRedirect.path`, matchTypes);
         if (path.problem) return { filters: out, problem: path.problem };
         out.redirect = { scheme: r.scheme, hostname: r.hostname, port: r.port, path: path.value, statusCode: r.statusCode ?? 302 };
