@@ -92,6 +92,5 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
       mapKeys: Math.max(0, ...b.model.maps.map((m) => m.entries.length)),
     },
   );
-  b.model.problems = b.problems;
   return b.model;
 }

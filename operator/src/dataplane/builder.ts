@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Certificate } from '../graph/certificates.ts';
 import type { HTTPRouteNode, RuleNode } from '../graph/types.ts';
-import type { HttpModel, MatchMap, ModelProblem, Split, Upstream } from './model.ts';
+import type { HttpModel, MatchMap, Split, Upstream } from './model.ts';
 import { identifier, quote } from './quote.ts';
 
 export interface RuleTarget {
@@ -41,7 +41,8 @@ export function nginxEndpoint(address: string): string | undefined {
 
 export class ModelBuilder {
   readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [] };
-  readonly problems: ModelProblem[] = [];
+  /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
+  private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
   private readonly flags = new Map<string, string>();
@@ -56,11 +57,13 @@ export class ModelBuilder {
   /** Records a rule the model cannot express; the caller leaves the rule out. */
   fail(route: HTTPRouteNode, rule: number, field: string, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    if (!this.problems.some((p) => p.route === route.key && p.rule === rule)) this.problems.push({ route: route.key, rule, field, message });
+    if (this.failed(route, rule)) return;
+    this.failedRules.add(`${route.key}\n${rule}`);
+    this.model.problems.push({ route: route.key, rule, field, message });
   }
 
   failed(route: HTTPRouteNode, rule: number): boolean {
-    return this.problems.some((p) => p.route === route.key && p.rule === rule);
+    return this.failedRules.has(`${route.key}\n${rule}`);
   }
 
   /** One upstream (and split) per route rule, shared by every server that serves it. */
