@@ -51,7 +51,9 @@ export class Controller {
   private unsubscribe?: () => void;
   private lastGraph?: Graph;
 
-  constructor(private readonly opts: ControllerOptions) {
+  private readonly opts: ControllerOptions;
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
     this.writer = new ConfigWriter(opts.configRoot);
   }
 

@@ -19,12 +19,16 @@ export interface RunResult {
 }
 
 export class CommandError extends Error {
+  readonly command: string;
+  readonly result: RunResult;
   constructor(
-    readonly command: string,
-    readonly result: RunResult,
+    command: string,
+    result: RunResult,
     why: string,
   ) {
     super(`${why}: ${command}\n${tail(result.stderr || result.stdout, 60)}`);
+    this.command = command;
+    this.result = result;
   }
 }
 

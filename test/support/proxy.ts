@@ -22,7 +22,10 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly target: { host: string; port: number }) {}
+  private readonly target: { host: string; port: number };
+  constructor(target: { host: string; port: number }) {
+    this.target = target;
+  }
 
   get url(): string {
     return `https://127.0.0.1:${this.port}`; // the API server's certificate is for 127.0.0.1

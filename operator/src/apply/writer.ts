@@ -18,7 +18,9 @@ export interface VersionMeta {
 export class ConfigWriter {
   private next: bigint;
 
-  constructor(readonly configRoot: string) {
+  readonly configRoot: string;
+  constructor(configRoot: string) {
+    this.configRoot = configRoot;
     mkdirSync(this.versionsDir, { recursive: true, mode: 0o755 });
     // Continue after the newest version on disk, so a restarted operator never reuses a number.
     // BigInt: a Number stops counting at 2^53 (1e20 + 1 === 1e20), and the rename would collide.

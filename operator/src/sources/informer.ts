@@ -58,7 +58,9 @@ export class KindWatch {
   private failing = false;
   private api: KindApi | undefined;
 
-  constructor(private readonly opts: KindWatchOptions) {
+  private readonly opts: KindWatchOptions;
+  constructor(opts: KindWatchOptions) {
+    this.opts = opts;
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
   }
 

@@ -50,8 +50,10 @@ export class KubernetesSource extends Operator {
   private readonly started = new Promise<void>((resolve) => (this.markStarted = resolve));
   private served: { at: number; result: Promise<ServedResources> } | undefined;
 
-  constructor(private readonly options: KubernetesSourceOptions) {
+  private readonly options: KubernetesSourceOptions;
+  constructor(options: KubernetesSourceOptions) {
     super(operatorLogger(options.logger));
+    this.options = options;
     if (options.kubeConfig) {
       this.kubeConfig = options.kubeConfig;
       this.k8sApi = options.kubeConfig.makeApiClient(CoreV1Api);

@@ -7,11 +7,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 /** A non-2xx answer; `statusCode` is the HTTP status (404: no such resource or object). */
 export class ApiError extends Error {
+  readonly statusCode: number;
   constructor(
-    readonly statusCode: number,
+    statusCode: number,
     message: string,
   ) {
     super(message);
+    this.statusCode = statusCode;
     this.name = 'ApiError';
   }
 }

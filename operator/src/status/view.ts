@@ -7,7 +7,10 @@ import { asArray, isObj, mergeStatus, statusEqual, type DesiredStatus } from './
 export class LocalStatus {
   private readonly statuses = new Map<string, { desired: DesiredStatus; status: Record<string, unknown> }>();
 
-  constructor(private readonly controllerName: string) {}
+  private readonly controllerName: string;
+  constructor(controllerName: string) {
+    this.controllerName = controllerName;
+  }
 
   /** Applies a full set of desired statuses; returns the keys whose status changed. */
   apply(desired: readonly DesiredStatus[], now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')): string[] {

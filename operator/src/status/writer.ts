@@ -44,12 +44,16 @@ export class StatusWriter {
   private readonly fieldManager: string;
   private readonly now: () => string;
 
+  private readonly controllerName: string;
+  private readonly logger: Logger;
   constructor(
     kubeConfig: KubeConfig,
-    private readonly controllerName: string,
-    private readonly logger: Logger,
+    controllerName: string,
+    logger: Logger,
     options: StatusWriterOptions = {},
   ) {
+    this.controllerName = controllerName;
+    this.logger = logger;
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.concurrency = options.concurrency ?? 8;
     this.maxAttempts = options.maxAttempts ?? 5;

@@ -11,7 +11,10 @@ import { re2 } from './regex.ts';
 class FormatLibrary {}
 /** A named format; validate() returns optional.none() when the string conforms. */
 class Format {
-  constructor(readonly check: (s: string) => string[]) {}
+  readonly check: (s: string) => string[];
+  constructor(check: (s: string) => string[]) {
+    this.check = check;
+  }
 }
 
 const formats: Record<string, (s: string) => string[]> = {

@@ -41,8 +41,10 @@ interface CompiledVersion extends CrdVersion {
 
 /** Raised for a value JSON cannot carry (a YAML timestamp parsed as a Date, NaN...). */
 class NotJsonError extends Error {
-  constructor(readonly path: string, what: string) {
+  readonly path: string;
+  constructor(path: string, what: string) {
     super(`json: unsupported value: ${what}`);
+    this.path = path;
   }
 }
 

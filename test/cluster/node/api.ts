@@ -5,11 +5,13 @@ import { Agent, request } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 
 export class ApiError extends Error {
+  readonly statusCode: number;
   constructor(
-    readonly statusCode: number,
+    statusCode: number,
     message: string,
   ) {
     super(message);
+    this.statusCode = statusCode;
   }
 }
 

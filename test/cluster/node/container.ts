@@ -61,11 +61,18 @@ export class ContainerRunner {
   private probeStreak = { ok: 0, failed: 0 };
   private exited: Promise<void> = Promise.resolve();
 
+  readonly spec: Container;
+  private readonly deps: ContainerDeps;
+  private readonly tools: Tools;
   constructor(
-    readonly spec: Container,
-    private readonly deps: ContainerDeps,
-    private readonly tools: Tools,
-  ) {}
+    spec: Container,
+    deps: ContainerDeps,
+    tools: Tools,
+  ) {
+    this.spec = spec;
+    this.deps = deps;
+    this.tools = tools;
+  }
 
   get name(): string {
     return this.spec.name;

@@ -59,7 +59,10 @@ export interface LogQuery {
 /** Renders entries as kubectl shows them; a timestamp starts each line (not each partial piece). */
 export class Renderer {
   private atLineStart = true;
-  constructor(private readonly q: LogQuery) {}
+  private readonly q: LogQuery;
+  constructor(q: LogQuery) {
+    this.q = q;
+  }
 
   render(e: LogEntry): string {
     const prefix = this.q.timestamps && this.atLineStart ? `${e.time} ` : '';

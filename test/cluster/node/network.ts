@@ -32,10 +32,15 @@ export class PodNetworks {
   /** Round-robin: a new pod does not get the address a just-deleted one had. */
   private next = 2;
 
+  private readonly agentId: string;
+  private readonly stateDir: string;
   constructor(
-    private readonly agentId: string,
-    private readonly stateDir: string,
-  ) {}
+    agentId: string,
+    stateDir: string,
+  ) {
+    this.agentId = agentId;
+    this.stateDir = stateDir;
+  }
 
   private get recordFile(): string {
     return join(this.stateDir, 'networks.json');

@@ -49,11 +49,18 @@ export class NodeRegistration {
   private readySince = nowTime();
   private beats = 0;
 
+  private readonly api: Api;
+  private readonly cfg: NodeConfig;
+  private readonly log: (msg: string) => void;
   constructor(
-    private readonly api: Api,
-    private readonly cfg: NodeConfig,
-    private readonly log: (msg: string) => void,
-  ) {}
+    api: Api,
+    cfg: NodeConfig,
+    log: (msg: string) => void,
+  ) {
+    this.api = api;
+    this.cfg = cfg;
+    this.log = log;
+  }
 
   private status(ready: boolean) {
     const capacity = nodeCapacity();

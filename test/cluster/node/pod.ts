@@ -46,10 +46,14 @@ export class PodWorker {
   private stopped = false;
   private blocked?: { reason: string; message: string };
 
+  pod: Pod;
+  private readonly deps: PodWorkerDeps;
   constructor(
-    public pod: Pod,
-    private readonly deps: PodWorkerDeps,
+    pod: Pod,
+    deps: PodWorkerDeps,
   ) {
+    this.pod = pod;
+    this.deps = deps;
     this.uid = pod.metadata.uid!;
     this.dir = join(deps.stateDir, 'pods', this.uid);
     mkdirSync(this.dir, { recursive: true });
