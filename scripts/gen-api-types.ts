@@ -222,7 +222,7 @@ class Generator {
     else if (s.type === 'array') {
       const item = s.items ? this.type(s.items, `${path}[*]`, singular(hint)) : 'unknown';
       t = /[ |]/.test(item) ? `(${item})[]` : `${item}[]`;
-    } else if (s.properties) t = this.declare(s, path, hint);
+    } else if (s.properties) t = this.declareInterface(s, path, hint);
     else if (typeof s.additionalProperties === 'object') t = `Record<string, ${this.type(s.additionalProperties, `${path}[*]`, `${hint}Value`)}>`;
     else if (s.type === 'object') t = 'Record<string, unknown>';
     else t = 'unknown';
@@ -230,7 +230,7 @@ class Generator {
   }
 
   /** The interface for an object schema; a table name for a shape already declared becomes an alias of it. */
-  private declare(s: Schema, path: string, hint: string): string {
+  private declareInterface(s: Schema, path: string, hint: string): string {
     const name = this.interfaceFor(s, path, hint);
     const alias = names[path];
     if (!alias || alias === name) return name;
