@@ -44,6 +44,8 @@ export interface Target {
   addHeaders: { name: string; value: string }[];
   /** The proxy_pass target token (upstream and URI). */
   proxyPass?: string;
+  /** Quoted route key ("HTTPRoute/ns/name"): $wg_route, the agent's per-route traffic label. */
+  route: string;
 }
 
 export interface Location {
@@ -64,6 +66,8 @@ export interface Server {
   locations: Location[];
   targets: Target[];
   source: string;
+  /** Quoted Gateway "ns/name": $wg_gateway, the agent's traffic label. */
+  gateway: string;
 }
 
 /** A certificate bundle to write next to the config, under its content hash. */

@@ -33,7 +33,7 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
       const { proxyPath, ...rest } = actions;
       // The original request URI goes upstream unchanged unless a URLRewrite changes the path.
       const proxyPass = rt.upstream && (proxyPath ? quote(`http://${rt.upstream.name}${proxyPath}$is_args$args`) : `http://${rt.upstream.name}$request_uri`);
-      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, ...rest });
+      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, route: quote(rt.source), ...rest });
     }
     return id;
   };
@@ -55,5 +55,6 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     locations,
     targets: [...targets.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
     source,
+    gateway: quote(source.replace(/^Gateway\//, '')),
   };
 }
