@@ -26,6 +26,25 @@ export interface ControllerOptions {
   maxDelayMs?: number;
   /** See GraphOptions.addressBlock. */
   addressBlock?: number;
+  /** Metrics and events (observability/): told about rebuilds and verdicts. */
+  observer?: ControllerObserver;
+}
+
+/** Hooks for metrics and events. Called synchronously; a throwing observer is logged, never fails the pipeline. */
+export interface ControllerObserver {
+  rebuilt?(r: RebuildReport): void;
+  /** A verdict about the newest version; `blamed` is the key of the route the controller left out for it. */
+  verdict?(v: Verdict, blamed: string | undefined): void;
+}
+
+export interface RebuildReport {
+  durationMs: number;
+  /** The rendered files (their size is a metric). */
+  files: Readonly<Record<string, string>>;
+  /** The version written by this rebuild; undefined when the config was unchanged. */
+  version: string | undefined;
+  desired: readonly DesiredStatus[];
+  graph: Graph;
 }
 
 export interface ControllerStats {
@@ -128,24 +147,38 @@ export class Controller {
     this.stats.rebuilds++;
     this.stats.lastRenderMs = performance.now() - t0;
     this.lastGraph = graph;
+    let written: string | undefined;
     if (config.hash !== this.lastHash) {
-      this.lastVersion = this.writer.write(config);
+      this.lastVersion = written = this.writer.write(config);
       this.lastHash = config.hash;
       this.stats.versionsWritten++;
       this.programmed = { ok: false, reason: Reason.Pending, message: `waiting for nginx to load configuration version ${this.lastVersion}` };
       this.opts.logger.info(`wrote configuration version ${this.lastVersion}`, { routes: graph.routes.length, gateways: graph.gateways.length, ms: Math.round(this.stats.lastRenderMs) });
     }
-    await this.opts.statusSink(desiredStatuses(graph, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures }, this.programmed), graph);
+    const desired = desiredStatuses(graph, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures }, this.programmed);
+    this.notify((o) => o.rebuilt?.({ durationMs: performance.now() - t0, files: config.files, version: written, desired, graph }));
+    await this.opts.statusSink(desired, graph);
+  }
+
+  private notify(call: (o: ControllerObserver) => void): void {
+    if (!this.opts.observer) return;
+    try {
+      call(this.opts.observer);
+    } catch (err) {
+      this.opts.logger.error(`observer: ${(err as Error).stack ?? err}`);
+    }
   }
 
   private onVerdict(v: Verdict): void {
     if (v.hash !== this.lastHash) return; // about an older version; a newer verdict follows
+    let blamed: string | undefined;
     if (v.ok) {
       this.programmed = { ok: true, reason: Reason.Programmed, message: `nginx serves configuration version ${v.version}` };
     } else {
       this.programmed = { ok: false, reason: Reason.Invalid, message: `nginx rejected configuration version ${v.version}: ${v.error ?? 'unknown error'}` };
       const obj = v.object && this.lastGraph?.routes.find((r) => r.key === v.object);
       if (obj) {
+        blamed = obj.key;
         // Leave the offending route out until its spec changes; the others keep serving.
         this.rejected.set(obj.key, { generation: obj.obj.metadata.generation, fingerprint: fingerprint(obj.obj), message: `nginx rejected the configuration generated from this route (${v.file}:${v.line}): ${v.error}` });
         this.opts.logger.warn(`nginx rejected version ${v.version} at ${v.file}:${v.line}, produced by ${obj.key}; leaving it out`, { error: v.error });
@@ -155,6 +188,7 @@ export class Controller {
         this.untraced = { version: v.version, error: v.error ?? 'unknown error' };
       }
     }
+    this.notify((o) => o.verdict?.(v, blamed));
     this.schedule();
   }
 
