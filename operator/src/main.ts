@@ -8,9 +8,11 @@ import { defaultControllerName, supportedFeatures } from './features.ts';
 import { createLogger } from './log.ts';
 import { renderCommand } from './modes/render.ts';
 import { startStandalone } from './modes/standalone.ts';
+import { leaderElectionFlags, leaderElectionFromFlags, leaderElectionUsage } from './leader/flags.ts';
 
 const usage = `usage:
   waygate operator [--config-root DIR] [--controller-name NAME]
+    ${leaderElectionUsage}
   waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
   waygate render [--status] PATH...`;
 
@@ -26,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
       nginx: { type: 'string' },
       'controller-name': { type: 'string', default: process.env.WAYGATE_CONTROLLER_NAME ?? defaultControllerName },
       help: { type: 'boolean', short: 'h' },
+      ...leaderElectionFlags,
     },
   });
   const controllerName = values['controller-name']!;
@@ -60,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'operator': {
       const { runOperator } = await import('./modes/operator.ts');
-      return runOperator({ configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger() });
+      return runOperator({ configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger(), leaderElection: leaderElectionFromFlags(values) });
     }
     default:
       console.error(`unknown command ${JSON.stringify(command)}\n${usage}`);

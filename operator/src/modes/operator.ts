@@ -10,6 +10,36 @@ import { StatusWriter } from '../status/writer.ts';
 import { Store } from '../store.ts';
 import type { Graph } from '../graph/types.ts';
 import { unservedRouteKinds } from '../graph/unserved-routes.ts';
+import { LeaderElector } from '../leader/elector.ts';
+import type { Durations } from '../leader/lease.ts';
+import { KubeLeaseClient } from '../leader/lease-client.ts';
+
+/**
+ * Whether this replica leads. Every replica renders and serves; only the leader writes
+ * status, manages Gateway Services and emits Events. Leader-only tasks check isLeader()
+ * before acting and subscribe with onChange(): on `true` do the full work at once (the
+ * previous leader may have left things half done), on `false` stop (another replica may
+ * lead already). Listeners run synchronously: start async work, do not await it there.
+ */
+export interface Leadership {
+  isLeader(): boolean;
+  /** Calls `listener` on each change; returns the unsubscribe function. */
+  onChange(listener: (leading: boolean) => void): () => void;
+}
+
+/** Lease-based election (coordination.k8s.io/v1 Lease `namespace`/`name`). */
+export interface LeaderElectionOptions {
+  namespace: string;
+  /** The Lease name. */
+  name: string;
+  /** This replica's holderIdentity: unique per replica (the pod name). */
+  identity: string;
+  /** Defaults: lease 15 s, renew deadline 10 s, retry period 2 s. */
+  durations?: Partial<Durations>;
+}
+
+/** Without election (one replica, test suites): always the leader. */
+const soleLeader: Leadership = { isLeader: () => true, onChange: () => () => {} };
 
 export interface OperatorOptions {
   configRoot: string;
@@ -20,12 +50,15 @@ export interface OperatorOptions {
   debounceMs?: number;
   /** Loopback block for Gateways without spec.addresses: 127.<addressBlock>.0.0/16. */
   addressBlock?: number;
+  /** Elect a leader among replicas; without it this replica always leads. */
+  leaderElection?: LeaderElectionOptions;
 }
 
 export interface RunningOperator {
   store: Store;
   source: KubernetesSource;
   controller: Controller;
+  leader: Leadership;
   stop(): Promise<void>;
 }
 
@@ -59,6 +92,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   await source.start();
   await source.ready();
   opts.logger.info(`watching ${kubeConfig.getCurrentCluster()?.server ?? 'the cluster'}`, { controllerName: opts.controllerName });
+  const elector = opts.leaderElection && new LeaderElector({
+    client: new KubeLeaseClient(kubeConfig, opts.leaderElection.namespace, opts.leaderElection.name),
+    identity: opts.leaderElection.identity,
+    logger: opts.logger,
+    durations: opts.leaderElection.durations,
+  });
+  const leader: Leadership = elector ?? soleLeader;
   const controller = new Controller({
     store,
     controllerName: opts.controllerName,
@@ -68,16 +108,21 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     debounceMs: opts.debounceMs,
     addressBlock: opts.addressBlock,
     statusSink: async (desired, graph) => {
+      if (!leader.isLeader()) return; // the leader writes the full status when it takes over
       const r = await writer.write([...desired, ...staleRouteStatuses(store, graph, opts.controllerName)], store);
       if (r.written || r.failed) opts.logger.debug('status written', r);
     },
   });
   controller.start();
+  leader.onChange((leading) => { if (leading) controller.schedule(); });
+  elector?.start();
   return {
     store,
     source,
     controller,
+    leader,
     async stop() {
+      await elector?.stop(); // first: releasing the lease lets another replica take over now
       controller.stop();
       await source.stop();
     },
