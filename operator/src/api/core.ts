@@ -14,9 +14,16 @@ export interface ServiceSpec {
   ports?: ServicePort[];
   type?: string;
   clusterIP?: string;
+  selector?: Record<string, string>;
+  externalTrafficPolicy?: string;
+  loadBalancerClass?: string;
 }
 
-export type Service = KubeObject<'Service', ServiceSpec>;
+export interface ServiceStatus {
+  loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+}
+
+export type Service = KubeObject<'Service', ServiceSpec, ServiceStatus>;
 
 /** discovery.k8s.io/v1 EndpointPort. */
 export interface EndpointPort {
@@ -30,6 +37,8 @@ export interface EndpointPort {
 export interface Endpoint {
   addresses: string[];
   conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
+  targetRef?: { kind: string; namespace?: string; name: string; uid?: string };
+  nodeName?: string;
 }
 
 /** EndpointSlice has no spec: its fields sit at the top level. */

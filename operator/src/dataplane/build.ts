@@ -41,8 +41,15 @@ export function listenerForHost(listeners: readonly ListenerNode[], host: string
 
 export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOptions): HttpModel {
   const b = new ModelBuilder(graph.routes);
+  // Behind Services nginx listens on internal ports: redirects must name the listener's port.
+  const internal = graph.gateways.flatMap((gw) => [...(gw.listenPorts ?? [])]).sort((x, y) => x[1] - y[1]);
+  if (internal.length) {
+    b.listenerPort = `$${b.filterMap('$server_port', internal.map(([port, inner]) => ({ pattern: quote(String(inner)), value: quote(String(port)) })), '$server_port', '')}`; // no source: every Gateway's
+  }
   for (const gw of graph.gateways) {
-    if (!gw.valid || !gw.address) continue;
+    // Loopback: the Gateway's own address. Service exposure: an internal port per listener port.
+    const listenOn = (port: number) => (gw.listenPorts ? String(gw.listenPorts.get(port)) : `${gw.address}:${port}`);
+    if (!gw.valid || gw.addressProblem || !(gw.address || gw.listenPorts)) continue;
     const httpListeners = gw.listeners.filter((l) => l.programmable && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
     const ports = [...new Set(httpListeners.map((l) => l.port))].sort((x, y) => x - y);
     for (const port of ports) {
@@ -69,7 +76,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
           }
         }
       }
-      const listen = quote(`${gw.address}:${port}`);
+      const listen = quote(listenOn(port));
       for (const host of [...byHost.keys()].sort()) {
         // The catch-all server of a port whose listeners all have hostnames still needs a
         // certificate for its handshake (it then answers 404): the first listener's.

@@ -49,6 +49,8 @@ export class ModelBuilder {
   private readonly routeIds = new Map<HTTPRouteNode, number>();
   private readonly maps = new Map<string, string>();
   private mapCount = 0;
+  /** The port a client connected to, as the Gateway's listener sees it (redirects keep it). */
+  listenerPort = '$server_port';
 
   constructor(routes: readonly HTTPRouteNode[]) {
     routes.forEach((r, i) => this.routeIds.set(r, i));

@@ -38,24 +38,24 @@ function modifiedPath(maps: MapFactory, mod: PathModifier, match: RouteMatch, so
   return `$${v}`;
 }
 
-function portSuffix(maps: MapFactory, scheme: string | undefined, port: number | undefined, source: string): string {
+function portSuffix(maps: MapFactory, scheme: string | undefined, port: number | undefined, source: string, listenerPort: string): string {
   const wellKnown = (s: string, p: number) => (s === 'http' && p === 80) || (s === 'https' && p === 443);
   if (port === undefined) {
     if (scheme) return ''; // the scheme's well-known port
-    return `$${maps('"$scheme:$server_port"', [{ pattern: '"http:80"', value: '""' }, { pattern: '"https:443"', value: '""' }], '":$server_port"', source)}`;
+    return `$${maps(`"$scheme:${listenerPort}"`, [{ pattern: '"http:80"', value: '""' }, { pattern: '"https:443"', value: '""' }], `":${listenerPort}"`, source)}`;
   }
   if (scheme) return wellKnown(scheme, port) ? '' : `:${port}`;
   return `$${maps('$scheme', [{ pattern: '"http"', value: port === 80 ? '""' : `":${port}"` }, { pattern: '"https"', value: port === 443 ? '""' : `":${port}"` }], `":${port}"`, source)}`;
 }
 
-export function filterActions(maps: MapFactory, filters: RuleFilters, match: RouteMatch, source: string): FilterActions {
+export function filterActions(maps: MapFactory, filters: RuleFilters, match: RouteMatch, source: string, listenerPort = '$server_port'): FilterActions {
   const out: FilterActions = { requestHeaders: [], hideHeaders: [], addHeaders: [] };
   const r = filters.redirect;
   if (r) {
     const scheme = r.scheme ?? '$scheme';
     const host = r.hostname ? scriptLiteral(r.hostname) : '$host';
     const path = r.path ? modifiedPath(maps, r.path, match, source) : requestPath(maps, source);
-    out.redirect = { status: r.statusCode, location: quote(`${scheme}://${host}${portSuffix(maps, r.scheme, r.port, source)}${path}$is_args$args`) };
+    out.redirect = { status: r.statusCode, location: quote(`${scheme}://${host}${portSuffix(maps, r.scheme, r.port, source, listenerPort)}${path}$is_args$args`) };
     return out;
   }
   const headers = new Map<string, { name: string; value: string }>();

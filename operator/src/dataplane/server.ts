@@ -25,7 +25,7 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     if (!targets.has(id)) {
       let actions;
       try {
-        actions = filterActions(b.filterMap, rule.filters, c.match, rt.source);
+        actions = filterActions(b.filterMap, rule.filters, c.match, rt.source, b.listenerPort);
       } catch (err) {
         b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].filters`, err);
         throw err;

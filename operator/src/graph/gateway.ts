@@ -1,35 +1,87 @@
-// Gateways of our accepted GatewayClasses: address and listeners.
-import { keyOf, type Gateway } from '../objects.ts';
+// Gateways of our accepted GatewayClasses: address (or Service exposure) and listeners.
+import { keyOf, type ConfigMap, type Gateway, type Service } from '../objects.ts';
 import { allocateAddresses, requestedAddress } from './addresses.ts';
 import { Reason, type Problem } from './conditions.ts';
+import { allocateInternalPorts, gatewayParameters, gatewayService, gatewayServiceName, infrastructureMetadata, serviceAddresses, type GatewayExposureMode, type ServiceParameters } from './exposure.ts';
 import { buildListeners } from './listener.ts';
 import { resolveBackendClientCertificate, type CertificateIndex } from './certificates.ts';
 import type { GatewayClassNode, GatewayNode } from './types.ts';
 
-export function buildGateways(gateways: readonly Gateway[], classes: readonly GatewayClassNode[], certs: CertificateIndex, addressBlock?: number): GatewayNode[] {
+export interface GatewayInputs {
+  certs: CertificateIndex;
+  configMaps: ReadonlyMap<string, ConfigMap>;
+  services: ReadonlyMap<string, Service>;
+  exposure: GatewayExposureMode;
+  addressBlock?: number;
+}
+
+export function buildGateways(gateways: readonly Gateway[], classes: readonly GatewayClassNode[], inputs: GatewayInputs): GatewayNode[] {
   const byName = new Map(classes.map((c) => [c.obj.metadata.name, c]));
+  const service = inputs.exposure === 'service';
   const nodes = gateways.flatMap((obj) => {
     const cls = obj.spec && byName.get(obj.spec.gatewayClassName);
     if (!cls) return [];
-    const { address: requested, problem: addressProblem } = requestedAddress(obj);
+    // Loopback addresses are ours to pick; behind Services the address is the Service's.
+    const { address: requested, problem: addressProblem } = service
+      ? { address: undefined, problem: obj.spec?.addresses?.length ? { reason: Reason.UnsupportedAddress, message: 'spec.addresses: a Gateway exposed through a Service gets the Service\'s address; remove spec.addresses (or set the Service type through parameters)' } : undefined }
+      : requestedAddress(obj);
     let problem: Problem | undefined = addressProblem;
+    let parameters: ServiceParameters = {};
     if (!cls.accepted) problem = { reason: Reason.Invalid, message: `GatewayClass ${cls.obj.metadata.name} is not accepted` };
-    // We take no parameters (as for GatewayClass): a Gateway that asks for some is not accepted.
-    else if (!problem && obj.spec?.infrastructure?.parametersRef) problem = { reason: Reason.InvalidParameters, message: 'spec.infrastructure.parametersRef: waygate takes no parameters' };
-    const listeners = buildListeners(obj, problem, certs);
+    else if (!problem && obj.spec?.infrastructure?.parametersRef) {
+      // Parameters shape the Service; without one there is nothing they could change.
+      if (!service) problem = { reason: Reason.InvalidParameters, message: 'spec.infrastructure.parametersRef: parameters apply only when Gateways are exposed through Services (operator --gateway-addresses service)' };
+      else {
+        const p = gatewayParameters(obj, inputs.configMaps);
+        if ('problem' in p) problem = p.problem;
+        else parameters = p.parameters;
+      }
+    }
+    const listeners = buildListeners(obj, problem, inputs.certs);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
-    const backendClientCertificate = obj.spec?.tls?.backend ? { problem: resolveBackendClientCertificate(obj, certs) } : undefined;
-    const node: GatewayNode = { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, valid, problem, listeners, backendClientCertificate };
-    return [{ node, requested }];
+    const backendClientCertificate = obj.spec?.tls?.backend ? { problem: resolveBackendClientCertificate(obj, inputs.certs) } : undefined;
+    const node: GatewayNode = { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, valid, problem, listeners, backendClientCertificate, addresses: [] };
+    return [{ node, requested, parameters: { ...cls.parameters, ...parameters } }];
   });
   // Only accepted Gateways hold addresses: one that is not served must not keep an address from one that is.
   const accepted = nodes.filter((n) => n.node.valid);
-  const addresses = allocateAddresses(accepted.map(({ node, requested }) => ({ key: keyOf(node.obj), name: node.key, creationTimestamp: node.obj.metadata.creationTimestamp, requested })), addressBlock);
+  if (service) {
+    exposeThroughServices(accepted, inputs.services);
+    return nodes.map((n) => n.node);
+  }
+  const addresses = allocateAddresses(accepted.map(({ node, requested }) => ({ key: keyOf(node.obj), name: node.key, creationTimestamp: node.obj.metadata.creationTimestamp, requested })), inputs.addressBlock);
   for (const { node } of accepted) {
     const a = addresses.get(keyOf(node.obj))!;
-    if ('address' in a) node.address = a.address;
-    else node.addressProblem = a.problem;
+    if ('address' in a) {
+      node.address = a.address;
+      node.addresses = [{ type: 'IPAddress', value: a.address }];
+    } else node.addressProblem = a.problem;
   }
   return nodes.map((n) => n.node);
+}
+
+function exposeThroughServices(accepted: readonly { node: GatewayNode; parameters: ServiceParameters }[], services: ReadonlyMap<string, Service>): void {
+  const ports = allocateInternalPorts(accepted.map(({ node }) => ({ key: keyOf(node.obj), creationTimestamp: node.obj.metadata.creationTimestamp, ports: node.listeners.map((l) => l.port) })));
+  for (const { node, parameters } of accepted) {
+    const listenPorts = ports.get(keyOf(node.obj));
+    if (!listenPorts) {
+      node.addressProblem = { reason: Reason.AddressNotUsable, message: 'no internal port is left for this Gateway\'s listeners (waygate serves at most 10000 listener ports in all)' };
+      continue;
+    }
+    const meta = infrastructureMetadata(node.obj);
+    if ('problem' in meta) {
+      node.addressProblem = meta.problem;
+      continue;
+    }
+    node.listenPorts = listenPorts;
+    const protocols = new Map(node.listeners.map((l) => [l.port, l.protocol === 'UDP' ? ('UDP' as const) : ('TCP' as const)]));
+    const name = gatewayServiceName(node.obj);
+    const current = services.get(`${node.obj.metadata.namespace}/${name}`);
+    const a = serviceAddresses(node.obj, name, current);
+    if ('problem' in a) node.addressPending = a.problem;
+    else node.addresses = a.addresses;
+    // A Service of that name that is someone else's is left alone.
+    if (!('problem' in a && a.problem.reason === Reason.AddressNotUsable)) node.service = gatewayService(node.obj, parameters, listenPorts, protocols, meta);
+  }
 }

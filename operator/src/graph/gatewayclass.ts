@@ -1,10 +1,15 @@
-// GatewayClass: ours when spec.controllerName is our controllerName. We take no
-// parameters, so a class with parametersRef is not accepted (InvalidParameters).
-import type { GatewayClass } from '../objects.ts';
+// GatewayClass: ours when spec.controllerName is our controllerName. Its parametersRef may
+// name a ConfigMap of Service parameters (graph/exposure.ts); any other reference, a
+// missing ConfigMap or an unknown key makes it not accepted (InvalidParameters).
+import type { ConfigMap, GatewayClass } from '../objects.ts';
+import { classParameters } from './exposure.ts';
 import type { GatewayClassNode } from './types.ts';
 
-export function buildGatewayClasses(classes: readonly GatewayClass[], controllerName: string): GatewayClassNode[] {
+export function buildGatewayClasses(classes: readonly GatewayClass[], controllerName: string, configMaps: ReadonlyMap<string, ConfigMap>): GatewayClassNode[] {
   return classes
     .filter((c) => c.spec?.controllerName === controllerName)
-    .map((obj) => ({ obj, accepted: !obj.spec?.parametersRef }));
+    .map((obj) => {
+      const p = classParameters(obj, configMaps);
+      return 'problem' in p ? { obj, accepted: false, problem: p.problem, parameters: {} } : { obj, accepted: true, parameters: p.parameters };
+    });
 }

@@ -22,10 +22,18 @@ const list = <K extends WatchedKind>(s: Snapshot, kind: K): readonly ObjectOfKin
   ofKind(s.get(kind) ?? [], kind).filter((o) => isDnsSubdomain(o.metadata?.name) && (o.metadata.namespace === undefined || isDnsLabel(o.metadata.namespace)));
 
 export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
-  const gatewayClasses = buildGatewayClasses(list(snapshot, 'GatewayClass'), opts.controllerName);
+  const byName = <T extends { metadata: { namespace?: string; name: string } }>(objs: readonly T[]) => new Map(objs.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
+  const configMaps = byName(list(snapshot, 'ConfigMap'));
+  const gatewayClasses = buildGatewayClasses(list(snapshot, 'GatewayClass'), opts.controllerName, configMaps);
   const grants = list(snapshot, 'ReferenceGrant');
-  const secrets = new Map(list(snapshot, 'Secret').map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
-  const gateways = buildGateways(list(snapshot, 'Gateway'), gatewayClasses, { secrets, grants }, opts.addressBlock);
+  const secrets = byName(list(snapshot, 'Secret'));
+  const gateways = buildGateways(list(snapshot, 'Gateway'), gatewayClasses, {
+    certs: { secrets, grants },
+    configMaps,
+    services: byName(list(snapshot, 'Service')),
+    exposure: opts.exposure ?? 'loopback',
+    addressBlock: opts.addressBlock,
+  });
   const gatewaysByKey = new Map(gateways.map((g) => [g.key, g]));
   const namespaces = new Map(list(snapshot, 'Namespace').map((n) => [n.metadata.name, n]));
   const tlsPolicies = list(snapshot, 'BackendTLSPolicy');

@@ -25,7 +25,9 @@ export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState):
     ? condition(ConditionType.Programmed, false, Reason.Invalid, 'Gateway is not accepted', gen)
     : gw.addressProblem
       ? condition(ConditionType.Programmed, false, gw.addressProblem.reason, gw.addressProblem.message, gen)
-      : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
+      : gw.addressPending
+        ? condition(ConditionType.Programmed, false, gw.addressPending.reason, gw.addressPending.message, gen)
+        : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
   const out = [accepted, prog];
   // ResolvedRefs of the Gateway itself covers spec.tls.backend.clientCertificateRef (v1.7).
   if (gw.backendClientCertificate) {
@@ -48,7 +50,7 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
         conditions: [
           c.accepted
             ? condition(ConditionType.Accepted, true, Reason.Accepted, 'GatewayClass is accepted', gen)
-            : condition(ConditionType.Accepted, false, Reason.InvalidParameters, 'spec.parametersRef: parameters are not supported', gen),
+            : condition(ConditionType.Accepted, false, c.problem?.reason ?? Reason.InvalidParameters, c.problem?.message ?? 'spec.parametersRef is not valid', gen),
           condition(ConditionType.SupportedVersion, true, Reason.SupportedVersion, 'Gateway API CRD version is supported', gen),
         ],
         supportedFeatures: [...opts.supportedFeatures].sort().map((name) => ({ name })),
@@ -62,7 +64,7 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
       namespace: gw.obj.metadata.namespace,
       name: gw.obj.metadata.name,
       status: {
-        addresses: gw.address && gw.valid ? [{ type: 'IPAddress', value: gw.address }] : [],
+        addresses: gw.valid && !gw.addressProblem ? gw.addresses : [],
         conditions: gatewayConditions(gw, programmed),
         listeners: gw.listeners.map((l) => ({
           name: l.name,

@@ -4,6 +4,7 @@ import type { BackendTLSPolicy, Condition, Gateway, GatewayClass, GRPCRoute, HTT
 import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
 import type { RuleFilters } from './filters.ts';
+import type { GatewayExposureMode, GatewayService, ServiceParameters } from './exposure.ts';
 
 export interface GraphOptions {
   controllerName: string;
@@ -11,6 +12,11 @@ export interface GraphOptions {
   supportedFeatures: readonly string[];
   /** Second octet of the 127.x.0.0/16 block Gateways without spec.addresses get (default 10). */
   addressBlock?: number;
+  /**
+   * How Gateways get addresses: their own loopback address (standalone, tests on one host;
+   * the default), or a Service per Gateway with nginx on internal ports (a cluster).
+   */
+  exposure?: GatewayExposureMode;
   /** Objects nginx rejected earlier (key -> generation -> reason): excluded and reported. */
   rejected?: ReadonlyMap<string, { generation: number | undefined; message: string }>;
   /** Rules the data plane could not express in an earlier pass: route key -> rule index -> message. */
@@ -46,6 +52,14 @@ export interface GatewayNode {
   address?: string;
   /** Accepted, but its address cannot be used (AddressNotUsable): not programmed, nginx gets nothing for it. */
   addressProblem?: Problem;
+  /** Service exposure: nginx's internal port for each listener port. */
+  listenPorts?: Map<number, number>;
+  /** Service exposure: the Service the leader keeps for this Gateway (absent when it cannot). */
+  service?: GatewayService;
+  /** Served, but without an address to report yet (AddressNotAssigned), or one that cannot be taken. */
+  addressPending?: Problem;
+  /** status.addresses. */
+  addresses: { type: 'IPAddress' | 'Hostname'; value: string }[];
   valid: boolean;
   problem?: Problem;
   listeners: ListenerNode[];
@@ -125,6 +139,10 @@ export interface BackendTLSPolicyNode {
 export interface GatewayClassNode {
   obj: GatewayClass;
   accepted: boolean;
+  /** Why it is not accepted (InvalidParameters). */
+  problem?: Problem;
+  /** From spec.parametersRef (Service exposure only). */
+  parameters: ServiceParameters;
 }
 
 export interface Graph {
