@@ -10,6 +10,7 @@ import { buildConfiguration, withRejectedRoutes, type PipelineOptions } from './
 import { Reason } from './graph/conditions.ts';
 import { desiredStatuses, type ProgrammedState } from './graph/status.ts';
 import type { Graph } from './graph/types.ts';
+import type { GatewayExposureMode } from './graph/exposure.ts';
 import type { Logger } from './log.ts';
 import type { DesiredStatus } from './status/merge.ts';
 import type { Store } from './store.ts';
@@ -26,6 +27,8 @@ export interface ControllerOptions {
   maxDelayMs?: number;
   /** See GraphOptions.addressBlock. */
   addressBlock?: number;
+  /** See GraphOptions.exposure. */
+  exposure?: GatewayExposureMode;
   /** Metrics and events (observability/): told about rebuilds and verdicts. */
   observer?: ControllerObserver;
 }
@@ -133,6 +136,7 @@ export class Controller {
       supportedFeatures: this.opts.supportedFeatures,
       rejected: this.rejected,
       addressBlock: this.opts.addressBlock,
+      exposure: this.opts.exposure,
       build: { certDir: this.writer.certsDir },
       recency: (key) => this.opts.store.lastChanged(key),
     };

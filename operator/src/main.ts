@@ -12,6 +12,7 @@ import { leaderElectionFlags, leaderElectionFromFlags, leaderElectionUsage } fro
 
 const usage = `usage:
   waygate operator [--config-root DIR] [--controller-name NAME]
+    [--gateway-addresses service|loopback] [--gateway-pod-selector SELECTOR]
     ${leaderElectionUsage}
   waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
   waygate render [--status] PATH...`;
@@ -28,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
       nginx: { type: 'string' },
       'controller-name': { type: 'string', default: process.env.WAYGATE_CONTROLLER_NAME ?? defaultControllerName },
       help: { type: 'boolean', short: 'h' },
+      // service: a Service per Gateway leading to nginx's internal ports (a cluster);
+      // loopback: each Gateway on its own 127.x address (an operator on one host, tests).
+      'gateway-addresses': { type: 'string', default: 'service' },
+      // Which pods the Gateway Services lead to: the waygate pods in $POD_NAMESPACE.
+      'gateway-pod-selector': { type: 'string', default: 'app.kubernetes.io/name=waygate,app.kubernetes.io/instance=waygate' },
       ...leaderElectionFlags,
     },
   });
@@ -63,7 +69,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'operator': {
       const { runOperator } = await import('./modes/operator.ts');
-      return runOperator({ configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger(), leaderElection: leaderElectionFromFlags(values) });
+      const mode = values['gateway-addresses'];
+      if (mode !== 'service' && mode !== 'loopback') { console.error(`--gateway-addresses: service or loopback, not ${JSON.stringify(mode)}`); return 2; }
+      const podNamespace = process.env.POD_NAMESPACE;
+      if (mode === 'service' && !podNamespace) { console.error('--gateway-addresses service needs $POD_NAMESPACE (the downward API\'s metadata.namespace): the Gateway Services lead to the waygate pods there'); return 2; }
+      const exposure = mode === 'service' ? { mode, pods: { namespace: podNamespace!, selector: values['gateway-pod-selector']! } } as const : { mode } as const;
+      return runOperator({ configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger(), leaderElection: leaderElectionFromFlags(values), exposure });
     }
     default:
       console.error(`unknown command ${JSON.stringify(command)}\n${usage}`);

@@ -13,6 +13,7 @@ import { unservedRouteKinds } from '../graph/unserved-routes.ts';
 import { LeaderElector } from '../leader/elector.ts';
 import type { Durations } from '../leader/lease.ts';
 import { KubeLeaseClient } from '../leader/lease-client.ts';
+import { GatewayServices } from '../apply/gateway-services.ts';
 
 /**
  * Whether this replica leads. Every replica renders and serves; only the leader writes
@@ -52,6 +53,11 @@ export interface OperatorOptions {
   addressBlock?: number;
   /** Elect a leader among replicas; without it this replica always leads. */
   leaderElection?: LeaderElectionOptions;
+  /**
+   * Expose each Gateway through a Service of its own (the leader writes it and its
+   * EndpointSlice of the waygate pods found by `pods`); default: loopback addresses.
+   */
+  exposure?: { mode: 'loopback' } | { mode: 'service'; pods: { namespace: string; selector: string } };
 }
 
 export interface RunningOperator {
@@ -99,6 +105,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     durations: opts.leaderElection.durations,
   });
   const leader: Leadership = elector ?? soleLeader;
+  const exposure = opts.exposure ?? { mode: 'loopback' };
+  const services = exposure.mode === 'service'
+    ? new GatewayServices({ kubeConfig, store, logger: opts.logger, leader, podNamespace: exposure.pods.namespace, podSelector: exposure.pods.selector })
+    : undefined;
+  await services?.start();
   const controller = new Controller({
     store,
     controllerName: opts.controllerName,
@@ -107,7 +118,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     logger: opts.logger,
     debounceMs: opts.debounceMs,
     addressBlock: opts.addressBlock,
+    exposure: exposure.mode,
     statusSink: async (desired, graph) => {
+      services?.update(graph);
       if (!leader.isLeader()) return; // the leader writes the full status when it takes over
       const r = await writer.write([...desired, ...staleRouteStatuses(store, graph, opts.controllerName)], store);
       if (r.written || r.failed) opts.logger.debug('status written', r);
@@ -124,6 +137,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     async stop() {
       await elector?.stop(); // first: releasing the lease lets another replica take over now
       controller.stop();
+      await services?.stop();
       await source.stop();
     },
   };

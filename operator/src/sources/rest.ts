@@ -19,35 +19,52 @@ export class ApiError extends Error {
 }
 
 export async function getJson<T>(kubeConfig: KubeConfig, path: string, query: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<T> {
+  return requestJson<T>(kubeConfig, 'GET', path, { query, timeoutMs });
+}
+
+export interface RequestJsonOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  /** Default application/json; server-side apply takes application/apply-patch+yaml (JSON is YAML). */
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+/** One request with the kubeconfig's credentials; resolves with the parsed answer (undefined when empty). */
+export async function requestJson<T>(kubeConfig: KubeConfig, method: string, path: string, o: RequestJsonOptions = {}): Promise<T> {
   const server = kubeConfig.getCurrentCluster()?.server;
   if (!server) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(server.replace(/\/+$/, '') + path);
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
-  const opts: RequestOptions & { headers: Record<string, string> } = { method: 'GET', headers: { Accept: 'application/json' }, timeout: timeoutMs };
+  for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (payload !== undefined) headers['Content-Type'] = o.contentType ?? 'application/json';
+  const opts: RequestOptions & { headers: Record<string, string> } = { method, headers, timeout: timeoutMs };
   await kubeConfig.applyToHTTPSOptions(opts);
   const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
   return new Promise<T>((resolve, reject) => {
     const req = send(url, opts, (res) => {
-      let body = '';
+      let text = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
+      res.on('data', (d: string) => (text += d));
       res.on('error', reject);
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
-          reject(new ApiError(status, `GET ${path}: HTTP ${status}: ${statusMessage(body)}`));
+          reject(new ApiError(status, `${method} ${path}: HTTP ${status}: ${statusMessage(text)}`));
           return;
         }
         try {
-          resolve(JSON.parse(body) as T);
+          resolve((text ? JSON.parse(text) : undefined) as T);
         } catch (err) {
-          reject(new Error(`GET ${path}: invalid JSON: ${(err as Error).message}`));
+          reject(new Error(`${method} ${path}: invalid JSON: ${(err as Error).message}`));
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(payload);
   });
 }
 
