@@ -1,19 +1,73 @@
-// winston logger: readable text on a terminal, JSON lines otherwise (cluster logs).
+// The one logger factory: winston, readable text on a terminal, JSON lines otherwise
+// (cluster logs). Components log through child loggers that carry `component`; lines about
+// one object carry `kind`, `namespace` and `name` (objectFields), so a log query can
+// select every line about a route. Every line passes redactSecrets last: TLS material
+// (PEM blocks, base64 of them, long base64 blobs such as a Secret's tls.key) never reaches
+// the output, whatever a message or its fields contain.
 import winston from 'winston';
 
-export function createLogger(opts: { level?: string; json?: boolean } = {}): winston.Logger {
+export type Logger = winston.Logger;
+
+const MESSAGE = Symbol.for('message');
+
+/** PEM blocks (an unterminated one to the end of the text), whatever their label. */
+const PEM = /-----BEGIN [A-Z0-9 ]{1,64}-----[\s\S]*?(?:-----END [A-Z0-9 ]{1,64}-----|$)/g;
+/**
+ * Base64 runs of 64+ characters (a Secret's data.tls.key, a DER body split from its PEM
+ * armour), except pure hex (config hashes, uids without dashes are not secrets). A
+ * JSON-encoded line break ("\n") may split a PEM body into 64-character lines: covered,
+ * each line is such a run.
+ */
+const BASE64_RUN = /[A-Za-z0-9+/]{64,}={0,2}/g;
+const HEX = /^[0-9a-fA-F]+$/;
+
+export function redactSecrets(text: string): string {
+  if (text.length < 64) return text;
+  return text.replace(PEM, '[redacted PEM block]').replace(BASE64_RUN, (run) => (HEX.test(run) ? run : '[redacted base64]'));
+}
+
+/** Redacts the serialized line: runs after json()/printf(), so fields and stacks are covered too. */
+const redactLine = winston.format((info) => {
+  const line = (info as Record<symbol, unknown>)[MESSAGE];
+  if (typeof line === 'string') (info as Record<symbol, unknown>)[MESSAGE] = redactSecrets(line);
+  return info;
+});
+
+export function createLogger(opts: { level?: string; json?: boolean; transports?: winston.transport[] } = {}): Logger {
   const json = opts.json ?? !process.stderr.isTTY;
   return winston.createLogger({
     level: opts.level ?? process.env.WAYGATE_LOG_LEVEL ?? 'info',
     format: json
-      ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+      ? winston.format.combine(winston.format.timestamp(), winston.format.json(), redactLine())
       : winston.format.combine(
           winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-          winston.format.printf(({ timestamp, level, message, ...rest }) =>
-            `${timestamp} ${level.padEnd(5)} ${message}${Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : ''}`),
+          winston.format.printf(({ timestamp, level, message, component, ...rest }) =>
+            `${timestamp} ${level.padEnd(5)} ${component ? `[${String(component)}] ` : ''}${message}${Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : ''}`),
+          redactLine(),
         ),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
+    transports: opts.transports ?? [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
   });
 }
 
-export type Logger = winston.Logger;
+/** A component's logger: every line carries `component`. */
+export function componentLogger(logger: Logger, component: string): Logger {
+  return logger.child({ component });
+}
+
+export interface ObjectFields {
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/** The fields of an object's log lines, from an object key "Kind/namespace/name" (or "Kind/name"). */
+export function objectFields(key: string): ObjectFields {
+  const parts = key.split('/');
+  const [kind = '', a = '', b] = parts;
+  return b === undefined ? { kind, name: a } : { kind, namespace: a, name: parts.slice(2).join('/') };
+}
+
+/** A logger for lines about one object. */
+export function objectLogger(logger: Logger, obj: ObjectFields | string): Logger {
+  return logger.child(typeof obj === 'string' ? objectFields(obj) : obj);
+}
