@@ -12,7 +12,7 @@ import { leaderElectionFlags, leaderElectionFromFlags, leaderElectionUsage } fro
 
 const usage = `usage:
   waygate operator [--config-root DIR] [--controller-name NAME]
-    [--gateway-addresses service|loopback] [--gateway-pod-selector SELECTOR]
+    [--gateway-addresses service|loopback] [--gateway-pod-selector SELECTOR] [--health-port PORT]
     ${leaderElectionUsage}
   waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
   waygate render [--status] PATH...`;
@@ -35,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       // Which pods the Gateway Services lead to: the waygate pods in $POD_NAMESPACE.
       'gateway-pod-selector': { type: 'string', default: 'app.kubernetes.io/name=waygate,app.kubernetes.io/instance=waygate' },
       ...leaderElectionFlags,
+      // /healthz, /readyz, /metrics (operator); no server without it.
+      'health-port': { type: 'string' },
     },
   });
   const controllerName = values['controller-name']!;
@@ -74,7 +76,9 @@ async function main(argv: string[]): Promise<number> {
       const podNamespace = process.env.POD_NAMESPACE;
       if (mode === 'service' && !podNamespace) { console.error('--gateway-addresses service needs $POD_NAMESPACE (the downward API\'s metadata.namespace): the Gateway Services lead to the waygate pods there'); return 2; }
       const exposure = mode === 'service' ? { mode, pods: { namespace: podNamespace!, selector: values['gateway-pod-selector']! } } as const : { mode } as const;
-      return runOperator({ configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger(), leaderElection: leaderElectionFromFlags(values), exposure });
+      const healthPort = values['health-port'] === undefined ? undefined : Number(values['health-port']);
+      if (healthPort !== undefined && !(Number.isInteger(healthPort) && healthPort >= 0 && healthPort < 65536)) { console.error(`--health-port: a port number, not ${JSON.stringify(values['health-port'])}`); return 2; }
+      return runOperator({ healthPort, configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger(), leaderElection: leaderElectionFromFlags(values), exposure });
     }
     default:
       console.error(`unknown command ${JSON.stringify(command)}\n${usage}`);

@@ -7,6 +7,7 @@ import winston from 'winston';
 import type { Verdict } from '../../operator/src/apply/verdict.ts';
 import type { RebuildReport } from '../../operator/src/controller.ts';
 import type { Graph } from '../../operator/src/graph/types.ts';
+import type { Condition } from '../../operator/src/objects.ts';
 import { componentLogger, createLogger, objectLogger, redactSecrets } from '../../operator/src/log.ts';
 import { EventLimiter, eventRecorder, eventsForTransitions, verdictEvents, type EventSpec } from '../../operator/src/observability/events.ts';
 import { operatorReadiness } from '../../operator/src/observability/health.ts';
@@ -23,7 +24,7 @@ function capture(json: boolean): { logger: winston.Logger; lines: string[] } {
   return { logger: createLogger({ json, level: 'debug', transports: [new winston.transports.Stream({ stream })] }), lines };
 }
 
-const cond = (type: string, status: string, reason: string, message = '') => ({ type, status, reason, message, observedGeneration: 1 });
+const cond = (type: string, status: string, reason: string, message = ''): Condition => ({ type, status: status as Condition['status'], reason, message, observedGeneration: 1 });
 const gwRef = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw', namespace: 'infra' };
 const route = (name: string, accepted: [string, string, string?], resolved: [string, string, string?] = ['True', 'ResolvedRefs']): DesiredStatus => ({
   kind: 'HTTPRoute',

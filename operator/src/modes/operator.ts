@@ -14,6 +14,11 @@ import { LeaderElector } from '../leader/elector.ts';
 import type { Durations } from '../leader/lease.ts';
 import { KubeLeaseClient } from '../leader/lease-client.ts';
 import { GatewayServices } from '../apply/gateway-services.ts';
+import { hostname } from 'node:os';
+import { componentLogger } from '../log.ts';
+import { eventRecorder, kubeEventSender } from '../observability/events.ts';
+import { operatorReadiness, startOperatorHealth, type HealthServer } from '../observability/health.ts';
+import { createOperatorMetrics, observers, type OperatorMetrics } from '../observability/metrics.ts';
 
 /**
  * Whether this replica leads. Every replica renders and serves; only the leader writes
@@ -58,6 +63,8 @@ export interface OperatorOptions {
    * EndpointSlice of the waygate pods found by `pods`); default: loopback addresses.
    */
   exposure?: { mode: 'loopback' } | { mode: 'service'; pods: { namespace: string; selector: string } };
+  /** /healthz, /readyz and /metrics on this port (0: any free port); undefined: no server. */
+  healthPort?: number;
 }
 
 export interface RunningOperator {
@@ -65,6 +72,8 @@ export interface RunningOperator {
   source: KubernetesSource;
   controller: Controller;
   leader: Leadership;
+  metrics: OperatorMetrics;
+  health: HealthServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -94,9 +103,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const kubeConfig = opts.kubeConfig ?? (() => { const kc = new KubeConfig(); kc.loadFromDefault(); return kc; })();
   const store = new Store();
   const source = new KubernetesSource({ store, logger: opts.logger, kubeConfig });
-  const writer = new StatusWriter(kubeConfig, opts.controllerName, opts.logger);
+  const writer = new StatusWriter(kubeConfig, opts.controllerName, componentLogger(opts.logger, 'status'));
+  const metrics = createOperatorMetrics();
+  const readiness = operatorReadiness();
+  // From the start: /healthz answers while the watches sync, /readyz says what it waits for.
+  const health = opts.healthPort === undefined ? undefined : await startOperatorHealth({ port: opts.healthPort, metrics, readiness });
   await source.start();
   await source.ready();
+  readiness.watchesSynced();
   opts.logger.info(`watching ${kubeConfig.getCurrentCluster()?.server ?? 'the cluster'}`, { controllerName: opts.controllerName });
   const elector = opts.leaderElection && new LeaderElector({
     client: new KubeLeaseClient(kubeConfig, opts.leaderElection.namespace, opts.leaderElection.name),
@@ -110,12 +124,23 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ? new GatewayServices({ kubeConfig, store, logger: opts.logger, leader, podNamespace: exposure.pods.namespace, podSelector: exposure.pods.selector })
     : undefined;
   await services?.start();
+  const events = eventRecorder({
+    send: kubeEventSender(kubeConfig, store, { controllerName: opts.controllerName, instance: process.env.POD_NAME ?? hostname() }),
+    logger: componentLogger(opts.logger, 'events'),
+  });
+  const follow = (leading: boolean) => {
+    metrics.setLeader(leading);
+    events.setEnabled(leading); // only the leader emits Events
+  };
+  follow(leader.isLeader());
+  leader.onChange(follow);
   const controller = new Controller({
     store,
     controllerName: opts.controllerName,
     supportedFeatures: opts.supportedFeatures,
     configRoot: opts.configRoot,
-    logger: opts.logger,
+    logger: componentLogger(opts.logger, 'controller'),
+    observer: observers(metrics.observer, readiness.observer, events.observer),
     debounceMs: opts.debounceMs,
     addressBlock: opts.addressBlock,
     exposure: exposure.mode,
@@ -123,6 +148,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       services?.update(graph);
       if (!leader.isLeader()) return; // the leader writes the full status when it takes over
       const r = await writer.write([...desired, ...staleRouteStatuses(store, graph, opts.controllerName)], store);
+      metrics.statusWrites(r);
       if (r.written || r.failed) opts.logger.debug('status written', r);
     },
   });
@@ -134,11 +160,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     source,
     controller,
     leader,
+    metrics,
+    health,
     async stop() {
       await elector?.stop(); // first: releasing the lease lets another replica take over now
       controller.stop();
       await services?.stop();
       await source.stop();
+      await health?.close();
     },
   };
 }
