@@ -128,7 +128,7 @@ describe('leader elector (elector.ts, in-memory Lease)', function () {
     expect(server.spec?.holderIdentity === '' || server.spec?.holderIdentity === 'b').to.equal(true);
     await until('b leads', () => b.isLeader());
     const handover = performance.now() - t0;
-    expect(handover, 'handover after release').to.be.below(durations.retryPeriodMs * 1.2 + 100);
+    expect(handover, 'handover after release').to.be.below(durations.retryPeriodMs * 1.2 + 200);
     expect(server.spec?.leaseTransitions).to.equal(1);
     j.assertNeverTwo();
   });
@@ -149,9 +149,10 @@ describe('leader elector (elector.ts, in-memory Lease)', function () {
     const stepDown = performance.now() - cutAt;
     await until('b leads', () => b.isLeader(), 3000);
     const takeover = performance.now() - cutAt;
-    // a last renewed at most one retry period before the cut.
-    expect(stepDown, 'step down').to.be.within(durations.renewDeadlineMs - durations.retryPeriodMs - 20, durations.renewDeadlineMs + 50);
-    expect(takeover, 'takeover').to.be.within(durations.leaseDurationMs - durations.retryPeriodMs - 20, durations.leaseDurationMs + durations.retryPeriodMs * 1.2 + 100);
+    // a last renewed about one retry period before the cut (two allow for late timers on a
+    // busy machine); b saw that renewal up to a jittered retry period late.
+    expect(stepDown, 'step down').to.be.within(durations.renewDeadlineMs - 2 * durations.retryPeriodMs, durations.renewDeadlineMs + 50);
+    expect(takeover, 'takeover').to.be.within(durations.leaseDurationMs - 2 * durations.retryPeriodMs, durations.leaseDurationMs + 2 * 1.2 * durations.retryPeriodMs + 100);
     j.assertNeverTwo();
     // a keeps trying and follows; once reconnected it does not take the live lease back.
     clientA.cut = false;
