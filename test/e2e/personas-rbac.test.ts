@@ -215,6 +215,16 @@ async function applicationAdmin(): Promise<{ id: Identity; subject: Subject }> {
   return { id: { user: `system:serviceaccount:${other}:application-admin`, token }, subject: { kind: 'ServiceAccount', name: 'application-admin', namespace: other } };
 }
 
+/** Cluster-wide bindings besides ours that name the personas: while the test bed applies its own
+ * test/cluster/personas.yaml, they also grant the cluster-wide personas (Ian, Chihiro) writes, so
+ * their allowed cells cannot fail for a fault of ours. Said in the output, not hidden. */
+async function reportOtherGrants(): Promise<void> {
+  const names = new Set(testbed().personas.flatMap((p) => [p.name, ...p.groups]));
+  const list = JSON.parse(await kubectl(['get', 'clusterrolebindings', '-o', 'json'])) as { items: { metadata: { name: string }; roleRef: { name: string }; subjects?: { name: string }[] }[] };
+  const others = list.items.filter((b) => !b.metadata.name.startsWith('waygate:persona:') && (b.subjects ?? []).some((s) => names.has(s.name)));
+  if (others.length) console.error(`personas-rbac: other ClusterRoleBindings also bind the personas (allowed cells of cluster-wide personas are not ours alone): ${others.map((b) => `${b.metadata.name} -> ${b.roleRef.name}`).join(', ')}`);
+}
+
 /** One persona's row: every column's cell expanded into writes per kind and namespace. */
 function checkRow(label: string, who: () => Identity, row: Record<Column, Cell>, namespaceBound: boolean): void {
   for (const column of Object.keys(columns) as Column[]) {
@@ -254,6 +264,7 @@ describe('persona RBAC (manifests/components): the seeds write-permission tables
 
   describe('3-tier model (components/personas-3tier, personas/namespace-3tier)', () => {
     before(async () => {
+      await reportOtherGrants();
       await applyRendered(await render((rel) => ({ components: [rel('components/personas-3tier')] })));
       await applyRendered(
         await render((rel) => ({
