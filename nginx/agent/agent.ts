@@ -5,6 +5,7 @@ import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, read
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import winston from 'winston';
+import type { TrafficLogTarget } from './access-log.ts';
 import { composeMainConfig, runPaths } from './config.ts';
 import {
   capErrorLog,
@@ -51,6 +52,8 @@ export interface AgentOptions {
    * mkdtemp directory (0711, removed on stop) holds them.
    */
   tempDir?: string;
+  /** Send nginx's per-route traffic log to this receiver (access-log.ts). */
+  trafficLog?: TrafficLogTarget;
 }
 
 export interface Agent {
@@ -423,6 +426,7 @@ class NginxAgent implements Agent {
         accessLog: this.opts.accessLog,
         streamModule: this.opts.streamModule,
         tempDir: this.tempDir,
+        trafficLog: this.opts.trafficLog,
       }),
     );
     const r = await testConfig(this.binary, this.runDir, this.paths.candidate);

@@ -2,6 +2,7 @@
 // Everything nginx writes (pid, logs, temp files, the status socket) lives in the run
 // directory; the version's http.conf and stream.conf are included by absolute path.
 import { join } from 'node:path';
+import { trafficLogDirectives, type TrafficLogTarget } from './access-log.ts';
 
 export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 /** The status server's path answering the version of the main config the workers run. */
@@ -19,6 +20,8 @@ export interface MainConfigInput {
   streamModule?: string;
   /** Where nginx's *_temp directories go (workers must be able to enter it). Default: runDir. */
   tempDir?: string;
+  /** Send the per-route traffic log to the agent (access-log.ts); default: none. */
+  trafficLog?: TrafficLogTarget;
 }
 
 export const runPaths = (runDir: string) => ({
@@ -41,6 +44,10 @@ export function composeMainConfig(input: MainConfigInput): string {
   const paths = runPaths(runDir);
   const accessLog =
     input.accessLog === false ? 'off' : input.accessLog === 'stdout' ? '/dev/stdout' : q(input.accessLog ?? join(runDir, 'access.log'));
+  // "access_log off" would switch off the traffic log of the same level too.
+  const accessLogs = accessLog !== 'off' || !input.trafficLog ? `    access_log ${accessLog};` : '    # access log off; the traffic log below';
+  // After the include: a map before it would fix map_hash_* before http.conf sizes them.
+  const trafficLog = input.trafficLog ? `\n    # Per-route traffic for the agent's metrics (access-log.ts).\n${trafficLogDirectives(input.trafficLog)}\n` : '';
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((k) => `    ${k}_temp_path ${q(join(input.tempDir ?? runDir, `${k}_temp`))};`)
     .join('\n');
@@ -70,11 +77,11 @@ http {
     keepalive_timeout 65s;
     proxy_http_version 1.1;
     default_type application/octet-stream;
-    access_log ${accessLog};
+${accessLogs}
 ${temp}
 
 ${include('http.conf')}
-
+${trafficLog}
     # Agent status: only on a unix socket in the run directory.
     server {
         listen ${q(`unix:${paths.socket}`)};

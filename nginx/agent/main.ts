@@ -1,11 +1,13 @@
 // The sidecar's entrypoint: runs nginx and the agent until SIGTERM/SIGINT.
 //   main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto]
 //           [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]
+//           [--health-port PORT]   /healthz, /readyz, /metrics incl. per-route traffic (observability.ts)
 import { parseArgs } from 'node:util';
 import winston from 'winston';
 import { startAgent, type Agent } from './agent.ts';
+import { startObservedAgent } from './observability.ts';
 
-const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]';
+const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT]';
 
 function options() {
   const { values } = parseArgs({
@@ -16,6 +18,7 @@ function options() {
       'worker-processes': { type: 'string' },
       'access-log': { type: 'string' },
       'verify-timeout': { type: 'string' },
+      'health-port': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -37,6 +40,12 @@ function options() {
     process.exit(2);
   }
   const al = values['access-log'];
+  const hp = values['health-port'];
+  const healthPort = hp === undefined ? undefined : Number(hp);
+  if (healthPort !== undefined && !(Number.isInteger(healthPort) && healthPort >= 0 && healthPort < 65536)) {
+    console.error(`--health-port: a port number, not ${hp}`);
+    process.exit(2);
+  }
   return {
     configRoot,
     runDir,
@@ -45,6 +54,7 @@ function options() {
     accessLog: al === 'off' ? (false as const) : al,
     verifyTimeoutMs: values['verify-timeout'] ? Number(values['verify-timeout']) : undefined,
     logLevel: values['log-level'],
+    healthPort,
   };
 }
 
@@ -63,7 +73,7 @@ const logger = createLogger(opts.logLevel);
 // Signals are handled from the start: one during startup stops nginx once it runs, instead
 // of killing us and leaving nginx behind.
 let stopping: string | undefined;
-let agent: Agent | undefined;
+let agent: Pick<Agent, 'live' | 'stop'> | undefined;
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = signal;
@@ -80,7 +90,12 @@ const stop = (signal: string) => {
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 try {
-  agent = await startAgent({ ...opts, logger });
+  if (opts.healthPort === undefined) agent = await startAgent({ ...opts, logger });
+  else {
+    const observed = await startObservedAgent({ ...opts, healthPort: opts.healthPort, logger });
+    agent = { get live() { return observed.agent.live; }, stop: () => observed.stop() };
+    logger.info(`health and metrics on port ${observed.health.port}`);
+  }
   logger.info(`agent running: config root ${opts.configRoot}, run dir ${opts.runDir}, serving version ${agent.live ?? '(none)'}`);
   if (stopping) {
     const signal = stopping;
