@@ -11,7 +11,7 @@ import { Reason } from './graph/conditions.ts';
 import { desiredStatuses, type ProgrammedState } from './graph/status.ts';
 import type { Graph } from './graph/types.ts';
 import type { GatewayExposureMode } from './graph/exposure.ts';
-import type { Logger } from './log.ts';
+import { objectLogger, type Logger } from './log.ts';
 import type { DesiredStatus } from './status/merge.ts';
 import type { Store } from './store.ts';
 
@@ -185,7 +185,7 @@ export class Controller {
         blamed = obj.key;
         // Leave the offending route out until its spec changes; the others keep serving.
         this.rejected.set(obj.key, { generation: obj.obj.metadata.generation, fingerprint: fingerprint(obj.obj), message: `nginx rejected the configuration generated from this route (${v.file}:${v.line}): ${v.error}` });
-        this.opts.logger.warn(`nginx rejected version ${v.version} at ${v.file}:${v.line}, produced by ${obj.key}; leaving it out`, { error: v.error });
+        objectLogger(this.opts.logger, obj.key).warn(`nginx rejected version ${v.version} at ${v.file}:${v.line}, produced by ${obj.key}; leaving it out`, { error: v.error });
       } else {
         // No line names an object (e.g. a hash nginx cannot build): find it by leaving routes out.
         this.opts.logger.error(`nginx rejected version ${v.version} with an error that names no object; searching for the route that causes it`, { error: v.error, file: v.file, line: v.line });
@@ -220,7 +220,9 @@ export class Controller {
         const obj = this.opts.store.get('HTTPRoute', ns, name ?? '');
         this.rejected.set(key, { generation: obj?.metadata.generation, fingerprint: fingerprint(obj), message: `nginx rejected the configuration with this route, and accepts it without (found by leaving routes out): ${untraced.error}` });
       }
-      this.opts.logger.warn(culprits.length ? `nginx rejected version ${untraced.version} because of ${culprits.join(', ')}; leaving them out` : `nginx rejected version ${untraced.version} and no route is the cause`, { tests, ms: Math.round(performance.now() - t0) });
+      for (const key of culprits) objectLogger(this.opts.logger, key).warn(`nginx rejected version ${untraced.version} because of ${key} (found by leaving routes out); leaving it out`, { error: untraced.error });
+      if (!culprits.length) this.opts.logger.warn(`nginx rejected version ${untraced.version} and no route is the cause`, { tests, ms: Math.round(performance.now() - t0) });
+      else this.opts.logger.info(`found ${culprits.length} route(s) causing nginx's rejection of version ${untraced.version}`, { tests, ms: Math.round(performance.now() - t0) });
     } catch (err) {
       this.opts.logger.error(`searching for the cause of nginx's rejection of version ${untraced.version}: ${(err as Error).message}`);
     }

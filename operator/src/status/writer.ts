@@ -7,7 +7,7 @@
 // resourceVersion precondition a concurrent write by anyone gives 409 Conflict instead;
 // we then read the object fresh, merge again and retry.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from 'winston';
+import { objectFields, type Logger } from '../log.ts';
 import { isWatchedKind, objectKey, watchedKinds, type KubeObject } from '../objects.ts';
 import type { Store } from '../store.ts';
 import { mergeStatus, statusEqual, type DesiredStatus } from './merge.ts';
@@ -92,7 +92,7 @@ export class StatusWriter {
           if (httpStatus(err) !== 409) throw err;
           result.conflicts++;
           if (attempt >= this.maxAttempts) {
-            this.logger.warn(`status of ${key}: still conflicting after ${attempt} attempts; left for the next round`);
+            this.logger.warn(`status of ${key}: still conflicting after ${attempt} attempts; left for the next round`, objectFields(key));
             result.failed++;
             return;
           }
@@ -106,7 +106,7 @@ export class StatusWriter {
         result.skipped++;
         return;
       }
-      this.logger.error(`status of ${key}: ${errorText(err)}`);
+      this.logger.error(`status of ${key}: ${errorText(err)}`, objectFields(key));
       result.failed++;
     }
   }
