@@ -16,7 +16,8 @@ export async function mochaGlobalSetup(): Promise<void> {
   stopOnSignal('SIGINT');
   stopOnSignal('SIGTERM');
   await ensureNginx();
-  const cluster = await startCluster();
+  // WAYGATE_TESTBED_KUBE_PROXY=1: run kube-proxy (machine-global nft table; see StartOptions).
+  const cluster = await startCluster({ kubeProxy: process.env.WAYGATE_TESTBED_KUBE_PROXY === '1' });
   const total = Object.values(cluster.timings).reduce((a, b) => a + b, 0);
   console.error(`test bed up in ${(total / 1000).toFixed(1)} s: ${Object.entries(cluster.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
   setTestbed(cluster);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { cacheDir, goModuleDir, versions } from './paths.ts';
 import { run, which } from './exec.ts';
 
-export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'coredns', 'echo-basic'] as const;
+export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kubectl', 'coredns', 'echo-basic'] as const;
 export type BinaryName = (typeof binaryNames)[number];
 export type Binaries = Record<BinaryName, string>;
 

@@ -1,25 +1,30 @@
-// The test bed: etcd + kube-apiserver + kube-controller-manager built from upstream Go
-// modules, on loopback, with RBAC, persona identities and the Gateway API CRDs installed.
+// The test bed: etcd + kube-apiserver + kube-controller-manager (+ kube-proxy on request)
+// built from upstream Go modules, with RBAC, persona identities and the Gateway API CRDs
+// installed. etcd and the controller manager listen on loopback; the API server on every
+// address, so that the node agent's pods reach it.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ensureBinaries, goModuleSource, type Binaries } from './build.ts';
-import { run, tryRun, waitFor, type RunOptions, type RunResult } from './exec.ts';
+import { run, tryRun, waitFor, which, type RunOptions, type RunResult } from './exec.ts';
+import { hostSideAddress, podCidr, serviceCidr } from './node/network.ts';
 import { clusterSrcDir, stateDir as defaultStateDir, versions } from './paths.ts';
 import { newPersonas, writeTokenFile, type Persona } from './personas.ts';
 import { generatePki, type Pki } from './pki.ts';
-import { assertPortsFree, assertRunning, startProcess, stopRecorded, type ManagedProcess } from './processes.ts';
+import { assertPortsFree, assertRunning, isAlive, startProcess, stopRecorded, type ManagedProcess } from './processes.ts';
 
 export interface ClusterPorts {
   etcdClient: number;
   etcdPeer: number;
   apiserver: number;
   controllerManager: number;
+  kubeProxyHealthz: number;
+  kubeProxyMetrics: number;
 }
 
 export function defaultPorts(base = Number(process.env.WAYGATE_TESTBED_PORT_BASE ?? 26000)): ClusterPorts {
-  return { etcdClient: base + 379, etcdPeer: base + 380, apiserver: base + 443, controllerManager: base + 257 };
+  return { etcdClient: base + 379, etcdPeer: base + 380, apiserver: base + 443, controllerManager: base + 257, kubeProxyHealthz: base + 256, kubeProxyMetrics: base + 249 };
 }
 
 export interface KubectlOptions extends RunOptions {
@@ -41,6 +46,9 @@ export interface Cluster {
   kubectl(args: string[], opts?: KubectlOptions): Promise<string>;
   /** Like kubectl(), but returns exit code and output instead of throwing. */
   tryKubectl(args: string[], opts?: KubectlOptions): Promise<RunResult>;
+  /** Starts kube-proxy now unless it runs (StartOptions.kubeProxy: machine-global nft table);
+   * `nodeName`: the node agent's node (default waygate-node). Stopped with the test bed. */
+  ensureKubeProxy(nodeName?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +56,14 @@ export interface StartOptions {
   stateDir?: string;
   ports?: ClusterPorts;
   log?: (msg: string) => void;
+  /**
+   * Run kube-proxy (nftables mode) so that Service ClusterIPs answer, from the host and from
+   * the node agent's pods. Off by default: kube-proxy's nft tables ("ip kube-proxy",
+   * "ip6 kube-proxy") are machine-global, so only one test bed on a machine can run it (a
+   * second start with it on fails, naming the first). Needs the nft CLI (installed with
+   * apt-get when missing). The node agent must run with the node name given here.
+   */
+  kubeProxy?: boolean | { nodeName?: string };
 }
 
 /** What the test bed needs of kube-controller-manager: Services to EndpointSlices, namespace
@@ -66,8 +82,40 @@ const controllers = [
   'replicaset-controller',
 ];
 
-/** Service ClusterIPs are only ever allocated, never dialled: nothing here runs kube-proxy. */
-const serviceClusterIpRange = '10.96.0.0/16';
+/** kube-proxy's tables: fixed names, shared by the whole machine. */
+const kubeProxyTables = [['ip', 'kube-proxy'], ['ip6', 'kube-proxy']];
+const kubeProxyMarker = (dir: string) => join(dir, 'kube-proxy.on');
+
+/** Pids of kube-proxy processes of other test beds (or anything else) on this machine. */
+function otherKubeProxies(dir: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (basename(cmd[0] ?? '') === 'kube-proxy' && !cmd.some((a) => a.includes(dir))) pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/** Removes kube-proxy's nft tables if this test bed ran it and no other kube-proxy runs. */
+async function cleanupKubeProxy(dir: string): Promise<void> {
+  if (!existsSync(kubeProxyMarker(dir))) return;
+  if (!otherKubeProxies(dir).length) for (const [family, table] of kubeProxyTables) await tryRun('nft', ['delete', 'table', family, table]);
+  rmSync(kubeProxyMarker(dir), { force: true });
+}
+
+/** Installs Debian packages whose command is missing (nft for kube-proxy). */
+async function ensureCommand(cmd: string, pkg: string, log: (m: string) => void): Promise<void> {
+  if (await which(cmd)) return;
+  log(`test bed: installing ${pkg} (apt-get) for ${cmd}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update'], { env, timeoutMs: 5 * 60_000 });
+  await run('apt-get', ['install', '-y', '--no-install-recommends', pkg], { env, timeoutMs: 10 * 60_000 });
+  if (!(await which(cmd))) throw new Error(`installed ${pkg} but ${cmd} is still missing`);
+}
 
 /** GET over TLS with the admin client certificate; resolves with status and body. */
 function httpsGet(url: string, pki: Pki, timeoutMs = 2000): Promise<{ status: number; body: string }> {
@@ -97,12 +145,12 @@ function writeKubeconfig(path: string, server: string, pki: Pki, personas: Perso
   writeFileSync(path, stringify(config), { mode: 0o600 });
 }
 
-function controllerManagerKubeconfig(path: string, server: string, pki: Pki): void {
+function clientKubeconfig(path: string, server: string, pki: Pki, cert: string, key: string): void {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'c', cluster: { server, 'certificate-authority': pki.caCert } }],
-    users: [{ name: 'u', user: { 'client-certificate': pki.controllerManagerCert, 'client-key': pki.controllerManagerKey } }],
+    users: [{ name: 'u', user: { 'client-certificate': cert, 'client-key': key } }],
     contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
     'current-context': 'c',
   };
@@ -130,7 +178,9 @@ export async function gatewayApiCrdDir(channel = versions.gatewayApiChannel): Pr
 }
 
 export async function stopCluster(dir = defaultStateDir): Promise<string[]> {
-  return stopRecorded(dir);
+  const stopped = await stopRecorded(dir);
+  await cleanupKubeProxy(dir);
+  return stopped;
 }
 
 export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
@@ -144,15 +194,18 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     t = Date.now();
   };
 
-  const leftovers = await stopRecorded(dir);
+  const leftovers = await stopCluster(dir);
   if (leftovers.length) log(`test bed: stopped processes left by an earlier run: ${leftovers.join(', ')}`);
+  if (opts.kubeProxy && otherKubeProxies(dir).length) throw new Error(`another kube-proxy runs on this machine (pid ${otherKubeProxies(dir).join(', ')}): its nft table "kube-proxy" is machine-global; start without kubeProxy or stop the other`);
   const binaries = await ensureBinaries(log);
   phase('build');
   await assertPortsFree({ 'etcd client': ports.etcdClient, 'etcd peer': ports.etcdPeer, 'kube-apiserver': ports.apiserver, 'kube-controller-manager': ports.controllerManager });
 
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const pki = await generatePki(join(dir, 'pki'), ['127.0.0.1', '10.96.0.1']);
+  // 10.244.0.1: where pods reach the API server (node/network.ts hostSideAddress); 10.96.0.1:
+  // the `kubernetes` Service, through kube-proxy.
+  const pki = await generatePki(join(dir, 'pki'), ['127.0.0.1', hostSideAddress, '10.96.0.1']);
   const personas = newPersonas();
   writeTokenFile(join(dir, 'tokens.csv'), personas);
   const server = `https://127.0.0.1:${ports.apiserver}`;
@@ -161,6 +214,47 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
   phase('pki');
 
   const processes: ManagedProcess[] = [];
+
+  let kubeProxy: ManagedProcess | undefined;
+  /** Starts kube-proxy for this test bed, unless it runs already (see StartOptions.kubeProxy). */
+  const ensureKubeProxy = async (nodeName = 'waygate-node'): Promise<void> => {
+    if (kubeProxy && isAlive(kubeProxy.pid)) return;
+    const others = otherKubeProxies(dir);
+    if (others.length) throw new Error(`another kube-proxy runs on this machine (pid ${others.join(', ')}, e.g. another test bed's): its nft table "kube-proxy" is machine-global, so this test bed cannot run one too; start without kubeProxy or stop the other`);
+    await ensureCommand('nft', 'nftables', log);
+    // kube-proxy waits up to 30 s for its Node, and exits when the Node's addresses change
+    // later: register it first, with the address the node agent reports (127.0.0.1); the agent
+    // adopts an existing Node.
+    if ((await cluster.tryKubectl(['get', 'node', nodeName])).code !== 0) {
+      await cluster.kubectl(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName } }) });
+    }
+    await cluster.kubectl(['patch', 'node', nodeName, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] } })]);
+    const kpKubeconfig = join(dir, 'kube-proxy.kubeconfig');
+    clientKubeconfig(kpKubeconfig, server, pki, pki.kubeProxyCert, pki.kubeProxyKey);
+    writeFileSync(kubeProxyMarker(dir), `${nodeName}\n`);
+    const kp = startProcess(dir, 'kube-proxy', binaries['kube-proxy'], [
+      `--kubeconfig=${kpKubeconfig}`,
+      '--proxy-mode=nftables',
+      `--hostname-override=${nodeName}`,
+      `--cluster-cidr=${podCidr}`,
+      '--detect-local-mode=ClusterCIDR', // traffic from elsewhere (the host) is masqueraded
+      `--healthz-bind-address=127.0.0.1:${ports.kubeProxyHealthz}`,
+      `--metrics-bind-address=127.0.0.1:${ports.kubeProxyMetrics}`,
+      // Leave the machine's conntrack settings as they are.
+      '--conntrack-max-per-core=0',
+      '--conntrack-tcp-timeout-established=0',
+      '--conntrack-tcp-timeout-close-wait=0',
+      '--profiling=false',
+    ]);
+    kubeProxy = kp;
+    processes.push(kp);
+    await waitFor('kube-proxy to program its nft table', async () => {
+      assertRunning(kp);
+      const res = await fetch(`http://127.0.0.1:${ports.kubeProxyHealthz}/livez`, { signal: AbortSignal.timeout(1000) });
+      if (res.status !== 200) return undefined;
+      return (await tryRun('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips'])).code === 0 ? true : undefined;
+    }, 60_000, 200);
+  };
   const kubectlArgs = (args: string[], o: KubectlOptions) => ['--kubeconfig', kubeconfig, '--context', o.as ?? 'admin', ...args];
   const cluster: Cluster = {
     server,
@@ -173,8 +267,9 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     timings,
     kubectl: (args, o = {}) => run(binaries.kubectl, kubectlArgs(args, o), o),
     tryKubectl: (args, o = {}) => tryRun(binaries.kubectl, kubectlArgs(args, o), o),
+    ensureKubeProxy,
     stop: async () => {
-      await stopRecorded(dir);
+      await stopCluster(dir);
     },
   };
 
@@ -202,8 +297,12 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
 
     const apiserver = startProcess(dir, 'kube-apiserver', binaries['kube-apiserver'], [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      // Every address, so that pods reach it at the host side of their veth (10.244.0.1, which
+      // exists only while a pod does); anonymous requests are refused, as everywhere here.
+      '--bind-address=0.0.0.0',
+      // The `kubernetes` Service's endpoint (the lease reconciler keeps it): pods reach it
+      // through kube-proxy at 10.96.0.1:443. 127.0.0.1 would be refused in an Endpoints.
+      `--advertise-address=${hostSideAddress}`,
       `--secure-port=${ports.apiserver}`,
       `--cert-dir=${join(dir, 'apiserver')}`,
       `--tls-cert-file=${pki.serverCert}`,
@@ -215,9 +314,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       `--service-account-issuer=${server}`,
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      `--service-cluster-ip-range=${serviceClusterIpRange}`,
-      // The "kubernetes" Service would point at 127.0.0.1, which Endpoints reject.
-      '--endpoint-reconciler-type=none',
+      `--service-cluster-ip-range=${serviceCidr}`,
       '--allow-privileged=true',
       '--profiling=false',
       // `kubectl logs` through the node agent's kubelet API (node/logs.ts): verify its serving
@@ -235,7 +332,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
     phase('kube-apiserver');
 
     const kcmKubeconfig = join(dir, 'controller-manager.kubeconfig');
-    controllerManagerKubeconfig(kcmKubeconfig, server, pki);
+    clientKubeconfig(kcmKubeconfig, server, pki, pki.controllerManagerCert, pki.controllerManagerKey);
     const kcm = startProcess(dir, 'kube-controller-manager', binaries['kube-controller-manager'], [
       `--kubeconfig=${kcmKubeconfig}`,
       `--authentication-kubeconfig=${kcmKubeconfig}`,
@@ -259,6 +356,11 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       return res.status === 200 ? true : undefined;
     }, 60_000, 200);
     phase('kube-controller-manager');
+
+    if (opts.kubeProxy) {
+      await cluster.ensureKubeProxy((typeof opts.kubeProxy === 'object' && opts.kubeProxy.nodeName) || undefined);
+      phase('kube-proxy');
+    }
 
     await cluster.kubectl(['apply', '-f', join(clusterSrcDir, 'personas.yaml')]);
     phase('personas');

@@ -17,6 +17,9 @@ export interface Pki {
   /** kube-controller-manager client (user system:kube-controller-manager). */
   controllerManagerCert: string;
   controllerManagerKey: string;
+  /** kube-proxy client (user system:kube-proxy, bound to system:node-proxier). */
+  kubeProxyCert: string;
+  kubeProxyKey: string;
   /** Service-account token signing key pair. */
   serviceAccountKey: string;
   serviceAccountPub: string;
@@ -49,6 +52,7 @@ export async function generatePki(dir: string, serverIps: string[]): Promise<Pki
   await signLeaf(dir, 'server', '/CN=kube-apiserver', `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`, p('ca.crt'), p('ca.key'));
   await signLeaf(dir, 'admin', '/O=system:masters/CN=waygate-admin', client, p('ca.crt'), p('ca.key'));
   await signLeaf(dir, 'controller-manager', '/CN=system:kube-controller-manager', client, p('ca.crt'), p('ca.key'));
+  await signLeaf(dir, 'kube-proxy', '/CN=system:kube-proxy', client, p('ca.crt'), p('ca.key'));
   await newKey(p('sa.key'));
   await run('openssl', ['pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')]);
   return {
@@ -61,6 +65,8 @@ export async function generatePki(dir: string, serverIps: string[]): Promise<Pki
     adminKey: p('admin.key'),
     controllerManagerCert: p('controller-manager.crt'),
     controllerManagerKey: p('controller-manager.key'),
+    kubeProxyCert: p('kube-proxy.crt'),
+    kubeProxyKey: p('kube-proxy.key'),
     serviceAccountKey: p('sa.key'),
     serviceAccountPub: p('sa.pub'),
   };

@@ -15,9 +15,10 @@ import { freePort } from '../processes.ts';
 import { connect, isStatus } from './api.ts';
 import { kubeletServingCert } from './certs.ts';
 import type { Tools } from './container.ts';
-import { defaultImageRules, type ImageRule } from './images.ts';
+import { defaultImageRules, loadImageRules, type ImageRule } from './images.ts';
 import { startKubeletApi, type KubeletApi } from './logs.ts';
-import { PodNetworks } from './network.ts';
+import { topLevelMounts } from './mounts.ts';
+import { hostSideAddress, PodNetworks } from './network.ts';
 import { nodeCapacity, nodeLabels, NodeRegistration } from './node.ts';
 import { PodWorker, type PodWorkerDeps } from './pod.ts';
 import { bind, wantsBinding } from './scheduler.ts';
@@ -41,6 +42,14 @@ export interface NodeAgentOptions {
   binaries?: Binaries;
   /** Image rules checked before the defaults (e.g. a test image mapped to /bin/sh). */
   images?: ImageRule[];
+  /** JSON files of image rules (one rule, or an array of rules; the format of
+   * scripts/image-layout.ts's image.json plus `repository`), checked after `images`. */
+  imageFiles?: string[];
+  /** Where containers reach the API server (KUBERNETES_SERVICE_HOST/PORT). Default: the
+   * host-side pod address 10.244.0.1 and the kubeconfig server's port (kube-apiserver listens
+   * on every address), which works with or without kube-proxy; with kube-proxy running,
+   * { host: '10.96.0.1', port: 443 } (the `kubernetes` Service) works too. */
+  kubernetesService?: { host: string; port: number };
   /** Cap on a deleted pod's grace period (default 3 s): the test bed does not wait 30 s. */
   gracePeriodCapMs?: number;
   /** Container restart backoff (default 1 s doubling to 60 s). */
@@ -108,6 +117,7 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
   const leftovers = await cleanupNodeAgent(stateDir);
   if (leftovers.length) log(`removed what an earlier run left: ${leftovers.join(', ')}`);
   const networks = new PodNetworks(agentIdOf(stateDir), stateDir);
+  await networks.guardForwarding();
   phase('cleanup');
   const binaries = opts.binaries ?? (await ensureBinaries(log));
   phase('binaries');
@@ -151,13 +161,15 @@ export async function startNodeAgent(opts: NodeAgentOptions): Promise<NodeAgent>
     nodeName,
     hostIP: address,
     stateDir,
-    images: [...(opts.images ?? []), ...defaultImageRules],
+    images: [...(opts.images ?? []), ...(opts.imageFiles ?? []).flatMap(loadImageRules), ...defaultImageRules],
+    kubernetesService: opts.kubernetesService ?? { host: hostSideAddress, port: Number(new URL(api.server).port || 443) },
     binaries,
     capacity: nodeCapacity(),
     tools,
     log,
     backoff: opts.backoff ?? { initialMs: 1000, maxMs: 60_000 },
     retryMs: 2000,
+    hostMounts: topLevelMounts([stateDir, '/run/netns']),
   };
   const graceCapMs = opts.gracePeriodCapMs ?? 3000;
 

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { quoteArgs } from '../exec.ts';
 import { captureStream } from './logfile.ts';
-import { runProbe } from './probes.ts';
+import { runHook, runProbe, type ExecContext } from './probes.ts';
 import { nowTime, type Container, type ContainerState, type ContainerStatus } from './types.ts';
 
 /** Absolute paths of the programs a container is started with (its PATH may differ). */
@@ -33,9 +33,17 @@ export interface Launch {
   hostname: string;
   argv: string[];
   env: Record<string, string>;
-  /** Shell commands run in the container's mount namespace before its program. */
+  /** Shell commands run in the container's mount namespace before its program: they build
+   * its root filesystem at `root` (mounts.ts rootCommands). */
   setup: string[];
+  root: string;
   workingDir?: string;
+  /** The program is a host file, opened before the mounts (else looked up in the new root). */
+  hostProgram: boolean;
+  /** setpriv options: user, group, capabilities (security.ts). */
+  setpriv: string[];
+  uid: number;
+  gid: number;
   imageID: string;
 }
 
@@ -60,6 +68,10 @@ export class ContainerRunner {
   private restartTimer: NodeJS.Timeout | undefined;
   private probeStreak = { ok: 0, failed: 0 };
   private exited: Promise<void> = Promise.resolve();
+  private launch: Launch | undefined;
+  /** Liveness and startup probe timers, and whether the startup probe has passed. */
+  private healthTimer: NodeJS.Timeout | undefined;
+  private startedProbe = false;
 
   readonly spec: Container;
   private readonly deps: ContainerDeps;
@@ -126,15 +138,23 @@ export class ContainerRunner {
     if (this.runs++ > 0) this.restartCount++; // each run logs to its own file: `previous` works
     if (this.state.terminated) this.lastState = { terminated: this.state.terminated };
     this.imageID = l.imageID;
-    // The program is opened before the mounts, which may hide its path (coredns mounts its
-    // Corefile over /root, where the test-bed binaries are cached), and run from that fd.
-    const script = [
-      `waygate_program=$(command -v -- "$0") && exec 9<"$waygate_program" || { echo "exec: $0: not found" >&2; exit ${setupFailed}; }`,
-      ...l.setup.map((c) => `${c} || exit ${setupFailed}`),
-      `echo ${quoteArgs(l.hostname, [])} > /proc/sys/kernel/hostname || exit ${setupFailed}`,
-      ...(l.workingDir ? [`cd ${quoteArgs(l.workingDir, [])} || exit ${setupFailed}`] : []),
-      'exec -a "$0" /proc/self/fd/9 "$@"',
+    // A host program is opened before the mounts, which may hide its path (coredns mounts its
+    // Corefile over /root, where the test-bed binaries are cached), and run from that fd. An
+    // image's program (e.g. /usr/local/bin/node, bound by the image) exists only in the new root.
+    const q = (a: string) => quoteArgs(a, []);
+    const exec = l.hostProgram ? 'exec -a "$0" /proc/self/fd/9 "$@"' : 'exec "$0" "$@"';
+    const inRoot = [
+      `cd ${q(l.workingDir || '/')} || exit ${setupFailed}`,
+      ...(l.hostProgram ? [] : [`command -v -- "$0" >/dev/null || { echo "exec: $0: not found" >&2; exit ${setupFailed}; }`]),
+      l.setpriv.length ? `exec ${quoteArgs(this.tools.setpriv, l.setpriv)} -- ${q(this.tools.bash)} -c ${q(exec)} "$0" "$@"` : exec,
     ].join('\n');
+    const script = [
+      ...(l.hostProgram ? [`waygate_program=$(command -v -- "$0") && exec 9<"$waygate_program" || { echo "exec: $0: not found" >&2; exit ${setupFailed}; }`] : []),
+      ...l.setup.map((c) => `${c} || exit ${setupFailed}`),
+      `echo ${q(l.hostname)} > /proc/sys/kernel/hostname || exit ${setupFailed}`,
+      `exec chroot ${q(l.root)} ${q(this.tools.bash)} -c ${q(inRoot)} "$0" "$@"`,
+    ].join('\n');
+    this.launch = l;
     const file = this.logFile();
     // Each step execs the next: one process, whose parent is the agent. setpriv: it dies with
     // the agent, so a crashed agent leaves no container running. bash, not sh: dash drops
@@ -162,14 +182,56 @@ export class ContainerRunner {
         resolve();
       });
     });
+    this.startedProbe = !this.spec.startupProbe;
     this.scheduleProbe(l.podIP, true);
+    this.scheduleHealth(l.podIP, true, 0);
     this.deps.onChange();
+  }
+
+  private execAs(): ExecContext | undefined {
+    return this.child?.pid && this.launch ? { pid: this.child.pid, uid: this.launch.uid, gid: this.launch.gid } : undefined;
+  }
+
+  /** Startup probe until it passes, then the liveness probe; after failureThreshold failures
+   * in a row the container is killed (SIGTERM, SIGKILL after 2 s) and restarted per policy. */
+  private scheduleHealth(podIP: string, first: boolean, failed: number): void {
+    const kind = this.startedProbe ? 'liveness' : 'startup';
+    const probe = this.startedProbe ? this.spec.livenessProbe : this.spec.startupProbe;
+    if (!probe) return;
+    const delayMs = first ? (probe.initialDelaySeconds ?? 0) * 1000 : (probe.periodSeconds ?? 10) * 1000;
+    this.healthTimer = setTimeout(async () => {
+      const child = this.child;
+      if (!child) return;
+      const r = await runProbe(probe, this.spec, podIP, this.execAs());
+      if (this.child !== child || this.stopping) return;
+      if (r.ok) {
+        if (kind === 'startup') {
+          this.startedProbe = true;
+          this.deps.onChange();
+          return this.scheduleHealth(podIP, true, 0);
+        }
+        return this.scheduleHealth(podIP, false, 0);
+      }
+      if (failed + 1 < (probe.failureThreshold ?? 3)) return this.scheduleHealth(podIP, false, failed + 1);
+      this.deps.log(`${this.name}: ${kind} probe failed ${failed + 1} times (${r.message}); container will be restarted`);
+      this.signalGroup(child, 'SIGTERM');
+      setTimeout(() => this.signalGroup(child, 'SIGKILL'), 2000).unref();
+    }, delayMs);
+  }
+
+  private signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      /* gone */
+    }
   }
 
   private onExit(child: ChildProcess, exitCode: number, signal: NodeJS.Signals | null, error: string | undefined): void {
     if (this.child !== child) return;
     this.child = undefined;
     clearTimeout(this.probeTimer);
+    clearTimeout(this.healthTimer);
     const startedAt = this.state.running?.startedAt ?? nowTime();
     const ranMs = Date.now() - this.startedMs;
     const reason = error || exitCode === setupFailed ? 'StartError' : exitCode === 0 ? 'Completed' : 'Error';
@@ -196,14 +258,15 @@ export class ContainerRunner {
 
   private scheduleProbe(podIP: string, first: boolean): void {
     const probe = this.spec.readinessProbe;
-    if (!probe) {
-      this.ready = true; // no readiness probe: ready once running
+    if (!probe && this.startedProbe) {
+      this.ready = true; // no readiness probe: ready once running (and started)
       return;
     }
-    const delayMs = first ? (probe.initialDelaySeconds ?? 0) * 1000 : (probe.periodSeconds ?? 10) * 1000;
+    const delayMs = !probe ? 200 : first ? (probe.initialDelaySeconds ?? 0) * 1000 : (probe.periodSeconds ?? 10) * 1000;
     this.probeTimer = setTimeout(async () => {
       if (!this.child) return;
-      const r = await runProbe(probe, this.spec, podIP, this.child.pid);
+      if (!probe || !this.startedProbe) return this.scheduleProbe(podIP, first); // readiness waits for the startup probe
+      const r = await runProbe(probe, this.spec, podIP, this.execAs());
       if (!this.child) return;
       if (r.ok) this.probeStreak = { ok: this.probeStreak.ok + 1, failed: 0 };
       else this.probeStreak = { ok: 0, failed: this.probeStreak.failed + 1 };
@@ -216,22 +279,28 @@ export class ContainerRunner {
     }, delayMs);
   }
 
-  /** SIGTERM to its process group, SIGKILL after graceMs; it is not restarted. */
-  async stop(graceMs: number): Promise<void> {
+  /** As the kubelet stops a container: the preStop hook (within the grace period), then
+   * SIGTERM to its process group, SIGKILL when the grace period is over (at least 2 s after a
+   * preStop hook, as the kubelet allows); it is not restarted. */
+  async stop(graceMs: number, preStop = true): Promise<void> {
     this.stopping = true;
     clearTimeout(this.probeTimer);
+    clearTimeout(this.healthTimer);
     clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child?.pid) return;
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        /* gone */
-      }
-    };
+    const began = Date.now();
+    const hook = this.spec.lifecycle?.preStop;
+    let hookRan = false;
+    if (preStop && hook) {
+      hookRan = true;
+      const r = await runHook(hook, this.spec, this.launch?.podIP ?? '', this.execAs(), graceMs);
+      this.deps.log(`${this.name}: preStop hook ${r.ok ? 'done' : `failed: ${r.message}`} after ${Date.now() - began} ms`);
+    }
+    const signal = (sig: NodeJS.Signals) => this.signalGroup(child, sig);
     signal('SIGTERM');
-    const killer = setTimeout(() => signal('SIGKILL'), graceMs);
+    const left = graceMs - (Date.now() - began);
+    const killer = setTimeout(() => signal('SIGKILL'), hookRan ? Math.max(left, 2000) : Math.max(left, 0));
     await this.exited;
     clearTimeout(killer);
     signal('SIGKILL'); // anything the container left behind in its group
@@ -249,7 +318,7 @@ export class ContainerRunner {
       state,
       lastState,
       ready: this.ready && this.running,
-      started: this.running,
+      started: this.running && this.startedProbe,
       restartCount: this.restartCount,
       image,
       imageID: this.imageID,

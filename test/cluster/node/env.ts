@@ -13,14 +13,30 @@ export interface PodContext {
   podIP: string;
   hostIP: string;
   nodeName: string;
+  /** Where the API server is reached from the pod (the kubelet's KUBERNETES_SERVICE_* env). */
+  kubernetesService?: { host: string; port: number };
 }
 
-/** What a runtime gives every process, before the pod's own variables. */
-const baseEnv = (ctx: PodContext): Record<string, string> => ({
-  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  HOME: '/root',
-  HOSTNAME: podHostname(ctx.pod),
-});
+/** What a runtime and the kubelet give every process, before the image's and the pod's own
+ * variables: the API server's address as the kubelet publishes the `kubernetes` Service. */
+const baseEnv = (ctx: PodContext): Record<string, string> => {
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', HOSTNAME: podHostname(ctx.pod) };
+  const k = ctx.kubernetesService;
+  if (k) {
+    const tcp = `tcp://${k.host}:${k.port}`;
+    Object.assign(env, {
+      KUBERNETES_SERVICE_HOST: k.host,
+      KUBERNETES_SERVICE_PORT: String(k.port),
+      KUBERNETES_SERVICE_PORT_HTTPS: String(k.port),
+      KUBERNETES_PORT: tcp,
+      [`KUBERNETES_PORT_${k.port}_TCP`]: tcp,
+      [`KUBERNETES_PORT_${k.port}_TCP_PROTO`]: 'tcp',
+      [`KUBERNETES_PORT_${k.port}_TCP_PORT`]: String(k.port),
+      [`KUBERNETES_PORT_${k.port}_TCP_ADDR`]: k.host,
+    });
+  }
+  return env;
+};
 
 export function podHostname(pod: Pod): string {
   return (pod.spec.hostname ?? pod.metadata.name).slice(0, 63);
@@ -103,9 +119,10 @@ export function expand(text: string, vars: Record<string, string>): string {
   });
 }
 
-export async function containerEnv(api: Api, ctx: PodContext, container: Container, capacity: Record<string, string>): Promise<Record<string, string>> {
+/** `imageEnv`: the image's ENV, between the runtime's defaults and the pod's variables. */
+export async function containerEnv(api: Api, ctx: PodContext, container: Container, capacity: Record<string, string>, imageEnv: Record<string, string> = {}): Promise<Record<string, string>> {
   const ns = ctx.pod.metadata.namespace ?? 'default';
-  const env = baseEnv(ctx);
+  const env = { ...baseEnv(ctx), ...imageEnv };
   const objects = new Map<string, Record<string, Buffer> | undefined>();
   const lookup = async (kind: 'secrets' | 'configmaps', name: string) => {
     const k = `${kind}/${name}`;

@@ -1,18 +1,27 @@
 // Pod networking without a CNI: a network namespace per pod, joined to the host by a veth
-// pair, with a /32 pod address routed from the host. The pod gets a route to the host-side
-// address and nothing else: no default route, no NAT, no IPv6, so nothing it sends can leave
-// the machine, while the host (nginx, the tests) reaches every pod IP directly.
+// pair, with a /32 pod address routed from the host. The pod gets routes to the host-side
+// address, to the pod CIDR and to the Service CIDR (both via the host), and nothing else: no
+// default route, no NAT, no IPv6. The host (nginx, the tests) reaches every pod IP directly.
+//
+// Pod-to-pod traffic is forwarded by the host, scoped as narrowly as Linux allows: IPv4
+// forwarding is switched on per interface, only on this agent's host-side veths (the machine's
+// ip_forward stays as it is, so nothing arriving on eth0 is forwarded), and this agent's nft
+// table rejects (net-unreachable) anything forwarded from its veths to an interface that is
+// not one of its veths: a pod sending to an unused pod or Service address gets ENETUNREACH
+// instead of having the packet routed out of the machine.
 //
 // Names and addresses are machine-global, and other agents (other test beds) may run at the
 // same time: every name carries this agent's id, and a pod IP is claimed by adding its host
 // route, which the kernel refuses if any agent already routes that address.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, tryRun } from '../exec.ts';
+import { run, tryRun, which } from '../exec.ts';
 
 /** The host's address on every pod link; the only address a pod can reach besides its own. */
 export const hostSideAddress = '10.244.0.1';
 export const podCidr = '10.244.0.0/16';
+/** The Service ClusterIP range of the test bed's API server (kube-apiserver --service-cluster-ip-range). */
+export const serviceCidr = '10.96.0.0/16';
 
 /** Fixed prefixes (plus the agent id) let a later start find what a crashed run left. */
 const netnsPrefix = 'waygate-';
@@ -55,6 +64,28 @@ export class PodNetworks {
     return { netns: `${netnsPrefix}${this.agentId}-${hash}`, hostVeth: `${vethPrefix}${this.agentId}${hash}` };
   }
 
+  /** This agent's nft table: the forwarding guard (see the top of this file). */
+  get nftTable(): string {
+    return `waygate-node-${this.agentId}`;
+  }
+
+  /** Creates the forwarding guard; the nft CLI is needed (apt-get install nftables). */
+  async guardForwarding(): Promise<void> {
+    if (!(await which('nft'))) throw new Error('the node agent needs nft (apt-get install nftables): it confines the forwarding of pod traffic to pod veths');
+    const veths = `${vethPrefix}${this.agentId}*`;
+    await run('nft', ['-f', '-'], {
+      input: [
+        `table ip ${this.nftTable} {`,
+        '  chain forward {',
+        '    type filter hook forward priority filter; policy accept;',
+        `    iifname "${veths}" oifname "${veths}" accept`,
+        `    iifname "${veths}" reject with icmp type net-unreachable`,
+        '  }',
+        '}',
+      ].join('\n'),
+    });
+  }
+
   /** Removes namespaces, veths and their processes left by an earlier run of this agent. */
   async cleanupLeftovers(): Promise<string[]> {
     const recorded: PodNetwork[] = existsSync(this.recordFile) ? (JSON.parse(readFileSync(this.recordFile, 'utf8')) as PodNetwork[]) : [];
@@ -74,6 +105,7 @@ export class PodNetworks {
     for (const v of veths) {
       if ((await tryRun('ip', ['link', 'del', v])).code === 0) removed.push(`veth ${v}`);
     }
+    if ((await which('nft')) && (await tryRun('nft', ['delete', 'table', 'ip', this.nftTable])).code === 0) removed.push(`nft table ${this.nftTable}`);
     this.inUse.clear();
     this.record();
     return removed;
@@ -111,6 +143,9 @@ export class PodNetworks {
       net.ip = await this.claimAddress(hostVeth);
       this.record();
       await run('ip', ['-n', netns, 'addr', 'add', `${net.ip}/32`, 'dev', 'eth0']);
+      for (const cidr of [podCidr, serviceCidr]) await run('ip', ['-n', netns, 'route', 'add', cidr, 'via', hostSideAddress, 'dev', 'eth0']);
+      // Forward what this pod sends (to other pods; the nft guard drops anything else).
+      writeFileSync(`/proc/sys/net/ipv4/conf/${hostVeth}/forwarding`, '1');
       return net;
     } catch (err) {
       await this.teardown(podUid);

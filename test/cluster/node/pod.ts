@@ -9,7 +9,8 @@ import { isStatus, type Api } from './api.ts';
 import { ContainerRunner, type Tools } from './container.ts';
 import { ConfigError, containerEnv, expand, podHostname, type PodContext } from './env.ts';
 import { containerArgv, resolveImage, unmappedMessage, type ImageRule } from './images.ts';
-import { containerMounts, mountCommands, MountError } from './mounts.ts';
+import { containerMounts, MountError, rootCommands } from './mounts.ts';
+import { containerIdentity } from './security.ts';
 import type { PodNetwork, PodNetworks } from './network.ts';
 import { podStatus, statusFingerprint } from './status.ts';
 import { nowTime, podKey, type Pod, type PodStatus } from './types.ts';
@@ -29,6 +30,10 @@ export interface PodWorkerDeps {
   backoff: { initialMs: number; maxMs: number };
   /** Delay before retrying what could not be done yet (missing Secret, API error). */
   retryMs: number;
+  /** Where containers reach the API server (KUBERNETES_SERVICE_HOST/PORT). */
+  kubernetesService?: { host: string; port: number };
+  /** Host mount points bound into every container's root (mounts.ts topLevelMounts). */
+  hostMounts: string[];
 }
 
 export class PodWorker {
@@ -102,7 +107,7 @@ export class PodWorker {
   }
 
   private context(): PodContext {
-    return { pod: this.pod, podIP: this.network?.ip ?? '', hostIP: this.deps.hostIP, nodeName: this.deps.nodeName };
+    return { pod: this.pod, podIP: this.network?.ip ?? '', hostIP: this.deps.hostIP, nodeName: this.deps.nodeName, kubernetesService: this.deps.kubernetesService };
   }
 
   private async sync(): Promise<void> {
@@ -140,10 +145,28 @@ export class PodWorker {
         continue; // permanent: the table does not change while the agent runs
       }
       try {
-        const env = await containerEnv(this.deps.api, this.context(), r.spec, this.deps.capacity);
+        const id = containerIdentity(this.pod, r.spec, resolved.user);
+        const env = await containerEnv(this.deps.api, this.context(), r.spec, this.deps.capacity, { ...(id.uid !== 0 ? { HOME: '/' } : {}), ...resolved.env });
         const argv = containerArgv(resolved, r.spec.command?.map((a) => expand(a, env)), r.spec.args?.map((a) => expand(a, env)));
-        const setup = mountCommands(containerMounts(r.spec, this.volumes, join(this.dir, 'etc-hosts')), join(this.dir, 'mountpoints', r.name));
-        r.start({ netns: this.network.netns, podIP: this.network.ip, hostname: podHostname(this.pod), argv, env, setup, workingDir: r.spec.workingDir, imageID: resolved.imageID });
+        const stage = join(this.dir, 'rootfs', r.name);
+        mkdirSync(stage, { recursive: true });
+        const mounts = containerMounts(r.spec, this.volumes, join(this.dir, 'etc-hosts'), resolved.binds);
+        const setup = rootCommands({ stage, mounts, readOnlyRoot: r.spec.securityContext?.readOnlyRootFilesystem === true, hostMounts: this.deps.hostMounts });
+        r.start({
+          netns: this.network.netns,
+          podIP: this.network.ip,
+          hostname: podHostname(this.pod),
+          argv,
+          env,
+          setup,
+          root: join(stage, 'root'),
+          workingDir: r.spec.workingDir || resolved.workingDir,
+          hostProgram: resolved.hostProgram,
+          setpriv: id.setpriv,
+          uid: id.uid,
+          gid: id.gid,
+          imageID: resolved.imageID,
+        });
       } catch (err) {
         if (err instanceof ConfigError) r.setWaiting('CreateContainerConfigError', err.message);
         else if (err instanceof MountError) r.setWaiting('CreateContainerError', err.message);
@@ -159,8 +182,8 @@ export class PodWorker {
     writeFileSync(join(this.dir, 'etc-hosts'), `# Kubernetes-managed hosts file (waygate node agent).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.network!.ip}\t${fqdn}${name}\n`);
   }
 
-  private async writeStatus(): Promise<void> {
-    const status = podStatus({ pod: this.pod, podIP: this.network?.ip, hostIP: this.deps.hostIP, startTime: this.startTime, runners: this.runners, written: this.written, blocked: this.blocked });
+  private async writeStatus(terminating = false): Promise<void> {
+    const status = podStatus({ pod: this.pod, podIP: this.network?.ip, hostIP: this.deps.hostIP, startTime: this.startTime, runners: this.runners, written: this.written, blocked: this.blocked, terminating });
     const fp = statusFingerprint(status);
     if (fp === this.writtenFp) return;
     const { namespace, name } = this.pod.metadata;
@@ -184,8 +207,11 @@ export class PodWorker {
   async terminate(graceMs: number, report = false): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    await Promise.all(this.runners.map((r) => r.stop(graceMs)));
-    if (report) await this.writeStatus();
+    // Not ready from the start of the termination on (kubelet: the pod's containers are being
+    // killed); the EndpointSlice controller then shows the endpoint terminating, not serving.
+    await this.writeStatus(true);
+    await Promise.all(this.runners.map((r) => r.stop(graceMs, !report)));
+    await this.writeStatus();
     await this.deps.networks.teardown(this.uid);
     rmSync(this.dir, { recursive: true, force: true });
   }

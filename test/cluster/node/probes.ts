@@ -1,11 +1,11 @@
-// Readiness probes, run from the host against the pod IP as the kubelet does: httpGet
+// Probes (readiness, liveness, startup) and lifecycle hooks, run from the host against the pod IP as the kubelet does: httpGet
 // (2xx/3xx passes), tcpSocket (a connection passes), exec (inside the container's
 // namespaces, exit 0 passes). gRPC probes are not implemented and always fail, saying so.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { tryRun } from '../exec.ts';
-import type { Container, Probe } from './types.ts';
+import type { Container, LifecycleHandler, Probe } from './types.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -51,15 +51,36 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeR
   });
 }
 
-/** One probe attempt. `pid` is the container's process, for exec probes. */
-export async function runProbe(probe: Probe, container: Container, podIP: string, pid: number | undefined): Promise<ProbeResult> {
+/** A running container, for exec probes and hooks: they run in its namespaces and root, as its user. */
+export interface ExecContext {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+function execIn(ctx: ExecContext, command: string[], timeoutMs: number) {
+  return tryRun('nsenter', ['--target', String(ctx.pid), '--net', '--mount', '--uts', '--root', '--wd=/', `--setgid=${ctx.gid}`, `--setuid=${ctx.uid}`, '--', ...command], { timeoutMs });
+}
+
+/** A lifecycle hook (preStop): exec, sleep or httpGet, bounded by timeoutMs. */
+export async function runHook(hook: LifecycleHandler, container: Container, podIP: string, ctx: ExecContext | undefined, timeoutMs: number): Promise<ProbeResult> {
+  if (hook.sleep) {
+    await new Promise((r) => setTimeout(r, Math.min(hook.sleep!.seconds * 1000, timeoutMs)));
+    return { ok: true, message: '' };
+  }
+  if (hook.exec || hook.httpGet) return runProbe({ ...(hook.exec ? { exec: hook.exec } : { httpGet: hook.httpGet }), timeoutSeconds: timeoutMs / 1000 }, container, podIP, ctx);
+  return { ok: false, message: 'hook has no handler the node agent supports (exec, sleep, httpGet)' };
+}
+
+/** One probe attempt. `ctx` is the container's process, for exec probes. */
+export async function runProbe(probe: Probe, container: Container, podIP: string, ctx: ExecContext | undefined): Promise<ProbeResult> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
   try {
     if (probe.httpGet) return await httpProbe(probe.httpGet, probe.httpGet.host || podIP, resolvePort(probe.httpGet.port, container), timeoutMs);
     if (probe.tcpSocket) return await tcpProbe(probe.tcpSocket.host || podIP, resolvePort(probe.tcpSocket.port, container), timeoutMs);
     if (probe.exec) {
-      if (!pid) return { ok: false, message: 'container is not running' };
-      const r = await tryRun('nsenter', ['--target', String(pid), '--net', '--mount', '--uts', '--', ...(probe.exec.command ?? [])], { timeoutMs });
+      if (!ctx) return { ok: false, message: 'container is not running' };
+      const r = await execIn(ctx, probe.exec.command ?? [], timeoutMs);
       return { ok: r.code === 0, message: `exec probe exited with ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 200)}` };
     }
     if (probe.grpc) return { ok: false, message: 'gRPC probes are not supported by the waygate node agent' };

@@ -68,7 +68,37 @@ export interface Container {
   ports?: { name?: string; containerPort: number; protocol?: string }[];
   volumeMounts?: VolumeMount[];
   readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: { preStop?: LifecycleHandler; postStart?: LifecycleHandler };
+  /** Accepted, not enforced: the node agent sets no cgroup limits. */
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  securityContext?: SecurityContext;
+}
+
+export interface LifecycleHandler {
+  exec?: { command?: string[] };
+  sleep?: { seconds: number };
+  httpGet?: Probe['httpGet'];
+  tcpSocket?: unknown;
+}
+
+/** The fields the node agent enforces (the rest are accepted and ignored). */
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+}
+
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  supplementalGroups?: number[];
+  fsGroup?: number;
 }
 
 export interface KeyToPath {
@@ -114,6 +144,7 @@ export interface PodSpec {
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
+  securityContext?: PodSecurityContext;
   initContainers?: Container[];
   containers: Container[];
   volumes?: Volume[];
