@@ -10,7 +10,10 @@ import type { Graph } from '../../operator/src/graph/types.ts';
 import type { Condition } from '../../operator/src/objects.ts';
 import { componentLogger, createLogger, objectLogger, redactSecrets } from '../../operator/src/log.ts';
 import { EventLimiter, eventRecorder, eventsForTransitions, verdictEvents, type EventSpec } from '../../operator/src/observability/events.ts';
-import { operatorReadiness } from '../../operator/src/observability/health.ts';
+import { request } from 'node:http';
+import { Registry } from 'prom-client';
+import { startHealthServer } from '../../nginx/agent/health.ts';
+import { operatorReadiness, startOperatorHealth } from '../../operator/src/observability/health.ts';
 import { countConditions, createOperatorMetrics } from '../../operator/src/observability/metrics.ts';
 import type { DesiredStatus } from '../../operator/src/status/merge.ts';
 
@@ -86,7 +89,7 @@ describe('observability: metrics', () => {
 
   it('exposes rebuilds, sizes, versions, verdicts, leader and status writes in its own registry', async () => {
     const m = createOperatorMetrics({ defaultMetrics: false });
-    m.observer.rebuilt!(report([route('a', ['True', 'Accepted'])], '3'));
+    m.observer.rebuilt!(report([route('a', ['True', 'Accepted']), route('gone', ['False', 'RefNotPermitted'])], '3'));
     m.observer.rebuilt!(report([route('a', ['False', 'NotAllowedByListeners']), route('b', ['True', 'Accepted'])]));
     m.observer.verdict!(verdict({ ok: false, live: '2', error: 'x' }), undefined);
     m.observer.verdict!(verdict({ ok: false, live: '2', error: 'x' }), 'HTTPRoute/team-a/a');
@@ -103,6 +106,7 @@ describe('observability: metrics', () => {
     expect(text).to.include('waygate_nginx_rejections_total{traced="true"} 1');
     expect(text).to.include('waygate_objects{kind="HTTPRoute"} 2');
     expect(text).to.include('waygate_object_conditions{kind="HTTPRoute",type="Accepted",status="False",reason="NotAllowedByListeners"} 1');
+    expect(text).not.to.include('RefNotPermitted'); // gauges from the newest round only
     expect(text).to.include('waygate_leader 1');
     expect(text).to.include('waygate_status_writes_total{result="ok"} 3');
     expect(text).to.include('waygate_status_writes_total{result="failed"} 1');
@@ -193,5 +197,54 @@ describe('observability: events', () => {
     expect(msg.length).to.be.at.most(1024);
     for (const l of keyLines) expect(msg).not.to.include(l);
     expect(msg).to.include('[redacted PEM block]');
+  });
+});
+
+function call(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('observability: the health server', () => {
+  it('serves /healthz, /readyz with the failing checks, /metrics; 404 and 405 otherwise', async () => {
+    const metrics = createOperatorMetrics({ defaultMetrics: false });
+    const readiness = operatorReadiness();
+    const server = await startOperatorHealth({ port: 0, host: '127.0.0.1', metrics, readiness });
+    try {
+      expect(await call(server.port, '/healthz')).to.include({ status: 200, body: 'ok\n' });
+      const notReady = await call(server.port, '/readyz');
+      expect(notReady.status).to.equal(503);
+      expect(notReady.body).to.equal('watches not synced yet\nno configuration version written yet\n');
+      readiness.watchesSynced();
+      for (const o of [metrics.observer, readiness.observer]) o.rebuilt!(report([], '1'));
+      expect((await call(server.port, '/readyz')).status).to.equal(200);
+      const m = await call(server.port, '/metrics');
+      expect(m.status).to.equal(200);
+      expect(m.type).to.include('text/plain; version=0.0.4');
+      expect(m.body).to.include('waygate_config_versions_written_total 1');
+      expect((await call(server.port, '/other')).status).to.equal(404);
+      expect((await call(server.port, '/healthz', 'POST')).status).to.equal(405);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails /healthz with the component\'s reasons (the agent: nginx master gone)', async () => {
+    let alive = true;
+    const server = await startHealthServer({ port: 0, host: '127.0.0.1', registry: new Registry(), notReady: () => [], notAlive: () => (alive ? [] : ['nginx master is not running']) });
+    try {
+      expect((await call(server.port, '/healthz')).status).to.equal(200);
+      alive = false;
+      expect(await call(server.port, '/healthz')).to.include({ status: 503, body: 'nginx master is not running\n' });
+    } finally {
+      await server.close();
+    }
   });
 });
