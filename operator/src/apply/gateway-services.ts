@@ -17,7 +17,7 @@ import type { Store } from '../store.ts';
 
 const fieldManager = 'waygate';
 /** Marks slices we write, so the EndpointSlice controller and mirroring leave them alone. */
-export const sliceManager = 'waygate.dev/operator';
+export const sliceManager = 'operator.waygate.dev'; // a label value: no "/"
 
 /** A waygate pod as the slice needs it. */
 export interface PodEndpoint {
