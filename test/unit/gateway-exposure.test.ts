@@ -6,6 +6,8 @@ import { buildConfiguration } from '../../operator/src/pipeline.ts';
 import { allocateInternalPorts, gatewayServiceName, internalPortRange } from '../../operator/src/graph/exposure.ts';
 import { desiredStatuses } from '../../operator/src/graph/status.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
+import { endpointSliceObject, serviceObject, staleObjects } from '../../operator/src/apply/gateway-services.ts';
+import { isLabelValue, isQualifiedName } from '../../operator/src/validation/names.ts';
 import { CONTROLLER, gateway, gatewayClass, httpRoute, service, storeOf } from '../support/objects.ts';
 
 const opts = { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'], exposure: 'service' as const };
@@ -154,5 +156,48 @@ describe('graph: Gateways exposed through Services', () => {
   it('Service names are DNS-1035 labels whatever the Gateway is called', () => {
     expect(gatewayServiceName(gw('a', 'web', 1) as any)).to.equal('web-waygate');
     for (const name of ['1st', 'a.b.c', 'x'.repeat(60)]) expect(gatewayServiceName(gw('a', name, 1) as any)).to.match(/^waygate-gw-[0-9a-f]{8}$/);
+  });
+});
+
+describe('apply: the objects the leader writes for an exposed Gateway', () => {
+  const g = gw('infra', 'gw', 1, { infrastructure: { labels: { team: 'edge' } } }, [{ name: 'http', port: 80 }, { name: 'alt', port: 8080 }]);
+  const r = run([g]);
+  const node = r.gateway('infra', 'gw');
+  const pods = [
+    { name: 'waygate-b', uid: 'u2', ip: '10.244.0.9', ready: true, terminating: true },
+    { name: 'waygate-a', uid: 'u1', ip: '10.244.0.8', nodeName: 'n1', ready: true, terminating: false },
+    { name: 'waygate-c', uid: 'u3', ip: '10.244.0.10', ready: false, terminating: false },
+  ];
+
+  it('Service: owned by the Gateway, no selector, listener ports to internal ports; every label is a valid label', () => {
+    const svc = serviceObject(node.service!, g as any) as any;
+    expect(svc.metadata.ownerReferences).to.deep.equal([{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'gw', uid: 'uid-infra-gw', controller: true }]);
+    expect(svc.spec).to.not.have.property('selector');
+    expect(svc.spec.ports.map((p: any) => [p.port, p.targetPort])).to.deep.equal([[80, node.listenPorts!.get(80)], [8080, node.listenPorts!.get(8080)]]);
+    for (const [k, v] of Object.entries<string>(svc.metadata.labels)) expect([...isQualifiedName(k), ...isLabelValue(v)], `${k}=${v}`).to.deep.equal([]);
+  });
+
+  it('EndpointSlice: the pods, a draining one serving but not ready, ports named as the Service\'s; every label valid', () => {
+    const slice = endpointSliceObject(node.service!, g as any, pods, 'waygate-system') as any;
+    expect(slice.metadata.labels['kubernetes.io/service-name']).to.equal(node.service!.name);
+    for (const [k, v] of Object.entries<string>(slice.metadata.labels)) expect([...isQualifiedName(k), ...isLabelValue(v)], `${k}=${v}`).to.deep.equal([]);
+    expect(slice.ports.map((p: any) => p.name)).to.deep.equal(node.service!.ports.map((p) => p.name));
+    expect(slice.ports.map((p: any) => p.port)).to.deep.equal(node.service!.ports.map((p) => p.targetPort));
+    expect(slice.endpoints.map((e: any) => [e.addresses[0], e.conditions])).to.deep.equal([
+      ['10.244.0.8', { ready: true, serving: true, terminating: false }],
+      ['10.244.0.9', { ready: false, serving: true, terminating: true }],
+      ['10.244.0.10', { ready: false, serving: false, terminating: false }],
+    ]);
+  });
+
+  it('stale objects: ours for a Gateway of ours that no longer has a Service; never a user\'s, never another owner\'s', () => {
+    const ours = (name: string, owner: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'infra', name, uid: name, labels: { 'app.kubernetes.io/managed-by': 'waygate', 'gateway.networking.k8s.io/gateway-name': 'gw' }, ownerReferences: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'gw', uid: owner }] }, spec: {} });
+    const bad = gw('infra', 'gw', 1, { infrastructure: { labels: { 'app.kubernetes.io/managed-by': 'me' } } }); // no Service wanted any more
+    const objects = [bad, ours('gw-waygate', 'uid-infra-gw'), ours('other-owner', 'uid-elsewhere'), { apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'infra', name: 'users', labels: {} }, spec: {} }];
+    const store = storeOf(gatewayClass(), ...objects);
+    const { graph } = buildConfiguration(store.snapshot(), opts);
+    expect(staleObjects(store, graph).map((o) => o.metadata.name)).to.deep.equal(['gw-waygate']);
+    const fine = storeOf(gatewayClass(), g, ours('gw-waygate', 'uid-infra-gw'));
+    expect(staleObjects(fine, buildConfiguration(fine.snapshot(), opts).graph)).to.deep.equal([]);
   });
 });
