@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import winston from 'winston';
 import { startAgent, type Agent } from './agent.ts';
 import { startObservedAgent } from './observability.ts';
+import { redactLine } from './redact.ts';
 
 const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT]';
 
@@ -63,7 +64,8 @@ function createLogger(level: string): winston.Logger {
   const text = printf(({ level, message, timestamp, component }) => `${timestamp} ${level} ${component ? `[${component}] ` : ''}${message}`);
   return winston.createLogger({
     level,
-    format: process.stdout.isTTY ? combine(timestamp(), colorize(), text) : combine(timestamp(), json()),
+    // redactLine last: TLS material never reaches a line (redact.ts).
+    format: process.stdout.isTTY ? combine(timestamp(), colorize(), text, redactLine()) : combine(timestamp(), json(), redactLine()),
     transports: [new winston.transports.Console()],
   });
 }

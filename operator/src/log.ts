@@ -5,33 +5,11 @@
 // (PEM blocks, base64 of them, long base64 blobs such as a Secret's tls.key) never reaches
 // the output, whatever a message or its fields contain.
 import winston from 'winston';
+import { redactLine, redactSecrets } from '../../nginx/agent/redact.ts';
 
 export type Logger = winston.Logger;
 
-const MESSAGE = Symbol.for('message');
-
-/** PEM blocks (an unterminated one to the end of the text), whatever their label. */
-const PEM = /-----BEGIN [A-Z0-9 ]{1,64}-----[\s\S]*?(?:-----END [A-Z0-9 ]{1,64}-----|$)/g;
-/**
- * Base64 runs of 64+ characters (a Secret's data.tls.key, a DER body split from its PEM
- * armour), except pure hex (config hashes, uids without dashes are not secrets). A
- * JSON-encoded line break ("\n") may split a PEM body into 64-character lines: covered,
- * each line is such a run.
- */
-const BASE64_RUN = /[A-Za-z0-9+/]{64,}={0,2}/g;
-const HEX = /^[0-9a-fA-F]+$/;
-
-export function redactSecrets(text: string): string {
-  if (text.length < 64) return text;
-  return text.replace(PEM, '[redacted PEM block]').replace(BASE64_RUN, (run) => (HEX.test(run) ? run : '[redacted base64]'));
-}
-
-/** Redacts the serialized line: runs after json()/printf(), so fields and stacks are covered too. */
-const redactLine = winston.format((info) => {
-  const line = (info as Record<symbol, unknown>)[MESSAGE];
-  if (typeof line === 'string') (info as Record<symbol, unknown>)[MESSAGE] = redactSecrets(line);
-  return info;
-});
+export { redactSecrets };
 
 export function createLogger(opts: { level?: string; json?: boolean; transports?: winston.transport[] } = {}): Logger {
   const json = opts.json ?? !process.stderr.isTTY;
