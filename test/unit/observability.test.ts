@@ -9,7 +9,10 @@ import type { RebuildReport } from '../../operator/src/controller.ts';
 import type { Graph } from '../../operator/src/graph/types.ts';
 import type { Condition } from '../../operator/src/objects.ts';
 import { componentLogger, createLogger, objectLogger, redactSecrets } from '../../operator/src/log.ts';
-import { EventLimiter, eventRecorder, eventsForTransitions, verdictEvents, type EventSpec } from '../../operator/src/observability/events.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createServer } from 'node:http';
+import { EventLimiter, eventRecorder, eventsForTransitions, kubeEventSender, verdictEvents, type EventSpec } from '../../operator/src/observability/events.ts';
+import { Store } from '../../operator/src/store.ts';
 import { request } from 'node:http';
 import { Registry } from 'prom-client';
 import { startHealthServer } from '../../nginx/agent/health.ts';
@@ -245,6 +248,40 @@ describe('observability: the health server', () => {
       expect(await call(server.port, '/healthz')).to.include({ status: 503, body: 'nginx master is not running\n' });
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('observability: Events to the API server', () => {
+  it('creates a core/v1 Event in the object\'s namespace with its uid (what kubectl describe selects by)', async () => {
+    const requests: { method?: string; url?: string; body: Record<string, any> }[] = [];
+    const api = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d)).on('end', () => {
+        requests.push({ method: req.method, url: req.url, body: JSON.parse(body) });
+        res.writeHead(201, { 'content-type': 'application/json' }).end(body);
+      });
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    try {
+      const kc = new KubeConfig();
+      const server = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+      kc.loadFromOptions({ clusters: [{ name: 'c', server, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+      const store = new Store();
+      store.upsert({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'team-a', uid: 'u-1', resourceVersion: '42' } });
+      const send = kubeEventSender(kc, store, { controllerName: 'waygate.dev/gateway-controller', instance: 'waygate-0' });
+      await send({ kind: 'HTTPRoute', namespace: 'team-a', name: 'web', type: 'Warning', reason: 'BackendNotFound', message: 'parentRef infra/gw: ResolvedRefs=False: no Service' });
+      await send({ kind: 'HTTPRoute', namespace: 'team-a', name: 'gone', type: 'Warning', reason: 'X', message: '' }); // not in the store: nothing sent
+      expect(requests).to.have.length(1);
+      const [r] = requests;
+      expect(r).to.include({ method: 'POST', url: '/api/v1/namespaces/team-a/events' });
+      expect(r!.body.involvedObject).to.deep.equal({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', name: 'web', namespace: 'team-a', uid: 'u-1', resourceVersion: '42' });
+      expect(r!.body).to.include({ type: 'Warning', reason: 'BackendNotFound', reportingComponent: 'waygate.dev/gateway-controller', reportingInstance: 'waygate-0', count: 1 });
+      expect(r!.body.metadata.name).to.match(/^web\.[0-9a-f]+$/);
+      expect(r!.body.source).to.deep.equal({ component: 'waygate' });
+      expect(r!.body.firstTimestamp).to.match(/^\d{4}-\d\d-\d\dT/);
+    } finally {
+      api.close();
     }
   });
 });
