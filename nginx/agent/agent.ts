@@ -33,6 +33,11 @@ export type { Verdict } from './verdict.ts';
 export interface AgentOptions {
   configRoot: string;
   runDir: string;
+  /**
+   * A pod volume (emptyDir) that holds runDir, seen by this pod's containers only: its
+   * ownership and mode are not checked (an emptyDir is root-owned, mode 0777), runDir is.
+   */
+  runDirVolume?: string;
   /** Default /usr/sbin/nginx. */
   nginxBinary?: string;
   /** Default 'auto'. */
@@ -170,7 +175,7 @@ class NginxAgent implements Agent {
 
   async start(): Promise<void> {
     // Private: nginx.conf, the logs (request headers in PCRE errors) and the status socket live here.
-    ensurePrivateDir(this.runDir, { what: 'run directory', tighten: true });
+    ensurePrivateDir(this.runDir, { what: 'run directory', tighten: true, trustedParent: this.opts.runDirVolume });
     mkdirSync(versionsDir(this.configRoot), { recursive: true });
     this.tempDir = this.opts.tempDir;
     if (this.tempDir === undefined && process.getuid?.() === 0) {

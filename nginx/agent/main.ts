@@ -8,13 +8,15 @@ import { startAgent, type Agent } from './agent.ts';
 import { startObservedAgent } from './observability.ts';
 import { redactLine } from './redact.ts';
 
-const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT]';
+const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--run-dir-volume DIR] [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT]';
 
 function options() {
   const { values } = parseArgs({
     options: {
       'config-root': { type: 'string' },
       'run-dir': { type: 'string' },
+      // The pod volume (emptyDir) the run dir lives in: not checked for ownership (see agent.ts).
+      'run-dir-volume': { type: 'string' },
       nginx: { type: 'string' },
       'worker-processes': { type: 'string' },
       'access-log': { type: 'string' },
@@ -50,6 +52,7 @@ function options() {
   return {
     configRoot,
     runDir,
+    runDirVolume: values['run-dir-volume'],
     nginxBinary: values.nginx,
     workerProcesses,
     accessLog: al === 'off' ? (false as const) : al,

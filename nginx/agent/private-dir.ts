@@ -9,7 +9,7 @@ const uid = () => process.getuid?.() ?? 0;
 const octal = (mode: number) => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
 
 /** Why `dir` is not private to this user (undefined: it is): a real directory, ours, not writable by others. */
-export function privateDirProblem(dir: string): string | undefined {
+export function privateDirProblem(dir: string, trustedParent?: string): string | undefined {
   let st;
   try {
     st = lstatSync(dir);
@@ -22,7 +22,9 @@ export function privateDirProblem(dir: string): string | undefined {
   if (st.mode & 0o022) return `is writable by group or others (mode ${octal(st.mode)})`;
   // Whoever may rename an ancestor may swap the whole tree: every ancestor must be ours or
   // root's, and not writable by others unless sticky (as /tmp is: others cannot rename our entry).
+  const trusted = trustedParent && realpathSync(trustedParent);
   for (let p = dirname(realpathSync(dir)); ; p = dirname(p)) {
+    if (p === trusted) return undefined; // a volume only this pod sees: what is above it is not ours to judge
     const a = statSync(p);
     if (a.uid !== uid() && a.uid !== 0) return `is inside ${p}, owned by uid ${a.uid}`;
     if (a.mode & 0o022 && !(a.mode & 0o1000)) return `is inside ${p}, writable by group or others (mode ${octal(a.mode)})`;
@@ -33,9 +35,12 @@ export function privateDirProblem(dir: string): string | undefined {
 /**
  * Creates `dir` with mode 0700 (parents too), or checks an existing one; throws a message
  * naming it when it is not private. `tighten` sets an existing one to 0700 (a directory
- * only we use, e.g. nginx's run directory).
+ * only we use, e.g. nginx's run directory). `trustedParent`: an ancestor that is a volume
+ * of this pod alone (a Kubernetes emptyDir is root-owned and world-writable, yet only the
+ * pod's own containers, all one user, see it): it and what is above it are not checked;
+ * `dir` itself still must be ours and private.
  */
-export function ensurePrivateDir(dir: string, opts: { what?: string; tighten?: boolean } = {}): string {
+export function ensurePrivateDir(dir: string, opts: { what?: string; tighten?: boolean; trustedParent?: string } = {}): string {
   const path = resolve(dir);
   let created = false;
   try {
@@ -48,7 +53,7 @@ export function ensurePrivateDir(dir: string, opts: { what?: string; tighten?: b
       created = true;
     } else if (code !== 'EEXIST') throw err;
   }
-  const problem = privateDirProblem(path);
+  const problem = privateDirProblem(path, opts.trustedParent);
   if (problem) throw new Error(`${opts.what ?? 'directory'} ${path} ${problem}; refusing to use it (it must be owned by uid ${uid()}, not a symlink, not writable by others)`);
   if (created || opts.tighten) chmodSync(path, 0o700); // the umask may have left less; never more
   return path;
