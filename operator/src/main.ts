@@ -40,9 +40,9 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const controllerName = values['controller-name']!;
-  if (values.help || !command) {
+  if (values.help || !command || command === '--help' || command === '-h') {
     console.log(usage);
-    return command ? 0 : 2;
+    return command ? 0 : 2; // asked for: success; no command at all: a usage error
   }
   switch (command) {
     case 'render': {
