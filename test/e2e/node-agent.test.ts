@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer, type Server } from 'node:net';
@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import { parseAllDocuments, stringify } from 'yaml';
 import { goModuleSource } from '../cluster/build.ts';
 import { run, tryRun, waitFor } from '../cluster/exec.ts';
-import { clusterSrcDir, goModuleDir, versions } from '../cluster/paths.ts';
+import { clusterSrcDir, goModuleDir, repoRoot, versions } from '../cluster/paths.ts';
 import { isAlive } from '../cluster/processes.ts';
 import { agentIdOf, cleanupNodeAgent, startNodeAgent, type NodeAgent } from '../cluster/node/agent.ts';
 import type { Pod } from '../cluster/node/types.ts';
@@ -96,6 +96,10 @@ describe('node agent: pods as local processes', function () {
     const stateDir = join(testbed().stateDir, 'node');
     agentLog = join(testbed().stateDir, 'logs', 'node-agent.log');
     agentId = agentIdOf(stateDir);
+    // An image as scripts/image-layout.ts describes one (image.json plus its repository): the
+    // repository at /app, Node 24 at /usr/local/bin/node.
+    const nodeImage = join(tmp, 'node-app.json');
+    writeFileSync(nodeImage, JSON.stringify({ repository: 'ghcr.io/example/node-app', entrypoint: ['/usr/local/bin/node'], cmd: [], workingDir: '/app', env: { NODE_ENV: 'production' }, binds: [{ source: repoRoot, target: '/app' }, { source: process.execPath, target: '/usr/local/bin/node' }] }));
     const started = Date.now();
     agent = await startNodeAgent({
       kubeconfig: testbed().kubeconfig,
@@ -103,6 +107,7 @@ describe('node agent: pods as local processes', function () {
       log: (m) => appendFileSync(agentLog, `${new Date().toISOString()} ${m}\n`),
       // Test-only image: a shell, to look at env, files and output from inside a pod.
       images: [{ repository: 'waygate.test/sh', entrypoint: '/bin/sh' }],
+      imageFiles: [nodeImage],
     });
     timings.agentStartMs = Date.now() - started;
     await kubectl(['create', 'namespace', ns]);
@@ -202,18 +207,20 @@ describe('node agent: pods as local processes', function () {
     return netns!;
   };
 
-  it('isolates a pod: no default route, only its own address and a route to the host side', async () => {
+  it('isolates a pod: no default route, only its own address and routes to the host side, pods and Services', async () => {
     const netns = await echoNetns();
     const routes = (await run('ip', ['netns', 'exec', netns, 'ip', 'route'])).trim();
     expect(routes).to.not.include('default');
-    expect(routes.split('\n')).to.deep.equal(['10.244.0.1 dev eth0 scope link']);
+    expect(routes.split('\n').map((l) => l.trim()).sort()).to.deep.equal(['10.244.0.0/16 via 10.244.0.1 dev eth0', '10.244.0.1 dev eth0 scope link', '10.96.0.0/16 via 10.244.0.1 dev eth0']);
     expect((await run('ip', ['netns', 'exec', netns, 'ip', '-6', 'route'])).trim()).to.equal('');
     expect(await run('ip', ['netns', 'exec', netns, 'ip', '-o', '-4', 'addr'])).to.match(/eth0\s+inet 10\.244\.\d+\.\d+\/32/);
   });
 
   it('isolates a pod: nothing outside the machine is reachable, ENETUNREACH at once', async () => {
     const netns = await echoNetns();
-    for (const host of ['192.0.2.1', '8.8.8.8', '198.51.100.7']) {
+    // Also unused pod and Service addresses, which the host would route out of the machine:
+    // the agent's nft guard rejects anything forwarded from a pod veth to elsewhere.
+    for (const host of ['192.0.2.1', '8.8.8.8', '198.51.100.7', '10.244.200.200', '10.96.200.200']) {
       const started = Date.now();
       expect(await connectFromPod(netns, host, 80), host).to.equal('ENETUNREACH');
       expect(Date.now() - started, host).to.be.lessThan(2500); // node's start-up included: no connect timeout
@@ -297,10 +304,185 @@ describe('node agent: pods as local processes', function () {
     expect(out).to.include('config=hello from a configmap');
     expect(out).to.include('labels=app="inspect" tier="test"');
     expect(out).to.include('hostname=inspect hosts=1 token=yes');
-    expect(out).to.include('etc-writable=no passwd=yes');
+    // The root filesystem is writable (readOnlyRootFilesystem unset), in the container's own layer.
+    expect(out).to.include('etc-writable=yes passwd=yes');
     // All of that only inside the pod: the host's filesystem is untouched.
     for (const path of ['/etc/secret-volume', '/root/conf', '/etc/podinfo', '/var/run/secrets/kubernetes.io', '/etc/x']) expect(existsSync(path), path).to.equal(false);
     expect(readFileSync('/etc/hosts', 'utf8')).to.not.include(ip);
+  });
+
+  /** Runs a command inside a running container (its namespaces, root and user), as kubectl exec would. */
+  const execIn = async (namespace: string, pod: string, container: string, command: string[]) => {
+    const pid = agent.containerPid(namespace, pod, container);
+    expect(pid, `${namespace}/${pod}/${container} runs`).to.be.a('number');
+    return tryRun('nsenter', ['--target', String(pid), '--net', '--mount', '--uts', '--root', '--wd=/', '--', ...command], { timeoutMs: 10_000 });
+  };
+
+  it('reaches another pod by its pod IP (forwarded between pod veths only)', async () => {
+    const [echo] = await waitReady(ns, 'app=echo', 2);
+    const r = await execIn(ns, 'inspect', 'sh', ['curl', '-s', '-m', '3', `http://${echo.status!.podIP}:3000/from-pod`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.include({ pod: echo.metadata.name, path: '/from-pod' });
+    // Forwarding is on only for the agent's veths, not machine-wide.
+    const veth = (await vethsOurs())[0];
+    expect(readFileSync(`/proc/sys/net/ipv4/conf/${veth}/forwarding`, 'utf8').trim()).to.equal('1');
+    expect(readFileSync('/proc/sys/net/ipv4/conf/eth0/forwarding', 'utf8').trim()).to.equal('0');
+  });
+
+  it('runs the install contract pod shape: image rule with binds, non-root, read-only root, no capabilities, in-cluster API with a projected token', async () => {
+    await kubectl(['create', 'rolebinding', 'view', '-n', ns, '--clusterrole=view', `--serviceaccount=${ns}:default`]);
+    const script = `const fs = require('fs');
+      const out = { uid: process.getuid(), gid: process.getgid(), cwd: process.cwd(), host: process.env.KUBERNETES_SERVICE_HOST };
+      out.capEff = fs.readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\\s*(\\w+)/m)[1];
+      try { fs.writeFileSync('/root-file', 'x'); out.root = 'written'; } catch (e) { out.root = e.code; }
+      try { fs.writeFileSync('/tmp/scratch', 'x'); out.tmp = 'written'; } catch (e) { out.tmp = e.code; }
+      import('@kubernetes/client-node').then(async (k) => {
+        const kc = new k.KubeConfig();
+        kc.loadFromCluster();
+        const list = await kc.makeApiClient(k.CoreV1Api).listNamespacedPod({ namespace: fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8') });
+        out.pods = list.items.map((p) => p.metadata.name);
+        console.log('RESULT ' + JSON.stringify(out));
+      }).catch((e) => console.log('FAILED ' + e.message));
+      setInterval(() => {}, 1000);`;
+    await apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'contract', namespace: ns, labels: { app: 'contract' } },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true },
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'app',
+              image: 'ghcr.io/example/node-app:0.1.0',
+              args: ['-e', script],
+              securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'api', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'tmp', emptyDir: {} },
+            {
+              name: 'api',
+              projected: {
+                sources: [
+                  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+                  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                  { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    ]);
+    const out = await waitFor('the contract pod to report', async () => {
+      const logs = (await testbed().tryKubectl(['logs', '-n', ns, 'contract'])).stdout;
+      if (logs.includes('FAILED')) throw new Error(logs);
+      const line = logs.split('\n').find((l) => l.startsWith('RESULT '));
+      return line ? (JSON.parse(line.slice(7)) as Record<string, unknown>) : undefined;
+    }, 30_000, 300);
+    expect(out).to.include({ uid: 65532, gid: 65532, cwd: '/app', host: '10.244.0.1', capEff: '0000000000000000', root: 'EROFS', tmp: 'written' });
+    expect(out.pods).to.include('contract');
+    expect(existsSync('/root-file')).to.equal(false);
+  });
+
+  it('refuses to start a root image user under runAsNonRoot (CreateContainerConfigError), as the kubelet does', async () => {
+    await apply([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'rootful', namespace: ns }, spec: { securityContext: { runAsNonRoot: true }, containers: [{ name: 'echo', image: echoImage }] } }]);
+    const waiting = await waitFor('CreateContainerConfigError', async () => {
+      const [p] = (await pods(ns)).filter((x) => x.metadata.name === 'rootful');
+      const w = p?.status?.containerStatuses?.[0]?.state.waiting;
+      return w?.reason === 'CreateContainerConfigError' ? w : undefined;
+    }, 20_000, 200);
+    expect(waiting.message).to.match(/^container has runAsNonRoot and image will run as root \(pod: "rootful_node-agent-e2e\(.*\)", container: echo\)$/);
+    expect(agent.containerPid(ns, 'rootful', 'echo')).to.equal(undefined);
+  });
+
+  it('runs preStop before SIGTERM; the terminating endpoint is not ready, still serving during preStop', async () => {
+    const out = join(tmp, 'prestop');
+    await run('mkdir', ['-p', out]);
+    await apply([
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'stopper', namespace: ns }, spec: { selector: { app: 'stopper' }, ports: [{ port: 80, targetPort: 3000 }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'stopper', namespace: ns, labels: { app: 'stopper' } },
+        spec: {
+          terminationGracePeriodSeconds: 3,
+          containers: [
+            {
+              name: 'sh',
+              image: 'waygate.test/sh',
+              args: ['-c', "trap 'echo TERM >> /out/log; exit 0' TERM; echo started >> /out/log; while :; do sleep 0.1; done"],
+              lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', 'echo prestop >> /out/log; sleep 1'] } } },
+              volumeMounts: [{ name: 'out', mountPath: '/out' }],
+            },
+          ],
+          volumes: [{ name: 'out', hostPath: { path: out } }],
+        },
+      },
+    ]);
+    type Ep = { addresses: string[]; conditions: { ready?: boolean; serving?: boolean; terminating?: boolean } };
+    const endpoint = async () => {
+      const slices = JSON.parse(await kubectl(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=stopper', '-o', 'json'])) as { items: { endpoints?: Ep[] }[] };
+      return slices.items.flatMap((x) => x.endpoints ?? [])[0];
+    };
+    await waitFor('a ready endpoint', async () => ((await endpoint())?.conditions.ready ? true : undefined), 30_000, 200);
+    await kubectl(['delete', 'pod', '-n', ns, 'stopper', '--wait=false']);
+    const seen: Ep['conditions'][] = [];
+    await waitFor('the pod to be gone', async () => {
+      const e = await endpoint();
+      if (e) seen.push(e.conditions);
+      return (await testbed().tryKubectl(['get', 'pod', '-n', ns, 'stopper'])).code !== 0 ? true : undefined;
+    }, 30_000, 100);
+    expect(readFileSync(join(out, 'log'), 'utf8')).to.equal('started\nprestop\nTERM\n');
+    // While its preStop hook runs: terminating, not ready, still serving (Ready as the kubelet reports it).
+    expect(seen.some((c) => c.terminating === true && c.ready === false && c.serving === true), JSON.stringify(seen)).to.equal(true);
+    expect(seen.some((c) => c.ready === true && c.terminating === true), JSON.stringify(seen)).to.equal(false);
+  });
+
+  it('serves Service ClusterIPs through kube-proxy, from the host and from a pod, selector-less Services with controller-managed EndpointSlices too', async () => {
+    await testbed().ensureKubeProxy(agent.nodeName);
+    const echo = await waitReady(ns, 'app=echo', 2);
+    const clusterIp = async (name: string) => (JSON.parse(await kubectl(['get', 'service', '-n', ns, name, '-o', 'json'])) as { spec: { clusterIP: string } }).spec.clusterIP;
+    // The Service "echo" (port 8080 → 3000) made above.
+    const ip = await clusterIp('echo');
+    const hostSeen = await waitFor('the ClusterIP to answer from the host', async () => {
+      const r = await get(`http://${ip}:8080/via-service`).catch(() => undefined);
+      return r?.status === 200 ? (JSON.parse(r.body) as { pod: string }) : undefined;
+    }, 20_000, 200);
+    expect(echo.map((p) => p.metadata.name)).to.include(hostSeen.pod);
+    const fromPod = await execIn(ns, 'inspect', 'sh', ['curl', '-s', '-m', '3', `http://${ip}:8080/via-service`]);
+    expect(fromPod.code, fromPod.stderr).to.equal(0);
+    expect(echo.map((p) => p.metadata.name)).to.include((JSON.parse(fromPod.stdout) as { pod: string }).pod);
+    // The API server through the `kubernetes` Service, whose endpoint is the host side of the veths.
+    const api = await execIn(ns, 'inspect', 'sh', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', 'https://10.96.0.1:443/version']);
+    expect(api.stdout).to.be.oneOf(['200', '401', '403']); // TLS verified against the test bed CA, an HTTP answer
+    // Selector-less, with an EndpointSlice kept by another controller (as the operator does).
+    const target = echo[0];
+    await apply([
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'manual', namespace: ns }, spec: { ports: [{ name: 'http', port: 9090, targetPort: 3000 }] } },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'manual-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'manual', 'endpointslice.kubernetes.io/managed-by': 'e2e.waygate.test' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 3000, protocol: 'TCP' }],
+        endpoints: [{ addresses: [target.status!.podIP!], conditions: { ready: true } }],
+      },
+    ]);
+    const manualIp = await clusterIp('manual');
+    const manual = await waitFor('the selector-less ClusterIP to answer', async () => {
+      const r = await get(`http://${manualIp}:9090/manual`).catch(() => undefined);
+      return r?.status === 200 ? (JSON.parse(r.body) as { pod: string }) : undefined;
+    }, 20_000, 200);
+    expect(manual.pod).to.equal(target.metadata.name);
   });
 
   it('runs the echo server with TLS from a mounted Secret, as the conformance tls-backend does', async () => {

@@ -182,8 +182,8 @@ export class PodWorker {
     writeFileSync(join(this.dir, 'etc-hosts'), `# Kubernetes-managed hosts file (waygate node agent).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.network!.ip}\t${fqdn}${name}\n`);
   }
 
-  private async writeStatus(terminating = false): Promise<void> {
-    const status = podStatus({ pod: this.pod, podIP: this.network?.ip, hostIP: this.deps.hostIP, startTime: this.startTime, runners: this.runners, written: this.written, blocked: this.blocked, terminating });
+  private async writeStatus(): Promise<void> {
+    const status = podStatus({ pod: this.pod, podIP: this.network?.ip, hostIP: this.deps.hostIP, startTime: this.startTime, runners: this.runners, written: this.written, blocked: this.blocked });
     const fp = statusFingerprint(status);
     if (fp === this.writtenFp) return;
     const { namespace, name } = this.pod.metadata;
@@ -207,9 +207,8 @@ export class PodWorker {
   async terminate(graceMs: number, report = false): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    // Not ready from the start of the termination on (kubelet: the pod's containers are being
-    // killed); the EndpointSlice controller then shows the endpoint terminating, not serving.
-    await this.writeStatus(true);
+    // Ready (serving) through the preStop hooks, as with the kubelet, then not ready once the
+    // containers have stopped; the EndpointSlice controller shows the endpoint terminating.
     await Promise.all(this.runners.map((r) => r.stop(graceMs, !report)));
     await this.writeStatus();
     await this.deps.networks.teardown(this.uid);

@@ -16,8 +16,6 @@ export interface PodState {
   written?: PodStatus;
   /** Set when the pod cannot run at all (e.g. init containers); shown as Initialized=False. */
   blocked?: { reason: string; message: string };
-  /** Being stopped: no container counts as ready any more. */
-  terminating?: boolean;
 }
 
 function phaseOf(s: PodState): string {
@@ -48,7 +46,7 @@ function condition(current: Condition[], type: string, status: boolean, reason?:
 export function podStatus(s: PodState): PodStatus {
   const fromApi = s.pod.status?.conditions ?? [];
   const current = s.written?.conditions ?? fromApi;
-  const containerStatuses = s.runners.map((r) => r.status(r.spec.image ?? '')).map((c) => (s.terminating ? { ...c, ready: false } : c));
+  const containerStatuses = s.runners.map((r) => r.status(r.spec.image ?? ''));
   const unready = containerStatuses.filter((c) => !c.ready).map((c) => c.name);
   const gates = ((s.pod.spec as { readinessGates?: { conditionType: string }[] }).readinessGates ?? []).map((g) => g.conditionType);
   const gatesOpen = gates.every((g) => fromApi.some((c) => c.type === g && c.status === 'True'));
