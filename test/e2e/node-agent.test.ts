@@ -333,7 +333,10 @@ describe('node agent: pods as local processes', function () {
     await kubectl(['create', 'rolebinding', 'view', '-n', ns, '--clusterrole=view', `--serviceaccount=${ns}:default`]);
     const script = `const fs = require('fs');
       const out = { uid: process.getuid(), gid: process.getgid(), cwd: process.cwd(), host: process.env.KUBERNETES_SERVICE_HOST };
-      out.capEff = fs.readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\\s*(\\w+)/m)[1];
+      const status = fs.readFileSync('/proc/self/status', 'utf8');
+      out.capEff = status.match(/^CapEff:\\s*(\\w+)/m)[1];
+      out.capBnd = status.match(/^CapBnd:\\s*(\\w+)/m)[1];
+      out.noNewPrivs = status.match(/^NoNewPrivs:\\s*(\\w+)/m)[1];
       try { fs.writeFileSync('/root-file', 'x'); out.root = 'written'; } catch (e) { out.root = e.code; }
       try { fs.writeFileSync('/tmp/scratch', 'x'); out.tmp = 'written'; } catch (e) { out.tmp = e.code; }
       import('@kubernetes/client-node').then(async (k) => {
@@ -388,7 +391,7 @@ describe('node agent: pods as local processes', function () {
       const line = logs.split('\n').find((l) => l.startsWith('RESULT '));
       return line ? (JSON.parse(line.slice(7)) as Record<string, unknown>) : undefined;
     }, 30_000, 300);
-    expect(out).to.include({ uid: 65532, gid: 65532, cwd: '/app', host: '10.244.0.1', capEff: '0000000000000000', root: 'EROFS', tmp: 'written' });
+    expect(out).to.include({ uid: 65532, gid: 65532, cwd: '/app', host: '10.244.0.1', capEff: '0000000000000000', capBnd: '0000000000000000', noNewPrivs: '1', root: 'EROFS', tmp: 'written' });
     expect(out.pods).to.include('contract');
     expect(existsSync('/root-file')).to.equal(false);
   });
@@ -577,6 +580,34 @@ describe('node agent: pods as local processes', function () {
     expect(ready(p)).to.equal(false);
     // Backoff: 1 s, 2 s, 4 s... so no more than a handful of restarts in a few seconds.
     expect(cs.restartCount).to.be.lessThan(6);
+  });
+
+  it('restarts a container whose liveness probe fails (exec probe, in the container)', async () => {
+    await apply([
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'unhealthy', namespace: ns },
+        spec: {
+          containers: [
+            {
+              name: 'sh',
+              image: 'waygate.test/sh',
+              // Healthy while /tmp/healthy exists in the container's own root (not the host's).
+              args: ['-c', 'touch /tmp/healthy; sleep 2; rm /tmp/healthy; exec sleep 3600'],
+              livenessProbe: { exec: { command: ['test', '-f', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 2 },
+            },
+          ],
+        },
+      },
+    ]);
+    const p = await waitFor('a restart by the liveness probe', async () => {
+      const x = (await pods(ns)).find((y) => y.metadata.name === 'unhealthy');
+      return (x?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 ? x : undefined;
+    }, 20_000, 200);
+    // Killed with SIGTERM (128 + 15), not exited by itself.
+    expect(p.status!.containerStatuses![0].lastState.terminated).to.include({ exitCode: 143 });
+    expect(existsSync('/tmp/healthy')).to.equal(false);
   });
 
   it('is Ready only once its readiness probe passes', async () => {
