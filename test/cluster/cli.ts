@@ -8,7 +8,8 @@ import { stateDir, versions } from './paths.ts';
 import { isAlive } from './processes.ts';
 
 const usage = `usage: npm run cluster [-- start|stop|status|build]
-  start   build if needed, start etcd, kube-apiserver, kube-controller-manager (default)
+  start   build if needed, start etcd, kube-apiserver, kube-controller-manager (default);
+          WAYGATE_TESTBED_KUBE_PROXY=1 adds kube-proxy (machine-global nft table)
   stop    stop the processes of the running test bed
   status  show the running processes and the kubeconfig
   build   only build (or find cached) binaries and install nginx`;
@@ -21,7 +22,7 @@ function rssMiB(pid: number): string {
 async function main(cmd = 'start'): Promise<number> {
   switch (cmd) {
     case 'start': {
-      const c = await startCluster();
+      const c = await startCluster({ kubeProxy: process.env.WAYGATE_TESTBED_KUBE_PROXY === '1' });
       const total = Object.values(c.timings).reduce((a, b) => a + b, 0);
       console.error(`test bed up in ${(total / 1000).toFixed(1)} s (${Object.entries(c.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')})`);
       console.error(`Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, Gateway API ${versions.gatewayApi} (${versions.gatewayApiChannel})`);

@@ -17,7 +17,9 @@ async function main(cmd = 'start', tbDir = testbedDir): Promise<number> {
     case 'start': {
       const kubeconfig = join(tbDir, 'kubeconfig');
       if (!existsSync(kubeconfig)) throw new Error(`no test bed at ${tbDir}: start it first (npm run cluster -- start)`);
-      const agent = await startNodeAgent({ kubeconfig, stateDir: dir });
+      // WAYGATE_NODE_IMAGE_FILES: image rule JSON files (images.ts), separated by ':'.
+      const imageFiles = (process.env.WAYGATE_NODE_IMAGE_FILES ?? '').split(':').filter(Boolean);
+      const agent = await startNodeAgent({ kubeconfig, stateDir: dir, imageFiles });
       console.error(`node agent: node ${agent.nodeName} ready, kubelet API on port ${agent.kubeletPort} (${Object.entries(agent.timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}); Ctrl-C stops it`);
       await new Promise<void>((resolve) => {
         for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
