@@ -1,6 +1,6 @@
 // The nginx process: `nginx -t` of a candidate config, the master (daemon off, our child),
 // SIGHUP reloads, graceful stop, and reading its error log.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import type { Logger } from 'winston';
@@ -14,13 +14,25 @@ export interface TestResult {
   output: string;
 }
 
-/** `nginx -t` of a main config, with the same prefix and error log the master uses. */
+/**
+ * `nginx -t` of a main config, with the same prefix and error log the master uses. Its stdout
+ * is ours, as the master's is: nginx opens `access_log /dev/stdout` while testing, and that
+ * fails (ENXIO) on a socket pair, which is what a captured stdout would be. nginx -t reports
+ * on stderr.
+ */
 export function testConfig(binary: string, runDir: string, conf: string): Promise<TestResult> {
   const paths = runPaths(runDir);
   return new Promise((resolve, reject) => {
-    execFile(binary, ['-t', '-p', runDir, '-e', paths.errorLog, '-c', conf], { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err); // not started, or killed by the timeout
-      resolve({ ok: !err, output: trimOutput(`${stderr}${stdout}`) });
+    const child = spawn(binary, ['-t', '-p', runDir, '-e', paths.errorLog, '-c', conf], { stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => { if (stderr.length < 16 << 20) stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('error', (err) => { clearTimeout(timer); reject(err); }); // not started
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === null) return reject(new Error(`nginx -t killed by ${signal ?? 'a signal'} (timeout 120 s)`));
+      resolve({ ok: code === 0, output: trimOutput(stderr) });
     });
   });
 }

@@ -142,7 +142,11 @@ export class ContainerRunner {
     // Corefile over /root, where the test-bed binaries are cached), and run from that fd. An
     // image's program (e.g. /usr/local/bin/node, bound by the image) exists only in the new root.
     const q = (a: string) => quoteArgs(a, []);
-    const exec = l.hostProgram ? 'exec -a "$0" /proc/self/fd/9 "$@"' : 'exec "$0" "$@"';
+    // A runtime hands a container pipes (containerd: FIFOs); Node's stdio pipes are socket
+    // pairs, on which open("/dev/stdout") fails (ENXIO: nginx's `access_log /dev/stdout`). The
+    // pipes are made here, as the container's user: a pipe is only reopened by its owner.
+    const pipes = 'exec > >(exec cat) 2> >(exec cat >&2); ';
+    const exec = pipes + (l.hostProgram ? 'exec -a "$0" /proc/self/fd/9 "$@"' : 'exec "$0" "$@"');
     const inRoot = [
       `cd ${q(l.workingDir || '/')} || exit ${setupFailed}`,
       ...(l.hostProgram ? [] : [`command -v -- "$0" >/dev/null || { echo "exec: $0: not found" >&2; exit ${setupFailed}; }`]),

@@ -2,7 +2,7 @@
 // Secret, ConfigMap, downward API, projected (service-account token included), emptyDir and
 // hostPath. Made once, when the pod starts; a missing Secret or ConfigMap keeps the pod
 // waiting (kubelet: FailedMount), and is looked up again on the next sync.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import type { Api } from './api.ts';
 import { fieldValue, getObject, objectData, resourceValue, type PodContext } from './env.ts';
@@ -102,6 +102,28 @@ async function makeVolume(api: Api, ctx: PodContext, v: Volume, dir: string, cap
 /** Makes every volume of the pod under podDir/volumes; name → directory. */
 export async function makeVolumes(api: Api, ctx: PodContext, podDir: string, capacity: Record<string, string>): Promise<Map<string, VolumeDir>> {
   const out = new Map<string, VolumeDir>();
-  for (const v of ctx.pod.spec.volumes ?? []) out.set(v.name, await makeVolume(api, ctx, v, join(podDir, 'volumes', v.name), capacity));
+  const fsGroup = ctx.pod.spec.securityContext?.fsGroup;
+  for (const v of ctx.pod.spec.volumes ?? []) {
+    const dir = await makeVolume(api, ctx, v, join(podDir, 'volumes', v.name), capacity);
+    if (fsGroup !== undefined && !v.hostPath) applyFsGroup(dir.path, fsGroup, !!v.emptyDir);
+    out.set(v.name, dir);
+  }
   return out;
+}
+
+/**
+ * The kubelet's fsGroup ownership: everything in the volume belongs to the group, which may
+ * read what the owner may (a projected token of mode 0440 is readable by a non-root
+ * container), and an emptyDir is setgid so new files stay in the group.
+ */
+function applyFsGroup(dir: string, gid: number, emptyDir: boolean): void {
+  const walk = (path: string) => {
+    const st = lstatSync(path);
+    lchownSync(path, st.uid, gid);
+    if (st.isSymbolicLink()) return;
+    const ownerBits = (st.mode >> 6) & 0o7;
+    chmodSync(path, (st.mode & 0o7777) | ((ownerBits & (st.isDirectory() ? 0o7 : 0o6)) << 3) | (st.isDirectory() && emptyDir ? 0o2000 : 0));
+    if (st.isDirectory()) for (const e of readdirSync(path)) walk(join(path, e));
+  };
+  walk(dir);
 }
