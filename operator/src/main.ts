@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
       if (mode !== 'service' && mode !== 'loopback') { console.error(`--gateway-addresses: service or loopback, not ${JSON.stringify(mode)}`); return 2; }
       const podNamespace = process.env.POD_NAMESPACE;
       if (mode === 'service' && !podNamespace) { console.error('--gateway-addresses service needs $POD_NAMESPACE (the downward API\'s metadata.namespace): the Gateway Services lead to the waygate pods there'); return 2; }
-      const exposure = mode === 'service' ? { mode, pods: { namespace: podNamespace!, selector: values['gateway-pod-selector']! } } as const : { mode } as const;
+      const exposure = mode === 'service' ? { mode, pods: { namespace: podNamespace!, selector: values['gateway-pod-selector']!, self: process.env.POD_NAME } } as const : { mode } as const;
       const healthPort = values['health-port'] === undefined ? undefined : Number(values['health-port']);
       if (healthPort !== undefined && !(Number.isInteger(healthPort) && healthPort >= 0 && healthPort < 65536)) { console.error(`--health-port: a port number, not ${JSON.stringify(values['health-port'])}`); return 2; }
       return runOperator({ healthPort, configRoot: values['config-root'] ?? '/etc/waygate/config', controllerName, supportedFeatures, logger: createLogger(), leaderElection: leaderElectionFromFlags(values), exposure });

@@ -99,6 +99,8 @@ export interface GatewayServicesOptions {
   /** Where the waygate pods run, and the label selector that finds them. */
   podNamespace: string;
   podSelector: string;
+  /** This replica's pod ($POD_NAME): a leader that stops takes it out of the slices first. */
+  selfPod?: string;
   retryMs?: number;
 }
 
@@ -148,6 +150,14 @@ export class GatewayServices {
   }
 
   async stop(): Promise<void> {
+    // A stopping leader marks its own pod terminating before it lets go of the lease: new
+    // connections stop coming to it now, not only once the next leader has taken over.
+    const me = this.opts.selfPod !== undefined ? this.pods.get(this.opts.selfPod) : undefined;
+    if (me && this.opts.leader.isLeader()) {
+      this.pods.set(me.name, { ...me, terminating: true });
+      while (this.running) await this.running;
+      await this.reconcile().catch((err) => this.opts.logger.warn(`gateway services: leaving the slices: ${(err as Error).message}`, { component: 'gateway-services' }));
+    }
     this.stopped = true;
     clearTimeout(this.retry);
     this.unsubscribe?.();

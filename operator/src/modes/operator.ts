@@ -62,7 +62,7 @@ export interface OperatorOptions {
    * Expose each Gateway through a Service of its own (the leader writes it and its
    * EndpointSlice of the waygate pods found by `pods`); default: loopback addresses.
    */
-  exposure?: { mode: 'loopback' } | { mode: 'service'; pods: { namespace: string; selector: string } };
+  exposure?: { mode: 'loopback' } | { mode: 'service'; pods: { namespace: string; selector: string; self?: string } };
   /** /healthz, /readyz and /metrics on this port (0: any free port); undefined: no server. */
   healthPort?: number;
 }
@@ -121,7 +121,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const leader: Leadership = elector ?? soleLeader;
   const exposure = opts.exposure ?? { mode: 'loopback' };
   const services = exposure.mode === 'service'
-    ? new GatewayServices({ kubeConfig, store, logger: opts.logger, leader, podNamespace: exposure.pods.namespace, podSelector: exposure.pods.selector })
+    ? new GatewayServices({ kubeConfig, store, logger: opts.logger, leader, podNamespace: exposure.pods.namespace, podSelector: exposure.pods.selector, selfPod: exposure.pods.self })
     : undefined;
   await services?.start();
   const events = eventRecorder({
@@ -163,9 +163,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     metrics,
     health,
     async stop() {
-      await elector?.stop(); // first: releasing the lease lets another replica take over now
+      await services?.stop(); // a leader first takes its own pod out of the Gateways' slices
+      await elector?.stop(); // then releasing the lease lets another replica take over now
       controller.stop();
-      await services?.stop();
       await source.stop();
       await health?.close();
     },

@@ -144,8 +144,12 @@ export class ContainerRunner {
     const q = (a: string) => quoteArgs(a, []);
     // A runtime hands a container pipes (containerd: FIFOs); Node's stdio pipes are socket
     // pairs, on which open("/dev/stdout") fails (ENXIO: nginx's `access_log /dev/stdout`). The
-    // pipes are made here, as the container's user: a pipe is only reopened by its owner.
-    const pipes = 'exec > >(exec cat) 2> >(exec cat >&2); ';
+    // pipes are made here, as the container's user: a pipe is only reopened by its owner. The
+    // readers stand for the runtime's shim: they ignore the signals a stop sends the container's
+    // process group (else the program's last lines hit a closed pipe: EPIPE, exit 1), and end
+    // at EOF, when the program is gone.
+    const reader = `>(trap '' TERM INT QUIT HUP; exec cat`;
+    const pipes = `exec > ${reader}) 2> ${reader} >&2); `;
     const exec = pipes + (l.hostProgram ? 'exec -a "$0" /proc/self/fd/9 "$@"' : 'exec "$0" "$@"');
     const inRoot = [
       `cd ${q(l.workingDir || '/')} || exit ${setupFailed}`,
