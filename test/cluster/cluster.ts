@@ -362,7 +362,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<Cluster> {
       phase('kube-proxy');
     }
 
-    await cluster.kubectl(['apply', '-f', join(clusterSrcDir, 'personas.yaml')]);
+    await cluster.kubectl(['apply', '-k', join(clusterSrcDir, 'personas')]);
     phase('personas');
 
     const crdDir = await gatewayApiCrdDir();

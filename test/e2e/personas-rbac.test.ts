@@ -215,9 +215,10 @@ async function applicationAdmin(): Promise<{ id: Identity; subject: Subject }> {
   return { id: { user: `system:serviceaccount:${other}:application-admin`, token }, subject: { kind: 'ServiceAccount', name: 'application-admin', namespace: other } };
 }
 
-/** Cluster-wide bindings besides ours that name the personas: while the test bed applies its own
- * test/cluster/personas.yaml, they also grant the cluster-wide personas (Ian, Chihiro) writes, so
- * their allowed cells cannot fail for a fault of ours. Said in the output, not hidden. */
+/** Cluster-wide bindings besides ours that name the personas: they would also grant the
+ * cluster-wide personas (Ian, Chihiro) writes, so their allowed cells could not fail for a fault
+ * of ours. The test bed binds the shipped component itself (test/cluster/personas/), so there
+ * should be none; any is said in the output, not hidden. */
 async function reportOtherGrants(): Promise<void> {
   const names = new Set(testbed().personas.flatMap((p) => [p.name, ...p.groups]));
   const list = JSON.parse(await kubectl(['get', 'clusterrolebindings', '-o', 'json'])) as { items: { metadata: { name: string }; roleRef: { name: string }; subjects?: { name: string }[] }[] };
