@@ -209,6 +209,19 @@ describe('the real deployment: kubectl apply -k on the test bed (operator + ngin
     expect(out).to.match(/Type:\s+ResolvedRefs/);
   });
 
+  it('the leader records Events that kubectl describe shows: a route whose backend does not exist', async () => {
+    await applyAs('ana', {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop-broken', namespace: TEAM, labels: { e2e: 'deployment' } },
+      spec: { parentRefs: [{ name: 'shop', namespace: INFRA }], hostnames: [`broken.${HOST}`], rules: [{ backendRefs: [{ name: 'missing', port: 8080 }] }] },
+    });
+    const out = await eventually('a Warning Event on the route', () => kubectl(['describe', 'httproute', 'shop-broken', '-n', TEAM]), (o) => /Warning\s+BackendNotFound/.test(o), 30_000, 250);
+    expect(out).to.include('missing');
+    // Exactly one, from one replica: the leader (followers track transitions but do not send).
+    const events = JSON.parse(await kubectl(['get', 'events', '-n', TEAM, '--field-selector', 'involvedObject.name=shop-broken,reason=BackendNotFound', '-o', 'json'])).items;
+    expect(events).to.have.length(1);
+    expect(events[0].count ?? 1).to.equal(1);
+  });
+
   it('both containers serve /metrics: the operator its pipeline, the agent per-route traffic', async () => {
     for (let i = 0; i < 5; i++) expect((await hit(clusterIP, 80, HOST)).status).to.equal(200);
     const pods = (await podsOf()).filter(isReady);
