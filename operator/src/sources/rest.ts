@@ -62,6 +62,10 @@ export async function requestJson<T>(kubeConfig: KubeConfig, method: string, pat
         }
       });
     });
+    // The whole exchange is bounded, not only idle time: a trickling answer is no answer (a
+    // leader must learn that a renewal failed before its deadline).
+    const timer = setTimeout(() => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
