@@ -227,7 +227,9 @@ class NginxAgent implements Agent {
     watcher.on('error', (err) => this.log.warn(`watching ${root}: ${(err as Error).message}`, { component: 'agent' }));
     await new Promise<void>((r) => watcher.once('ready', () => r()));
     const every = this.opts.rescanIntervalMs ?? 10_000;
-    if (every > 0) this.rescanTimer = setInterval(() => this.schedule(), every).unref();
+    // The rescan also keeps the error log bounded between reloads (a flood of error lines
+    // must not fill the run directory's volume).
+    if (every > 0) this.rescanTimer = setInterval(() => { capErrorLog(this.runDir); this.schedule(); }, every).unref();
     this.schedule(); // versions written while we were starting
     this.stopProbes = await answerProbes({ configRoot: this.configRoot, runDir: this.runDir, binary: this.binary, streamModule: this.opts.streamModule, tempDir: this.tempDir, logger: this.log });
   }

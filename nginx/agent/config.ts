@@ -76,6 +76,11 @@ http {
     tcp_nopush on;
     keepalive_timeout 65s;
     proxy_http_version 1.1;
+    # Nothing a client or backend sends is spooled to disk: the run directory is a size-limited
+    # pod volume, and filling it would get every replica evicted. Request bodies stream to the
+    # backend; responses beyond the proxy buffers wait for the client instead of a temp file.
+    proxy_request_buffering off;
+    proxy_max_temp_file_size 0;
     default_type application/octet-stream;
 ${accessLogs}
 ${temp}

@@ -1,0 +1,32 @@
+// What keeps the agent's run directory (a size-limited pod volume) bounded: nginx spools
+// nothing to disk, and the error log is cut when it grows past its cap.
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeMainConfig, runPaths } from '../../nginx/agent/config.ts';
+import { capErrorLog } from '../../nginx/agent/nginx.ts';
+
+describe('agent: the run directory stays bounded', () => {
+  it('nginx buffers neither request bodies nor responses in temp files', () => {
+    const conf = composeMainConfig({ runDir: '/run/w', versionDir: '/var/lib/w/versions/3', version: '3' });
+    const http = conf.slice(conf.indexOf('http {'));
+    expect(http).to.match(/^\s*proxy_request_buffering off;$/m);
+    expect(http).to.match(/^\s*proxy_max_temp_file_size 0;$/m);
+  });
+
+  it('the error log is truncated past its cap and left alone below it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wg-errlog-'));
+    try {
+      const log = runPaths(dir).errorLog;
+      writeFileSync(log, 'x'.repeat(1000));
+      capErrorLog(dir, 2000);
+      expect(statSync(log).size).to.equal(1000);
+      writeFileSync(log, 'x'.repeat(3000));
+      capErrorLog(dir, 2000);
+      expect(statSync(log).size).to.equal(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
