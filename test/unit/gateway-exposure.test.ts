@@ -24,7 +24,7 @@ function gw(ns: string, name: string, created: number, extra: any = {}, listener
 function ownedService(g: KubeObject, spec: any = { clusterIP: '10.96.0.42' }, status: any = {}, owner = g.metadata.uid): KubeObject {
   return {
     apiVersion: 'v1', kind: 'Service',
-    metadata: { namespace: g.metadata.namespace, name: gatewayServiceName(g as any), ownerReferences: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: g.metadata.name, uid: owner! }] },
+    metadata: { namespace: g.metadata.namespace, name: gatewayServiceName(g as any), labels: { 'app.kubernetes.io/managed-by': 'waygate', 'gateway.networking.k8s.io/gateway-name': g.metadata.name }, ownerReferences: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: g.metadata.name, uid: owner! }] },
     spec, status,
   };
 }
@@ -68,6 +68,42 @@ describe('graph: Gateways exposed through Services', () => {
     // A newcomer created last, hashing wherever it likes, leaves every existing port alone.
     const withNew = allocateInternalPorts([...reqs, { key: 'Gateway/zz/new', creationTimestamp: '2026-02-01T00:00:00Z', ports: [80] }]);
     for (const r of reqs) expect([...withNew.get(r.key)!]).to.deep.equal([...forward.get(r.key)!]);
+  });
+
+  it('a port a Gateway\'s Service already leads to stays its own, even when an older Gateway\'s new listener hashes onto it', () => {
+    const taken = allocateInternalPorts([{ key: 'Gateway/infra/a', creationTimestamp: '2026-01-01T00:00:00Z', ports: [9000] }]).get('Gateway/infra/a')!.get(9000)!;
+    const b = { key: 'Gateway/team-b/b', creationTimestamp: '2026-01-02T00:00:00Z', ports: [443], current: new Map([[443, taken]]) };
+    const both = allocateInternalPorts([{ key: 'Gateway/infra/a', creationTimestamp: '2026-01-01T00:00:00Z', ports: [80, 9000] }, b]);
+    expect(both.get('Gateway/team-b/b')!.get(443)).to.equal(taken);
+    expect(both.get('Gateway/infra/a')!.get(9000)).to.not.equal(taken);
+    // Through the graph: the Service in the store is what keeps it.
+    const gb = gw('team-b', 'b', 2, {}, [{ name: 'https', port: 443, protocol: 'HTTP' }]);
+    const svc = ownedService(gb, { clusterIP: '10.96.0.5', ports: [{ name: 'tcp-443', port: 443, targetPort: 12345 }] });
+    expect(run([gb, svc]).gateway('team-b', 'b').listenPorts!.get(443)).to.equal(12345);
+  });
+
+  it('a look-alike Service is not adopted: a forged owner reference with a selector, or without our labels', () => {
+    const g = gw('infra', 'gw', 1);
+    const forged = ownedService(g, { clusterIP: '10.96.0.9', selector: { app: 'mine' } });
+    let r = run([g, forged]);
+    expect(r.cond('Gateway', 'infra', 'gw').Programmed).to.include({ status: 'False', reason: 'AddressNotUsable' });
+    expect(r.gateway('infra', 'gw').service).to.equal(undefined);
+    const unlabelled = ownedService(g);
+    unlabelled.metadata.labels = {};
+    r = run([g, unlabelled]);
+    expect(r.cond('Gateway', 'infra', 'gw').Programmed).to.include({ status: 'False', reason: 'AddressNotUsable' });
+  });
+
+  it('the GatewayClass parameters bound a Gateway\'s: it may narrow the Service type, not widen it', () => {
+    const classRef = { parametersRef: { group: '', kind: 'ConfigMap', namespace: 'waygate-system', name: 'params' } };
+    const cm = configMap('waygate-system', 'params', { serviceType: 'ClusterIP' });
+    const wants = (t: string) => [gw('infra', 'gw', 1, { infrastructure: { parametersRef: { group: '', kind: 'ConfigMap', name: 'mine' } } }), cm, configMap('infra', 'mine', { serviceType: t })];
+    let r = run(wants('LoadBalancer'), classRef);
+    const c = r.cond('Gateway', 'infra', 'gw').Accepted;
+    expect(c).to.include({ status: 'False', reason: 'InvalidParameters' });
+    expect(c.message).to.include('serviceType LoadBalancer exposes more than the GatewayClass allows (ClusterIP)');
+    r = run(wants('ClusterIP'), classRef);
+    expect(r.gateway('infra', 'gw').service!.type).to.equal('ClusterIP');
   });
 
   it('status.addresses: none and Programmed=False/AddressNotAssigned until the Service exists; then its ClusterIP; then its load balancer', () => {

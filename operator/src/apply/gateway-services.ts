@@ -192,21 +192,36 @@ export class GatewayServices {
       const log = { component: 'gateway-services', kind: 'Gateway', namespace: gw.obj.metadata.namespace, name: gw.obj.metadata.name };
       const ns = encodeURIComponent(s.namespace);
       const name = encodeURIComponent(s.name);
-      for (const [path, body] of [
-        [`/api/v1/namespaces/${ns}/services/${name}`, serviceObject(s, gw.obj)],
-        [`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`, endpointSliceObject(s, gw.obj, pods, this.opts.podNamespace)],
+      for (const [kind, collection, body] of [
+        ['Service', `/api/v1/namespaces/${ns}/services`, serviceObject(s, gw.obj)],
+        ['EndpointSlice', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, endpointSliceObject(s, gw.obj, pods, this.opts.podNamespace)],
       ] as const) {
+        const path = `${collection}/${name}`;
         const json = JSON.stringify(body);
         if (this.applied.get(path) === json) continue;
+        const existing = this.opts.store.get(kind, s.namespace, s.name);
+        // Never someone else's object of that name (the graph already refuses a foreign Service).
+        if (existing && existing.metadata.labels?.[managedByLabel] !== managedByValue) {
+          this.opts.logger.warn(`${kind} ${s.namespace}/${s.name} exists and is not waygate's; leaving it alone`, log);
+          continue;
+        }
         try {
-          await requestJson(this.opts.kubeConfig, 'PATCH', path, { body, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' }, timeoutMs: 10_000 });
+          if (!existing) {
+            // Created, never applied over: an object of that name the cache has not seen yet
+            // answers 409 and is looked at again on the next event.
+            await requestJson(this.opts.kubeConfig, 'POST', collection, { body, query: { fieldManager }, timeoutMs: 10_000 });
+          } else {
+            // The uid makes the apply conditional: a replaced object of that name is not ours.
+            const conditional = { ...body, metadata: { ...(body.metadata as object), uid: existing.metadata.uid } };
+            await requestJson(this.opts.kubeConfig, 'PATCH', path, { body: conditional, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' }, timeoutMs: 10_000 });
+          }
           this.applied.set(path, json);
-          this.opts.logger.info(`applied ${body.kind} ${s.namespace}/${s.name}`, log);
+          this.opts.logger.info(`${existing ? 'applied' : 'created'} ${kind} ${s.namespace}/${s.name}`, log);
         } catch (err) {
           // One Gateway's failure stays its own: the others are still applied.
           failed = true;
           this.applied.delete(path);
-          this.opts.logger.warn(`applying ${body.kind} ${s.namespace}/${s.name}: ${(err as Error).message}`, log);
+          this.opts.logger.warn(`writing ${kind} ${s.namespace}/${s.name}: ${(err as Error).message}`, log);
         }
       }
     }

@@ -44,6 +44,22 @@ export const internalPortRange = { first: 10000, last: 19999 } as const;
 
 const parameterKeys = ['serviceType', 'externalTrafficPolicy', 'loadBalancerClass'] as const;
 
+/** How far a Service type exposes a Gateway: a Gateway's parameters may not go beyond its class's. */
+const exposureRank: Record<ServiceType, number> = { ClusterIP: 0, NodePort: 1, LoadBalancer: 2 };
+
+/**
+ * A Gateway's parameters within its class's: the class (the infrastructure provider's) is the
+ * upper bound. A Gateway owner may narrow the exposure (LoadBalancer to ClusterIP) but not
+ * widen it, nor pick another load balancer class than the class names.
+ */
+export function mergeParameters(cls: ServiceParameters, gw: ServiceParameters): { parameters: ServiceParameters } | { problem: Problem } {
+  const bad = (message: string) => ({ problem: { reason: Reason.InvalidParameters, message: `spec.infrastructure.parametersRef: ${message}` } });
+  const limit = cls.serviceType ?? 'LoadBalancer';
+  if (gw.serviceType && exposureRank[gw.serviceType] > exposureRank[limit]) return bad(`serviceType ${gw.serviceType} exposes more than the GatewayClass allows (${limit})`);
+  if (gw.loadBalancerClass && cls.loadBalancerClass && gw.loadBalancerClass !== cls.loadBalancerClass) return bad(`loadBalancerClass ${gw.loadBalancerClass}: the GatewayClass sets ${cls.loadBalancerClass}`);
+  return { parameters: { ...cls, ...gw } };
+}
+
 /** Reads and checks a parameters ConfigMap; `field` names the reference in messages. */
 export function parseParameters(cm: ConfigMap, field: string): { parameters: ServiceParameters } | { problem: Problem } {
   const where = `${field}: ConfigMap ${cm.metadata.namespace}/${cm.metadata.name}`;
@@ -117,32 +133,66 @@ export interface PortRequest {
   creationTimestamp?: string;
   /** Listener ports of the Gateway. */
   ports: readonly number[];
+  /** Internal ports its Service already leads to (listener port → internal port): kept. */
+  current?: ReadonlyMap<number, number>;
 }
 
 /**
  * nginx's internal port for each (Gateway, listener port). Every replica computes the same
- * answer from the same objects (no shared state): Gateways claim in age order, each port at
- * a hash of (Gateway, port) and the next free one after it, so a newer Gateway never takes
- * an older one's port. Gateways beyond the range's capacity get none (reported).
+ * answer from the same objects (no shared state). A port a Gateway's Service already leads
+ * to stays its own: another Gateway that adds or drops listeners never moves it (a moved
+ * port would, until every replica and kube-proxy caught up, carry one Gateway's clients to
+ * another's nginx server). Then, in age order, new ports at a hash of (Gateway, port) and the
+ * next free one after it, so a newer Gateway never takes an older one's. Gateways beyond the
+ * range's capacity get none (reported).
  */
 export function allocateInternalPorts(requests: readonly PortRequest[]): Map<string, Map<number, number> | undefined> {
   const size = internalPortRange.last - internalPortRange.first + 1;
+  const inRange = (p: number) => Number.isInteger(p) && p >= internalPortRange.first && p <= internalPortRange.last;
   const taken = new Set<number>();
   const out = new Map<string, Map<number, number> | undefined>();
   const sorted = [...requests].sort((a, b) => byAge({ key: a.key, name: a.key, creationTimestamp: a.creationTimestamp }, { key: b.key, name: b.key, creationTimestamp: b.creationTimestamp }));
+  const mine = new Map<string, Map<number, number>>();
   for (const r of sorted) {
-    const ports = [...new Set(r.ports)].sort((a, b) => a - b);
+    const m = new Map<number, number>();
+    for (const port of new Set(r.ports)) {
+      const cur = r.current?.get(port);
+      if (cur !== undefined && inRange(cur) && !taken.has(cur)) { taken.add(cur); m.set(port, cur); }
+    }
+    mine.set(r.key, m);
+  }
+  for (const r of sorted) {
+    const m = mine.get(r.key)!;
+    const ports = [...new Set(r.ports)].filter((p) => !m.has(p)).sort((a, b) => a - b);
     if (taken.size + ports.length > size) { out.set(r.key, undefined); continue; }
-    const mine = new Map<number, number>();
     for (const port of ports) {
       let i = fnv1a(`${r.key}:${port}`) % size;
       while (taken.has(internalPortRange.first + i)) i = (i + 1) % size;
       taken.add(internalPortRange.first + i);
-      mine.set(port, internalPortRange.first + i);
+      m.set(port, internalPortRange.first + i);
     }
-    out.set(r.key, mine);
+    out.set(r.key, new Map([...m].sort((a, b) => a[0] - b[0])));
   }
   return out;
+}
+
+/**
+ * Whether a stored Service is the one waygate keeps for this Gateway: owned by it (uid), with
+ * our labels, and without a selector (ours never has one). A look-alike someone else made,
+ * even with a forged owner reference, is not adopted.
+ */
+export function isGatewayService(gw: Gateway, svc: Service): boolean {
+  const labels = svc.metadata.labels ?? {};
+  return gw.metadata.uid !== undefined &&
+    (svc.metadata.ownerReferences ?? []).some((o) => o.kind === 'Gateway' && o.uid === gw.metadata.uid) &&
+    labels[managedByLabel] === managedByValue && labels[gatewayNameLabel] === gw.metadata.name &&
+    !(svc.spec?.selector && Object.keys(svc.spec.selector).length);
+}
+
+/** The internal ports a Gateway's own Service leads to now (listener port → target port). */
+export function currentInternalPorts(gw: Gateway, svc: Service | undefined): Map<number, number> | undefined {
+  if (!svc || !isGatewayService(gw, svc)) return undefined;
+  return new Map((svc.spec?.ports ?? []).flatMap((p) => (typeof p.targetPort === 'number' ? [[p.port, p.targetPort] as [number, number]] : [])));
 }
 
 /** spec.infrastructure labels and annotations, checked by our own rules (not only the CRD's). */
@@ -192,8 +242,7 @@ export function gatewayService(gw: Gateway, parameters: ServiceParameters, inter
  */
 export function serviceAddresses(gw: Gateway, name: string, svc: Service | undefined): { addresses: { type: 'IPAddress' | 'Hostname'; value: string }[] } | { problem: Problem } {
   if (!svc) return { problem: { reason: 'AddressNotAssigned', message: `waiting for Service ${gw.metadata.namespace}/${name} to be created` } };
-  const owned = (svc.metadata.ownerReferences ?? []).some((o) => o.kind === 'Gateway' && o.uid === gw.metadata.uid && o.uid !== undefined);
-  if (!owned) return { problem: { reason: Reason.AddressNotUsable, message: `Service ${gw.metadata.namespace}/${name} exists and does not belong to this Gateway; waygate exposes a Gateway through a Service of that name: rename or remove the other Service` } };
+  if (!isGatewayService(gw, svc)) return { problem: { reason: Reason.AddressNotUsable, message: `Service ${gw.metadata.namespace}/${name} exists and does not belong to this Gateway; waygate exposes a Gateway through a Service of that name: rename or remove the other Service` } };
   type Address = { type: 'IPAddress' | 'Hostname'; value: string };
   const lb = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i): Address[] => (i.ip ? [{ type: 'IPAddress', value: i.ip }] : i.hostname ? [{ type: 'Hostname', value: i.hostname }] : []));
   if (lb.length) return { addresses: lb };

@@ -2,7 +2,7 @@
 import { keyOf, type ConfigMap, type Gateway, type Service } from '../objects.ts';
 import { allocateAddresses, requestedAddress } from './addresses.ts';
 import { Reason, type Problem } from './conditions.ts';
-import { allocateInternalPorts, gatewayParameters, gatewayService, gatewayServiceName, infrastructureMetadata, serviceAddresses, type GatewayExposureMode, type ServiceParameters } from './exposure.ts';
+import { allocateInternalPorts, currentInternalPorts, gatewayParameters, gatewayService, gatewayServiceName, infrastructureMetadata, mergeParameters, serviceAddresses, type GatewayExposureMode, type ServiceParameters } from './exposure.ts';
 import { buildListeners } from './listener.ts';
 import { resolveBackendClientCertificate, type CertificateIndex } from './certificates.ts';
 import type { GatewayClassNode, GatewayNode } from './types.ts';
@@ -33,8 +33,9 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
       if (!service) problem = { reason: Reason.InvalidParameters, message: 'spec.infrastructure.parametersRef: parameters apply only when Gateways are exposed through Services (operator --gateway-addresses service)' };
       else {
         const p = gatewayParameters(obj, inputs.configMaps);
-        if ('problem' in p) problem = p.problem;
-        else parameters = p.parameters;
+        const merged = 'problem' in p ? p : mergeParameters(cls.parameters, p.parameters);
+        if ('problem' in merged) problem = merged.problem;
+        else parameters = merged.parameters;
       }
     }
     const listeners = buildListeners(obj, problem, inputs.certs);
@@ -42,7 +43,7 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
     const backendClientCertificate = obj.spec?.tls?.backend ? { problem: resolveBackendClientCertificate(obj, inputs.certs) } : undefined;
     const node: GatewayNode = { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, valid, problem, listeners, backendClientCertificate, addresses: [] };
-    return [{ node, requested, parameters: { ...cls.parameters, ...parameters } }];
+    return [{ node, requested, parameters: obj.spec?.infrastructure?.parametersRef ? parameters : cls.parameters }];
   });
   // Only accepted Gateways hold addresses: one that is not served must not keep an address from one that is.
   const accepted = nodes.filter((n) => n.node.valid);
@@ -62,7 +63,13 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
 }
 
 function exposeThroughServices(accepted: readonly { node: GatewayNode; parameters: ServiceParameters }[], services: ReadonlyMap<string, Service>): void {
-  const ports = allocateInternalPorts(accepted.map(({ node }) => ({ key: keyOf(node.obj), creationTimestamp: node.obj.metadata.creationTimestamp, ports: node.listeners.map((l) => l.port) })));
+  const serviceOf = (gw: GatewayNode) => services.get(`${gw.obj.metadata.namespace}/${gatewayServiceName(gw.obj)}`);
+  const ports = allocateInternalPorts(accepted.map(({ node }) => ({
+    key: keyOf(node.obj),
+    creationTimestamp: node.obj.metadata.creationTimestamp,
+    ports: node.listeners.map((l) => l.port),
+    current: currentInternalPorts(node.obj, serviceOf(node)),
+  })));
   for (const { node, parameters } of accepted) {
     const listenPorts = ports.get(keyOf(node.obj));
     if (!listenPorts) {
