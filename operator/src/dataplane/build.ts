@@ -82,7 +82,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         // certificate for its handshake (it then answers 404): the first listener's.
         const owner = listenerForHost(onPort, host === '*' ? '' : host) ?? onPort[0]!;
         const tls = https ? { certificates: owner.certificates, certDir: opts.certDir } : undefined;
-        b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls));
+        b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate }));
       }
     }
   }

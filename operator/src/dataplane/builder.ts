@@ -4,7 +4,9 @@
 // say): those rules are left out and reported on their route, never thrown at everyone.
 import { isIP } from 'node:net';
 import type { Certificate } from '../graph/certificates.ts';
+import type { BackendTLS } from '../graph/backendtlspolicy.ts';
 import type { HTTPRouteNode, RuleNode } from '../graph/types.ts';
+import { tlsSignature } from './backend-tls.ts';
 import type { HttpModel, MatchMap, Split, Upstream } from './model.ts';
 import { identifier, quote } from './quote.ts';
 
@@ -14,6 +16,10 @@ export interface RuleTarget {
   split?: Split;
   status?: number;
   source: string;
+  /** The backends are reached over TLS (BackendTLSPolicy). */
+  tls?: BackendTLS;
+  /** Set when the rule cannot be expressed (backends needing different TLS settings). */
+  problem?: string;
 }
 
 
@@ -48,6 +54,8 @@ export class ModelBuilder {
   private readonly flags = new Map<string, string>();
   private readonly routeIds = new Map<HTTPRouteNode, number>();
   private readonly maps = new Map<string, string>();
+  /** Backend client certificates (by content id) -> a short index for upstream names. */
+  private readonly clientCertificates = new Map<string, number>();
   private mapCount = 0;
   /** The port a client connected to, as the Gateway's listener sees it (redirects keep it). */
   listenerPort = '$server_port';
@@ -68,14 +76,30 @@ export class ModelBuilder {
     return this.failedRules.has(`${route.key}\n${rule}`);
   }
 
-  /** One upstream (and split) per route rule, shared by every server that serves it. */
-  ruleTarget(route: HTTPRouteNode, rule: RuleNode): RuleTarget {
-    const id = `r${this.routeIds.get(route)}_${rule.index}`;
-    let t = this.ruleTargets.get(id);
-    if (t) return t;
-    t = { id, source: route.key };
+  /**
+   * One upstream (and split) per route rule, shared by every server that serves it. A TLS
+   * upstream is per rule and Gateway client certificate: nginx keeps idle connections and
+   * TLS sessions per upstream, and one Gateway must not reuse another's authenticated ones.
+   */
+  ruleTarget(route: HTTPRouteNode, rule: RuleNode, clientCertificate?: Certificate): RuleTarget {
     const weighted = rule.backends.filter((b) => b.weight > 0);
     const valid = weighted.filter((b) => !b.problem);
+    const tls = valid[0]?.tls;
+    let id = `r${this.routeIds.get(route)}_${rule.index}`;
+    if (tls && clientCertificate) {
+      const n = this.clientCertificates.get(clientCertificate.id) ?? this.clientCertificates.size;
+      this.clientCertificates.set(clientCertificate.id, n);
+      id += `_c${n}`;
+    }
+    let t = this.ruleTargets.get(id);
+    if (t) return t;
+    t = { id, source: route.key, tls };
+    // One location speaks one way to its upstream: backends of a rule must agree on TLS.
+    if (new Set(valid.map((b) => tlsSignature(b.tls))).size > 1) {
+      t.problem = `spec.rules[${rule.index}].backendRefs: the backends need different TLS settings (BackendTLSPolicy: ${valid.map((b) => `${b.name} ${b.tls ? b.tls.policy : 'none'}`).join(', ')}); one rule cannot mix them yet`;
+      this.ruleTargets.set(id, t);
+      return t;
+    }
     const validWeight = valid.reduce((s, b) => s + b.weight, 0);
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
@@ -97,7 +121,7 @@ export class ModelBuilder {
   }
 
   /** The file path nginx reads a certificate from; the bundle is written once per content. */
-  certificateFile(cert: Certificate, certDir: string): string {
+  certificateFile(cert: Pick<Certificate, 'id' | 'pem'>, certDir: string): string {
     const name = `${cert.id}.pem`;
     if (!this.certificateFiles.has(name)) {
       this.certificateFiles.add(name);

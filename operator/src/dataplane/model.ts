@@ -46,6 +46,18 @@ export interface Target {
   proxyPass?: string;
   /** Quoted route key ("HTTPRoute/ns/name"): $wg_route, the agent's per-route traffic label. */
   route: string;
+  /** BackendTLSPolicy: the upstream is reached over TLS with these settings (proxy_pass https://). */
+  proxySsl: ProxySsl | undefined;
+}
+
+/** proxy_ssl_* of a target: quoted tokens (validated hostname, file paths we generated). */
+export interface ProxySsl {
+  /** SNI and the name the certificate must match. */
+  name: string;
+  trustedCertificate: string;
+  verifyDepth: number;
+  /** spec.tls.backend.clientCertificateRef of the Gateway: certificate and key file. */
+  certificate: string | undefined;
 }
 
 export interface Location {

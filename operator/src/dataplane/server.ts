@@ -5,6 +5,7 @@ import type { Certificate } from '../graph/certificates.ts';
 import { sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
 import type { ModelBuilder } from './builder.ts';
 import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
+import { proxySsl } from './backend-tls.ts';
 import { filterActions } from './filters.ts';
 import type { Location, Server, Target } from './model.ts';
 import { quote } from './quote.ts';
@@ -12,13 +13,18 @@ import { quote } from './quote.ts';
 /** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
 const TARGET_PREFIX = '/^wg/';
 
-export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: { certificates: Certificate[]; certDir: string }): Server {
+/** `backend`: where certificate files live, and the Gateway's client certificate for TLS backends. */
+export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: { certificates: Certificate[]; certDir: string }, backend: { certDir: string; clientCertificate?: Certificate } = { certDir: tls?.certDir ?? '' }): Server {
   const sorted = sortByPrecedence(candidates);
   const targets = new Map<string, Target>();
   /** The internal location serving a candidate; throws when its rule cannot be expressed. */
   const targetOf = (c: MatchCandidate): string => {
     const rule = c.route.rules.find((r) => r.index === c.ruleIndex)!;
-    const rt = b.ruleTarget(c.route, rule);
+    const rt = b.ruleTarget(c.route, rule, backend.clientCertificate);
+    if (rt.problem) {
+      b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].backendRefs`, rt.problem);
+      throw new Error(rt.problem);
+    }
     // A prefix replacement depends on which PathPrefix matched: one target per match then.
     const perMatch = rule.filters.redirect?.path?.type === 'ReplacePrefixMatch' || rule.filters.rewrite?.path?.type === 'ReplacePrefixMatch';
     const id = perMatch ? `${rt.id}_m${c.matchIndex}` : rt.id;
@@ -32,8 +38,10 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
       }
       const { proxyPath, ...rest } = actions;
       // The original request URI goes upstream unchanged unless a URLRewrite changes the path.
-      const proxyPass = rt.upstream && (proxyPath ? quote(`http://${rt.upstream.name}${proxyPath}$is_args$args`) : `http://${rt.upstream.name}$request_uri`);
-      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, route: quote(rt.source), ...rest });
+      const scheme = rt.tls ? 'https' : 'http';
+      const proxyPass = rt.upstream && (proxyPath ? quote(`${scheme}://${rt.upstream.name}${proxyPath}$is_args$args`) : `${scheme}://${rt.upstream.name}$request_uri`);
+      const ssl = rt.upstream && rt.tls ? proxySsl(b, rt.tls, backend.certDir, backend.clientCertificate) : undefined;
+      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...rest });
     }
     return id;
   };

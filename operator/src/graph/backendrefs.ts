@@ -15,7 +15,7 @@ export interface BackendIndex {
   /** "namespace/service" -> its EndpointSlices */
   slices: Map<string, EndpointSlice[]>;
   grants: readonly ReferenceGrant[];
-  /** BackendTLSPolicies by target Service: references to those Services fail closed (no backend TLS yet). */
+  /** BackendTLSPolicies by target Service: references to those Services are reached over TLS, or fail closed. */
   tlsPolicies?: BackendTLSPolicyIndex;
 }
 
@@ -43,7 +43,12 @@ export function serviceEndpoints(index: BackendIndex, svc: Service, servicePort:
   return [...out].sort();
 }
 
-export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: BackendRef, field: string): BackendNode {
+/**
+ * `backendTLS`: the caller's data plane reaches a backend over TLS when a BackendTLSPolicy
+ * asks (HTTPRoute). Other callers get a problem for such a backend (its share fails), so a
+ * Service a policy protects is never reached in plain text by a route kind that cannot.
+ */
+export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: BackendRef, field: string, opts: { backendTLS?: boolean } = {}): BackendNode {
   const routeNamespace = route.metadata.namespace!; // routes are namespaced: sources always set it
   const namespace = ref.namespace ?? routeNamespace;
   const group = ref.group ?? '';
@@ -60,6 +65,11 @@ export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: B
   const servicePort = (svc.spec?.ports ?? []).find((p) => p.port === ref.port);
   if (!servicePort) return fail(Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} has no port ${ref.port}`);
   const tlsPolicies = policiesFor(index.tlsPolicies, svc, servicePort);
-  if (tlsPolicies.length) return { name, weight, endpoints: [], problem: backendTLSProblem(field, `${namespace}/${ref.name}`, tlsPolicies), tlsPolicies };
+  if (tlsPolicies.length) {
+    const policy = tlsPolicies[0]!; // the one that applies; the others lost to it (Conflicted)
+    const verdict = opts.backendTLS ? index.tlsPolicies!.verdicts.get(policy) ?? {} : { notAccepted: { reason: Reason.Invalid, message: `backend TLS is not supported for ${route.kind} yet` } };
+    if (!verdict.tls) return { name, weight, endpoints: [], problem: backendTLSProblem(field, `${namespace}/${ref.name}`, policy, verdict), tlsPolicies };
+    return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort), tls: verdict.tls, tlsPolicies };
+  }
   return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort) };
 }

@@ -1,58 +1,209 @@
-// BackendTLSPolicy, until backend TLS is implemented: fail closed. A policy says a Service
-// must be reached over TLS; nginx would reach it in plain text, so every backendRef to a
-// targeted Service (port) resolves with a problem (its share answers 500) and the policy
-// reports, per Gateway whose routes use that Service, that it is not accepted.
-import type { BackendTLSPolicy, Service } from '../objects.ts';
+// BackendTLSPolicy: a Service port that a valid policy targets is reached over TLS, with
+// the policy's hostname as SNI and verified name, and its CA bundle (ConfigMaps) or the
+// system CAs as trust anchors. What nginx cannot check exactly (URI SANs, a SAN other than
+// the SNI name, options) makes the policy not accepted, and its Service answers 500: a
+// backend the policy protects is never reached in plain text or with weaker checks.
+import { createHash, X509Certificate } from 'node:crypto';
+import type { BackendTLSPolicy, ConfigMap, Service } from '../objects.ts';
 import type { ServicePort } from '../api/core.ts';
+import { checkHostname } from '../values/checks.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
 import type { BackendTLSPolicyNode, GatewayNode, HTTPRouteNode } from './types.ts';
 
-/** "namespace/service" -> the policies whose targetRefs name it, with the sectionName (Service port name) if any. */
-export type BackendTLSPolicyIndex = ReadonlyMap<string, readonly { key: string; sectionName?: string }[]>;
+/** PEM trust anchors from caCertificateRefs, re-encoded from the parsed certificates. */
+export interface CaBundle {
+  /** sha256 of the PEM: the file name, so identical bundles share one file. */
+  id: string;
+  pem: string;
+}
+
+/** How nginx reaches a backend that a policy targets. */
+export interface BackendTLS {
+  /** The policy's key ("BackendTLSPolicy/ns/name"). */
+  policy: string;
+  /** validation.hostname (validated): sent as SNI and verified against the certificate. */
+  serverName: string;
+  /** validation.wellKnownCACertificates System, or the bundle of caCertificateRefs. */
+  trust: 'System' | CaBundle;
+}
+
+/** A policy judged on its own: the TLS settings when usable, else why not. */
+export interface PolicyVerdict {
+  tls?: BackendTLS;
+  /** Accepted=False reason (Invalid, NoValidCACertificate); undefined when accepted. */
+  notAccepted?: Problem;
+  /** ResolvedRefs=False reason (InvalidCACertificateRef, InvalidKind). */
+  unresolved?: Problem;
+}
+
+export interface BackendTLSPolicyIndex {
+  /** "ns/service" -> sectionName ("" = the whole Service) -> policy keys, the one that takes precedence first. */
+  targets: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+  verdicts: ReadonlyMap<string, PolicyVerdict>;
+  /** Policies that lost a target to an older one: key -> message. */
+  conflicts: ReadonlyMap<string, string>;
+}
 
 export const policyKey = (p: BackendTLSPolicy): string => `BackendTLSPolicy/${p.metadata.namespace}/${p.metadata.name}`;
 
-export function indexBackendTLSPolicies(policies: readonly BackendTLSPolicy[]): BackendTLSPolicyIndex {
-  const out = new Map<string, { key: string; sectionName?: string }[]>();
-  for (const p of policies) {
+/** The system trust store of the nginx image (Debian's ca-certificates). */
+export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+
+/** The certificates of a ca.crt value, or why it cannot be used. Nothing but certificates may be in it. */
+export function parseCaBundle(text: string): { pems: string[] } | { error: string } {
+  const blocks = text.match(PEM_CERT) ?? [];
+  if (!blocks.length) return { error: 'holds no PEM certificate' };
+  if (text.replace(PEM_CERT, '').trim() !== '') return { error: 'holds something other than PEM certificates' };
+  const pems: string[] = [];
+  for (const [i, block] of blocks.entries()) {
+    try {
+      pems.push(new X509Certificate(block).toString().trim());
+    } catch (e) {
+      return { error: `certificate ${i + 1} does not parse: ${(e as Error).message}` };
+    }
+  }
+  return { pems };
+}
+
+/**
+ * The name nginx verifies is the name it sends as SNI (proxy_ssl_name serves both), and it
+ * checks DNS names only. So subjectAltNames are honoured exactly when every entry is a
+ * Hostname equal to validation.hostname; any other entry makes the policy not accepted.
+ */
+function checkSubjectAltNames(v: NonNullable<BackendTLSPolicy['spec']>['validation'], hostname: string): Problem | undefined {
+  for (const [i, san] of (v.subjectAltNames ?? []).entries()) {
+    const f = `spec.validation.subjectAltNames[${i}]`;
+    if (san.type === 'Hostname' && typeof san.hostname === 'string' && san.hostname.toLowerCase() === hostname) continue;
+    const message = san.type === 'URI'
+      ? `${f}: URI subject alternative names are not supported: nginx verifies a backend certificate against one DNS name only`
+      : san.type === 'Hostname'
+        ? `${f}: hostname ${JSON.stringify(String(san.hostname))} differs from spec.validation.hostname ${JSON.stringify(hostname)}: nginx verifies the certificate against the name it sends as SNI, so it cannot send one and check the other`
+        : `${f}: type ${JSON.stringify(String(san.type))} is not supported`;
+    return { reason: Reason.Invalid, message: `${message}; requests to the targeted Services get 500` };
+  }
+  return undefined;
+}
+
+export function judgePolicy(p: BackendTLSPolicy, configMaps: ReadonlyMap<string, ConfigMap>): PolicyVerdict {
+  const key = policyKey(p);
+  const v = p.spec?.validation;
+  const invalid = (message: string): PolicyVerdict => ({ notAccepted: { reason: Reason.Invalid, message } });
+  if (!v) return invalid('spec.validation is required');
+  const hostErr = checkHostname(v.hostname) ?? (v.hostname.includes('*') ? 'a wildcard cannot be sent as SNI' : undefined);
+  if (hostErr) return invalid(`spec.validation.hostname: ${hostErr}`);
+  const hostname = v.hostname.toLowerCase();
+  // Options tune the TLS connection (versions, ciphers); none is implemented, and ignoring one would weaken what was asked.
+  const option = Object.keys(p.spec?.options ?? {}).sort()[0];
+  if (option !== undefined) return invalid(`spec.options[${JSON.stringify(option)}]: no option is supported`);
+  const san = checkSubjectAltNames(v, hostname);
+  if (san) return { notAccepted: san };
+  const refs = v.caCertificateRefs ?? [];
+  const wellKnown = v.wellKnownCACertificates;
+  if (refs.length && wellKnown) return invalid('spec.validation: caCertificateRefs and wellKnownCACertificates are mutually exclusive');
+  if (!refs.length) {
+    if (wellKnown === 'System') return { tls: { policy: key, serverName: hostname, trust: 'System' } };
+    return invalid(wellKnown ? `spec.validation.wellKnownCACertificates: ${JSON.stringify(String(wellKnown))} is not supported (only System)` : 'spec.validation: caCertificateRefs or wellKnownCACertificates is required');
+  }
+  const pems: string[] = [];
+  const problems: Problem[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const f = `spec.validation.caCertificateRefs[${i}]`;
+    if ((ref.group ?? '') !== '' || ref.kind !== 'ConfigMap') {
+      problems.push({ reason: Reason.InvalidKind, message: `${f}: ${ref.group ? `${ref.group}/` : ''}${ref.kind} is not supported; use a core ConfigMap with key ca.crt` });
+      continue;
+    }
+    const name = `${p.metadata.namespace}/${ref.name}`;
+    const cm = configMaps.get(name);
+    const text = cm?.data?.['ca.crt'];
+    if (!cm) problems.push({ reason: Reason.InvalidCACertificateRef, message: `${f}: ConfigMap ${name} not found` });
+    else if (typeof text !== 'string') problems.push({ reason: Reason.InvalidCACertificateRef, message: `${f}: ConfigMap ${name} has no key ca.crt` });
+    else {
+      const parsed = parseCaBundle(text);
+      if ('error' in parsed) problems.push({ reason: Reason.InvalidCACertificateRef, message: `${f}: ConfigMap ${name} key ca.crt ${parsed.error}` });
+      else pems.push(...parsed.pems);
+    }
+  }
+  if (problems.length) {
+    // Spec: connections using an invalid reference MUST fail (5xx); Accepted=False only when every reference is invalid.
+    const unresolved = { reason: problems[0]!.reason, message: problems.map((x) => x.message).join('; ') };
+    return problems.length === refs.length
+      ? { unresolved, notAccepted: { reason: Reason.NoValidCACertificate, message: `no valid CA certificate: ${unresolved.message}` } }
+      : { unresolved };
+  }
+  const pem = `${[...new Set(pems)].join('\n')}\n`;
+  return { tls: { policy: key, serverName: hostname, trust: { id: createHash('sha256').update(pem).digest('hex'), pem } } };
+}
+
+/** Older first, then namespace/name: the spec's precedence among policies selecting one target. */
+function precedence(a: BackendTLSPolicy, b: BackendTLSPolicy): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta === '' ? 1 : tb === '' ? -1 : Date.parse(ta) - Date.parse(tb) || (ta < tb ? -1 : 1);
+  const na = `${a.metadata.namespace}/${a.metadata.name}`;
+  const nb = `${b.metadata.namespace}/${b.metadata.name}`;
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+export function indexBackendTLSPolicies(policies: readonly BackendTLSPolicy[], configMaps: ReadonlyMap<string, ConfigMap> = new Map()): BackendTLSPolicyIndex {
+  const targets = new Map<string, Map<string, BackendTLSPolicy[]>>();
+  for (const p of [...policies].sort(precedence)) {
     for (const t of p.spec?.targetRefs ?? []) {
       // targetRefs are local: the Service is in the policy's namespace. Other kinds are not ours to read.
       if (t.group !== '' || t.kind !== 'Service') continue;
       const svc = `${p.metadata.namespace}/${t.name}`;
-      const list = out.get(svc) ?? [];
-      list.push(t.sectionName ? { key: policyKey(p), sectionName: t.sectionName } : { key: policyKey(p) });
-      out.set(svc, list);
+      const sections = targets.get(svc) ?? new Map<string, BackendTLSPolicy[]>();
+      targets.set(svc, sections);
+      const list = sections.get(t.sectionName ?? '') ?? [];
+      if (!list.includes(p)) list.push(p);
+      sections.set(t.sectionName ?? '', list);
     }
   }
-  return out;
-}
-
-/** Keys of the policies that apply to this Service port: whole-Service targets, and targets whose sectionName is the port's name. */
-export function policiesFor(index: BackendTLSPolicyIndex | undefined, svc: Service, port: ServicePort): string[] {
-  const targets = index?.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [];
-  return [...new Set(targets.filter((t) => t.sectionName === undefined || t.sectionName === port.name).map((t) => t.key))].sort();
-}
-
-/**
- * The backend's problem. ResolvedRefs reasons of the spec (shared_types.go): RefNotPermitted,
- * InvalidKind, BackendNotFound, UnsupportedProtocol. The reference does resolve to a Service,
- * but the protocol the policy requires to reach it (TLS) is one we do not speak yet:
- * UnsupportedProtocol is the listed reason that says so.
- */
-export function backendTLSProblem(field: string, service: string, policies: readonly string[]): Problem {
+  const conflicts = new Map<string, string>();
+  for (const [svc, sections] of targets) {
+    for (const [section, [winner, ...losers]] of sections) {
+      for (const p of losers) {
+        conflicts.set(policyKey(p), `Service ${svc}${section ? ` port ${section}` : ''} is already selected by ${policyKey(winner!)}, which takes precedence (older, or first by namespace/name)`);
+      }
+    }
+  }
   return {
-    reason: Reason.UnsupportedProtocol_,
-    message: `${field}: Service ${service} must be reached over TLS (${policies.join(', ')}), and waygate does not support backend TLS yet; requests to it get 500 instead of being sent in plain text`,
+    targets: new Map([...targets].map(([svc, sections]) => [svc, new Map([...sections].map(([s, ps]) => [s, ps.map(policyKey)]))])),
+    verdicts: new Map(policies.map((p) => [policyKey(p), judgePolicy(p, configMaps)])),
+    conflicts,
   };
 }
 
 /**
- * Status of every policy that applies to a backend of a route of ours: one ancestor entry
- * per Gateway the route names (the spec recommends the Gateway as the ancestor). Policies no
+ * The policies that select this Service port: the one that applies first (a policy naming
+ * the port by sectionName over one for the whole Service), then the others, for status.
+ */
+export function policiesFor(index: BackendTLSPolicyIndex | undefined, svc: Service, port: ServicePort): string[] {
+  const sections = index?.targets.get(`${svc.metadata.namespace}/${svc.metadata.name}`);
+  if (!sections) return [];
+  const own = port.name ? sections.get(port.name) ?? [] : [];
+  return [...new Set([...own, ...(sections.get('') ?? [])])];
+}
+
+/** The backend's problem when the policy that applies to it is not usable: ResolvedRefs=False on the route. */
+export function backendTLSProblem(field: string, service: string, policy: string, verdict: PolicyVerdict): Problem {
+  const why = verdict.notAccepted?.message ?? verdict.unresolved?.message ?? 'it is not usable';
+  // The spec (HTTPBackendRef): a policy the implementation cannot meet makes the backendRef
+  // invalid. UnsupportedProtocol is the listed reason: TLS as that policy asks cannot be spoken.
+  return {
+    reason: Reason.UnsupportedProtocol_,
+    message: `${field}: Service ${service} must be reached over TLS as ${policy} says, and that policy cannot be used (${why}); requests to it get 500 instead of being sent without its checks`,
+  };
+}
+
+/**
+ * Status of every policy that selects a backend of a route of ours: one ancestor entry per
+ * Gateway the route names (the spec recommends the Gateway as the ancestor). Policies no
  * route of ours uses get nothing: the spec only asks for the Route -> Service path, and a
  * policy for a Service we never reach is not ours to judge (another controller may serve it).
  */
-export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly HTTPRouteNode[]): BackendTLSPolicyNode[] {
+export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly HTTPRouteNode[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
   const gatewaysOf = new Map<string, Map<string, GatewayNode>>();
   for (const route of routes) {
     for (const backend of route.rules.flatMap((r) => r.backends)) {
@@ -64,17 +215,21 @@ export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], r
     }
   }
   return policies.flatMap((obj) => {
-    const gws = gatewaysOf.get(policyKey(obj));
+    const key = policyKey(obj);
+    const gws = gatewaysOf.get(key);
     if (!gws?.size) return [];
     const gen = obj.metadata.generation;
-    // Accepted=False reasons of the spec (policy_types.go): Conflicted, Invalid, TargetNotFound,
-    // and NoValidCACertificate for this kind. None names "not supported", but the
-    // BackendTLSPolicy spec itself uses Invalid for exactly that: a wellKnownCACertificates
-    // value the implementation does not support MUST give Accepted=False/Invalid. The others
-    // would mislead (no other policy, the target exists, the CA was never looked at).
-    const accepted = condition(ConditionType.Accepted, false, Reason.Invalid,
-      'waygate does not support backend TLS yet: routes to the targeted Service are refused (500) rather than sent in plain text', gen);
-    const ancestors = [...gws.values()].sort((a, b) => a.key.localeCompare(b.key)).map((gateway) => ({ gateway, conditions: [accepted] }));
-    return [{ obj, key: policyKey(obj), ancestors }];
+    const verdict = index.verdicts.get(key) ?? {};
+    const conflict = index.conflicts.get(key);
+    const accepted = conflict
+      ? condition(ConditionType.Accepted, false, Reason.Conflicted, conflict, gen)
+      : verdict.notAccepted
+        ? condition(ConditionType.Accepted, false, verdict.notAccepted.reason, verdict.notAccepted.message, gen)
+        : condition(ConditionType.Accepted, true, Reason.Accepted, 'Policy is accepted', gen);
+    const resolved = verdict.unresolved
+      ? condition(ConditionType.ResolvedRefs, false, verdict.unresolved.reason, verdict.unresolved.message, gen)
+      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen);
+    const ancestors = [...gws.values()].sort((a, b) => a.key.localeCompare(b.key)).map((gateway) => ({ gateway, conditions: [accepted, resolved] }));
+    return [{ obj, key, ancestors }];
   });
 }

@@ -74,22 +74,21 @@ export function resolveCertificateRefs(gw: Gateway, listener: Listener, index: n
 }
 
 /**
- * spec.tls.backend.clientCertificateRef: the certificate the Gateway presents to backends.
- * Backend TLS is not implemented yet (no route reaches a backend over TLS: BackendTLSPolicy
- * fails closed), so nothing uses it; a reference that does not resolve is still reported
- * (reason InvalidClientCertificateRef or RefNotPermitted) instead of passing unnoticed.
+ * spec.tls.backend.clientCertificateRef: the certificate the Gateway presents to backends it
+ * reaches over TLS (a BackendTLSPolicy applies). A reference that does not resolve is
+ * reported (InvalidClientCertificateRef or RefNotPermitted), and no certificate is presented.
  */
-export function resolveBackendClientCertificate(gw: Gateway, ctx: CertificateIndex): Problem | undefined {
+export function resolveBackendClientCertificate(gw: Gateway, ctx: CertificateIndex): { certificate?: Certificate; problem?: Problem } {
   const ref = gw.spec?.tls?.backend?.clientCertificateRef;
-  if (!ref) return undefined;
+  if (!ref) return {};
   const f = 'spec.tls.backend.clientCertificateRef';
   const namespace = ref.namespace ?? gw.metadata.namespace!;
-  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') return { reason: Reason.InvalidClientCertificateRef, message: `${f}: only core Secrets are supported` };
+  if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') return { problem: { reason: Reason.InvalidClientCertificateRef, message: `${f}: only core Secrets are supported` } };
   if (!referenceAllowed(ctx.grants, { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: gw.metadata.namespace! }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
-    return { reason: Reason.RefNotPermitted, message: `${f}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${namespace} allows it` };
+    return { problem: { reason: Reason.RefNotPermitted, message: `${f}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${namespace} allows it` } };
   }
   const secret = ctx.secrets.get(`${namespace}/${ref.name}`);
-  if (!secret) return { reason: Reason.InvalidClientCertificateRef, message: `${f}: Secret ${namespace}/${ref.name} not found` };
-  const { error } = parseTlsSecret(secret);
-  return error ? { reason: Reason.InvalidClientCertificateRef, message: `${f}: ${error}` } : undefined;
+  if (!secret) return { problem: { reason: Reason.InvalidClientCertificateRef, message: `${f}: Secret ${namespace}/${ref.name} not found` } };
+  const { cert, error } = parseTlsSecret(secret);
+  return cert ? { certificate: cert } : { problem: { reason: Reason.InvalidClientCertificateRef, message: `${f}: ${error}` } };
 }

@@ -43,6 +43,10 @@ export const Reason = {
   InvalidKind: 'InvalidKind',
   BackendNotFound: 'BackendNotFound',
   UnsupportedProtocol_: 'UnsupportedProtocol',
+  // Policies (BackendTLSPolicy)
+  Conflicted: 'Conflicted',
+  NoValidCACertificate: 'NoValidCACertificate',
+  InvalidCACertificateRef: 'InvalidCACertificateRef',
 } as const;
 
 export function condition(type: string, ok: boolean, reason: string, message: string, generation: number | undefined): Condition {

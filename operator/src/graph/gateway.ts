@@ -41,7 +41,7 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
     const listeners = buildListeners(obj, problem, inputs.certs);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
-    const backendClientCertificate = obj.spec?.tls?.backend ? { problem: resolveBackendClientCertificate(obj, inputs.certs) } : undefined;
+    const backendClientCertificate = obj.spec?.tls?.backend ? resolveBackendClientCertificate(obj, inputs.certs) : undefined;
     const node: GatewayNode = { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, valid, problem, listeners, backendClientCertificate, addresses: [] };
     return [{ node, requested, parameters: obj.spec?.infrastructure?.parametersRef ? parameters : cls.parameters }];
   });

@@ -37,7 +37,8 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   const gatewaysByKey = new Map(gateways.map((g) => [g.key, g]));
   const namespaces = new Map(list(snapshot, 'Namespace').map((n) => [n.metadata.name, n]));
   const tlsPolicies = list(snapshot, 'BackendTLSPolicy');
-  const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), grants, indexBackendTLSPolicies(tlsPolicies));
+  const tlsIndex = indexBackendTLSPolicies(tlsPolicies, configMaps);
+  const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), grants, tlsIndex);
 
   const routes: HTTPRouteNode[] = [];
   for (const obj of list(snapshot, 'HTTPRoute')) {
@@ -65,7 +66,7 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     routes.push(route);
   }
   const unservedRoutes = buildUnservedRoutes(unservedRouteKinds.flatMap((k) => list(snapshot, k)), gatewaysByKey, backends, parentRefStatus);
-  return { gatewayClasses, gateways, routes, unservedRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, routes) };
+  return { gatewayClasses, gateways, routes, unservedRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, routes, tlsIndex) };
 }
 
 /** The parentRef as written in status: the spec's fields with defaults filled in. */

@@ -77,7 +77,7 @@ function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backend
   const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, node.matches.map((m) => m.path.type));
   if (problem) return fail(problem);
   node.filters = filters;
-  node.backends = (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`));
+  node.backends = (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`, { backendTLS: true }));
   return node;
 }
 

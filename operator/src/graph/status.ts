@@ -34,7 +34,7 @@ export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState):
     const p = gw.backendClientCertificate.problem;
     out.push(p
       ? condition(ConditionType.ResolvedRefs, false, p.reason, p.message, gen)
-      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'spec.tls.backend.clientCertificateRef resolves (backend TLS is not supported yet, so no backend receives it)', gen));
+      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'spec.tls.backend.clientCertificateRef resolves: backends reached over TLS (BackendTLSPolicy) receive it', gen));
   }
   return out;
 }

@@ -3,6 +3,7 @@ import type { LabelSelector, ParentReference, RouteNamespaces } from '../api/gat
 import type { BackendTLSPolicy, Condition, Gateway, GatewayClass, GRPCRoute, HTTPRoute, TCPRoute, TLSRoute, UDPRoute } from '../objects.ts';
 import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
+import type { BackendTLS } from './backendtlspolicy.ts';
 import type { RuleFilters } from './filters.ts';
 import type { GatewayExposureMode, GatewayService, ServiceParameters } from './exposure.ts';
 
@@ -63,8 +64,8 @@ export interface GatewayNode {
   valid: boolean;
   problem?: Problem;
   listeners: ListenerNode[];
-  /** Set when spec.tls.backend is: whether its clientCertificateRef resolves (Gateway ResolvedRefs). */
-  backendClientCertificate?: { problem?: Problem };
+  /** Set when spec.tls.backend is: the clientCertificateRef's certificate, or why it does not resolve (Gateway ResolvedRefs). */
+  backendClientCertificate?: { certificate?: Certificate; problem?: Problem };
 }
 
 export interface AttachedRoute {
@@ -91,8 +92,10 @@ export interface BackendNode {
   problem?: Problem;
   /** Ready endpoints "ip:port". */
   endpoints: string[];
-  /** Keys of the BackendTLSPolicies that target this Service port (the reason for its problem). */
+  /** Keys of the BackendTLSPolicies that select this Service port, the one that applies first. */
   tlsPolicies?: string[];
+  /** Set when a BackendTLSPolicy applies and is usable: nginx reaches the endpoints over TLS. */
+  tls?: BackendTLS;
 }
 
 export interface RuleNode {
