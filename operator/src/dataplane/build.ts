@@ -11,7 +11,7 @@ import { ModelBuilder } from './builder.ts';
 import { hashSizes } from './hashes.ts';
 import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
-import { buildServer } from './server.ts';
+import { buildServer, sniListenerMap } from './server.ts';
 
 export type { ModelProblem } from './model.ts';
 
@@ -77,11 +77,15 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         }
       }
       const listen = quote(listenOn(port));
+      const sni = https ? sniListenerMap(b, onPort, `Gateway/${gw.key}`) : undefined;
+      // Client validation is per port (spec.tls.frontend), so every server of the port has it.
+      const client = onPort.find((l) => l.clientValidation)?.clientValidation;
       for (const host of [...byHost.keys()].sort()) {
         // The catch-all server of a port whose listeners all have hostnames still needs a
         // certificate for its handshake (it then answers 404): the first listener's.
-        const owner = listenerForHost(onPort, host === '*' ? '' : host) ?? onPort[0]!;
-        const tls = https ? { certificates: owner.certificates, certDir: opts.certDir } : undefined;
+        const handler = listenerForHost(onPort, host === '*' ? '' : host);
+        const owner = handler ?? onPort[0]!;
+        const tls = https ? { certificates: owner.certificates, certDir: opts.certDir, client, sni: sni && { variable: sni.variable, listener: handler && sni.id(handler) } } : undefined;
         b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate }));
       }
     }
@@ -91,7 +95,8 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
   b.model.splits.sort((x, y) => (x.variable < y.variable ? -1 : 1));
   b.model.hashes = hashSizes(
     // Variable names nginx creates for us: $http_<header>, $arg_<query>, and our short wg_ names.
-    { hostname: limits.hostname, headerName: limits.headerName, variableName: 5 + Math.max(limits.headerName, limits.queryName), mapKey: 64 },
+    // SNI maps (HTTPS) have hostnames as keys.
+    { hostname: limits.hostname, headerName: limits.headerName, variableName: 5 + Math.max(limits.headerName, limits.queryName), mapKey: b.model.maps.some((m) => m.hostnames) ? Math.max(64, limits.hostname) : 64 },
     {
       serverNames: b.model.servers.length,
       variables: b.model.maps.length + b.model.splits.length + 1,

@@ -16,6 +16,8 @@ export interface MatchMap {
   entries: { pattern: string; value: string; source?: string }[];
   default: string;
   source?: string;
+  /** Keys are hostnames, wildcards included, matched as server_name is (map "hostnames"). */
+  hostnames?: boolean;
 }
 
 export interface Split {
@@ -80,6 +82,10 @@ export interface Server {
   source: string;
   /** Quoted Gateway "ns/name": $wg_gateway, the agent's traffic label. */
   gateway: string;
+  /** spec.tls.frontend AllowValidOnly: the quoted CA bundle path and the chain depth nginx verifies. */
+  clientCertificate?: { ca: string; depth: number };
+  /** Misdirected requests: 421 unless the SNI selected this server's listener (map variable, quoted listener id). */
+  sniCheck?: { variable: string; listener: string };
 }
 
 /** A certificate bundle to write next to the config, under its content hash. */

@@ -2,6 +2,8 @@
 // serve that hostname. Locations dispatch to internal "target" locations, one per rule
 // (or per match, when a prefix replacement depends on which prefix matched).
 import type { Certificate } from '../graph/certificates.ts';
+import type { ClientValidation } from '../graph/frontend-tls.ts';
+import type { ListenerNode } from '../graph/types.ts';
 import { sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
 import type { ModelBuilder } from './builder.ts';
 import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
@@ -13,8 +15,34 @@ import { quote } from './quote.ts';
 /** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
 const TARGET_PREFIX = '/^wg/';
 
+/** Longest client certificate chain nginx verifies (spec: implementation specific): leaf, intermediates, root. */
+export const CLIENT_VERIFY_DEPTH = 5;
+
+/** The TLS side of an HTTPS server: its certificates, the port's client validation, the SNI check. */
+export interface ServerTLS {
+  certificates: Certificate[];
+  certDir: string;
+  client?: ClientValidation;
+  /** The map naming the listener the SNI selected, and this server's listener (absent: no listener handles its hosts). */
+  sni?: { variable: string; listener?: string };
+}
+
+/**
+ * A map from the TLS handshake's SNI name to the listener of the port that handles it,
+ * with nginx's own server_name rules (exact, then longest wildcard), which are the ones
+ * that picked the certificate. No SNI, or a name no listener has, is the hostname-less
+ * listener's, or nobody's. Values are listener ids "l<index on the port>".
+ */
+export function sniListenerMap(b: ModelBuilder, onPort: readonly ListenerNode[], source: string): { variable: string; id: (l: ListenerNode) => string } {
+  const id = (l: ListenerNode) => `l${onPort.indexOf(l)}`;
+  const catchAll = onPort.find((l) => !l.hostname);
+  const entries = onPort.filter((l) => l.hostname).map((l) => ({ pattern: quote(l.hostname!), value: quote(id(l)) }));
+  const variable = b.addMap({ key: '$ssl_server_name', hostnames: true, entries, default: catchAll ? quote(id(catchAll)) : '""', source });
+  return { variable, id };
+}
+
 /** `backend`: where certificate files live, and the Gateway's client certificate for TLS backends. */
-export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: { certificates: Certificate[]; certDir: string }, backend: { certDir: string; clientCertificate?: Certificate } = { certDir: tls?.certDir ?? '' }): Server {
+export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: ServerTLS, backend: { certDir: string; clientCertificate?: Certificate } = { certDir: tls?.certDir ?? '' }): Server {
   const sorted = sortByPrecedence(candidates);
   const targets = new Map<string, Target>();
   /** The internal location serving a candidate; throws when its rule cannot be expressed. */
@@ -64,5 +92,8 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     targets: [...targets.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
     source,
     gateway: quote(source.replace(/^Gateway\//, '')),
+    // AllowInsecureFallback asks for nothing: the spec accepts any client, certificate or not.
+    ...(tls?.client?.mode === 'AllowValidOnly' ? { clientCertificate: { ca: b.certificateFile(tls.client.ca, tls.certDir), depth: CLIENT_VERIFY_DEPTH } } : {}),
+    ...(tls?.sni?.listener ? { sniCheck: { variable: tls.sni.variable, listener: quote(tls.sni.listener) } } : {}),
   };
 }

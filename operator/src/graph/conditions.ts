@@ -9,6 +9,8 @@ export const ConditionType = {
   Conflicted: 'Conflicted',
   PartiallyInvalid: 'PartiallyInvalid',
   SupportedVersion: 'SupportedVersion',
+  /** Gateway: spec.tls.frontend allows clients without a valid certificate. */
+  InsecureFrontendValidationMode: 'InsecureFrontendValidationMode',
 } as const;
 
 export const Reason = {
@@ -35,6 +37,10 @@ export const Reason = {
   InvalidRouteKinds: 'InvalidRouteKinds',
   InvalidCertificateRef: 'InvalidCertificateRef',
   InvalidClientCertificateRef: 'InvalidClientCertificateRef',
+  // Listener: spec.tls.frontend caCertificateRefs (NoValidCACertificate, InvalidCACertificateRef below)
+  InvalidCACertificateKind: 'InvalidCACertificateKind',
+  // Gateway: InsecureFrontendValidationMode
+  ConfigurationChanged: 'ConfigurationChanged',
   // Route
   NotAllowedByListeners: 'NotAllowedByListeners',
   NoMatchingListenerHostname: 'NoMatchingListenerHostname',

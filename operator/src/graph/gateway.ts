@@ -38,7 +38,7 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
         else parameters = merged.parameters;
       }
     }
-    const listeners = buildListeners(obj, problem, inputs.certs);
+    const listeners = buildListeners(obj, problem, inputs.certs, inputs.configMaps);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
     const backendClientCertificate = obj.spec?.tls?.backend ? resolveBackendClientCertificate(obj, inputs.certs) : undefined;

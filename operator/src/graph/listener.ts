@@ -1,11 +1,12 @@
 // Listeners: protocol support, allowed route kinds, and conflicts between listeners of
 // one Gateway on the same port (spec: ListenerConditionConflicted).
 import type { Listener } from '../api/gateway-api.ts';
-import type { Condition, Gateway } from '../objects.ts';
+import type { ConfigMap, Condition, Gateway } from '../objects.ts';
 import { checkHostname, checkPort } from '../values/checks.ts';
 import { groupBy } from '../collections.ts';
 import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
+import { frontendTLS } from './frontend-tls.ts';
 import type { ListenerNode, RouteGroupKind } from './types.ts';
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -60,16 +61,17 @@ export function findConflicts(listeners: readonly Listener[]): Map<number, Probl
 
 /**
  * Listener settings waygate does not implement yet, which would weaken what the listener
- * promises if they were ignored: client-certificate validation (spec.tls.frontend), TLS
- * options (protocol versions, ciphers) and request filters (e.g. ExternalAuth). The
- * listener fails closed: not accepted, not served, with the field named.
+ * promises if they were ignored: TLS options (protocol versions, ciphers), request filters
+ * (e.g. ExternalAuth) and client-certificate validation (spec.tls.frontend) on TLS
+ * listeners (HTTPS listeners have it: graph/frontend-tls.ts). The listener fails closed:
+ * not accepted, not served, with the field named.
  */
 function unsupportedListenerField(gw: Gateway, l: Listener, i: number): Problem | undefined {
   const unsupported = (field: string, what: string): Problem => ({ reason: Reason.UnsupportedValue, message: `${field}: ${what} is not supported yet; the listener is not served rather than served without it` });
   if (l.tls?.options && Object.keys(l.tls.options).length) return unsupported(`spec.listeners[${i}].tls.options`, 'TLS options');
   if (l.filters !== undefined) return unsupported(`spec.listeners[${i}].filters`, 'listener request filters');
   const frontend = gw.spec?.tls?.frontend;
-  if (frontend && (l.protocol === 'HTTPS' || l.protocol === 'TLS')) {
+  if (frontend && l.protocol === 'TLS') {
     const perPort = (frontend.perPort ?? []).findIndex((p) => p.port === l.port);
     if (perPort >= 0) return unsupported(`spec.tls.frontend.perPort[${perPort}]`, `client certificate validation (port ${l.port})`);
     if (frontend.default) return unsupported('spec.tls.frontend.default', 'client certificate validation');
@@ -77,8 +79,9 @@ function unsupportedListenerField(gw: Gateway, l: Listener, i: number): Problem 
   return undefined;
 }
 
-export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined, certs: CertificateIndex): ListenerNode[] {
+export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined, certs: CertificateIndex, configMaps: ReadonlyMap<string, ConfigMap> = new Map()): ListenerNode[] {
   const listeners = gw.spec?.listeners ?? [];
+  const frontend = frontendTLS(gw, { configMaps, grants: certs.grants });
   const gen = gw.metadata.generation;
   const conflicts = findConflicts(listeners);
   return listeners.map((l, i) => {
@@ -91,12 +94,14 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
     const hostnameProblem = hostnameError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].hostname: ${hostnameError}` } : undefined;
     const portError = checkPort(l.port);
     const portProblem = portError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].port: ${portError}` } : undefined;
-    const acceptProblem = gatewayProblem ?? portProblem ?? protocolProblem ?? hostnameProblem ?? unsupportedListenerField(gw, l, i) ?? conflict;
+    // spec.tls.frontend: the port's client-certificate validation; no valid CA at all is NoValidCACertificate.
+    const client = l.protocol === 'HTTPS' ? frontend(l.port) : {};
+    const acceptProblem = gatewayProblem ?? portProblem ?? protocolProblem ?? hostnameProblem ?? unsupportedListenerField(gw, l, i) ?? client.acceptProblem ?? conflict;
     // Certificates are references: a bad one leaves the listener Accepted (routes still
     // attach and are counted) but unresolved and not Programmed: nginx gets no server for
     // it until the Secret or ReferenceGrant is fixed.
     const tls = l.protocol === 'HTTPS' && !acceptProblem ? resolveCertificateRefs(gw, l, i, certs) : undefined;
-    const refProblem = kindProblem ?? tls?.problem;
+    const refProblem = kindProblem ?? tls?.problem ?? client.refProblem;
     const conditions: Condition[] = [
       acceptProblem
         ? condition(ConditionType.Accepted, false, acceptProblem === gatewayProblem ? Reason.Invalid : acceptProblem.reason, acceptProblem.message, gen)
@@ -121,6 +126,7 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
       allowedRoutes: { from, selector: l.allowedRoutes?.namespaces?.selector },
       conditions,
       attached: [],
+      ...(client.validation && !acceptProblem ? { clientValidation: client.validation } : {}),
     };
   });
 }

@@ -3,6 +3,7 @@
 import type { Condition } from '../objects.ts';
 import type { DesiredStatus } from '../status/merge.ts';
 import { condition, ConditionType, Reason } from './conditions.ts';
+import { insecureFallbackFields } from './frontend-tls.ts';
 import type { GatewayNode, Graph, GraphOptions } from './types.ts';
 
 /** What the data plane said about the config that contains this graph. */
@@ -29,6 +30,9 @@ export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState):
         ? condition(ConditionType.Programmed, false, gw.addressPending.reason, gw.addressPending.message, gen)
         : condition(ConditionType.Programmed, programmed.ok, programmed.reason, programmed.message, gen);
   const out = [accepted, prog];
+  // Present only while some client-certificate validation allows insecure fallback (spec).
+  const insecure = insecureFallbackFields(gw.obj);
+  if (insecure.length) out.push(condition(ConditionType.InsecureFrontendValidationMode, true, Reason.ConfigurationChanged, `${insecure.join(', ')}: AllowInsecureFallback; clients without a valid certificate are served`, gen));
   // ResolvedRefs of the Gateway itself covers spec.tls.backend.clientCertificateRef (v1.7).
   if (gw.backendClientCertificate) {
     const p = gw.backendClientCertificate.problem;

@@ -3,6 +3,7 @@ import type { LabelSelector, ParentReference, RouteNamespaces } from '../api/gat
 import type { BackendTLSPolicy, Condition, Gateway, GatewayClass, GRPCRoute, HTTPRoute, TCPRoute, TLSRoute, UDPRoute } from '../objects.ts';
 import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
+import type { ClientValidation } from './frontend-tls.ts';
 import type { BackendTLS } from './backendtlspolicy.ts';
 import type { RuleFilters } from './filters.ts';
 import type { GatewayExposureMode, GatewayService, ServiceParameters } from './exposure.ts';
@@ -44,6 +45,8 @@ export interface ListenerNode {
   conditions: Condition[];
   /** Routes attached through this listener, with the hostnames they serve on it. */
   attached: AttachedRoute[];
+  /** HTTPS: client certificates are checked (Gateway spec.tls.frontend, per port). */
+  clientValidation?: ClientValidation;
 }
 
 export interface GatewayNode {
