@@ -102,14 +102,25 @@ function validateSecret(secret: KubeObject, errs: Errs): void {
   }
 }
 
+/** ConfigMaps (CA bundles of BackendTLSPolicies, parameters): the API server's key and value rules. */
+function validateConfigMap(cm: KubeObject, errs: Errs): void {
+  checkMeta(errs, cm, isDNS1123Subdomain, true);
+  const data: Obj = Object.assign({}, (cm as Obj).data);
+  for (const [k, v] of Object.entries(data)) {
+    if (k.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(k)) errs.push(fieldError.invalid(`data[${k}]`, k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
+    if (typeof v !== 'string') errs.push(fieldError.typeInvalid(`data[${k}]`, v, 'must be a string'));
+  }
+}
+
 const validators: Record<string, (obj: KubeObject, errs: Errs) => void> = {
+  'v1/ConfigMap': validateConfigMap,
   'v1/Secret': validateSecret,
   'v1/Service': validateService,
   'discovery.k8s.io/v1/EndpointSlice': validateEndpointSlice,
   'v1/Namespace': (obj, errs) => checkMeta(errs, obj, isDNS1123Label, false),
 };
 
-/** Errors in a Service, EndpointSlice, Namespace or Secret; other kinds are reported as unsupported. */
+/** Errors in a Service, EndpointSlice, Namespace, Secret or ConfigMap; other kinds are reported as unsupported. */
 export function validateCoreObject(obj: KubeObject): FieldError[] {
   const validate = validators[`${obj.apiVersion}/${obj.kind}`];
   if (!validate) return [{ field: 'apiVersion', message: `Unsupported value: ${JSON.stringify(`${obj.apiVersion} ${obj.kind}`)}: not a core kind waygate reads from files` }];
