@@ -5,6 +5,8 @@
 // itself fails, the routes without which it succeeds are found (isolate.ts) and rejected.
 import { buildHttpModel, defaultBuildOptions, type BuildOptions } from './dataplane/build.ts';
 import type { HttpModel, ModelProblem } from './dataplane/model.ts';
+import { buildStreamModel } from './dataplane/stream.ts';
+import type { StreamModel } from './dataplane/stream-model.ts';
 import { buildGraph } from './graph/graph.ts';
 import type { Graph, GraphOptions } from './graph/types.ts';
 import { findCulpritsSync } from './isolate.ts';
@@ -20,6 +22,7 @@ export interface PipelineOptions extends GraphOptions {
 export interface PipelineResult {
   graph: Graph;
   model: HttpModel;
+  stream: StreamModel;
   config: RenderedConfig;
   /** Graph options the result was built with (incl. rejections found here). */
   graphOptions: GraphOptions;
@@ -43,15 +46,15 @@ function withModelProblems(opts: GraphOptions, problems: readonly ModelProblem[]
 export function withRejectedRoutes<O extends GraphOptions>(opts: O, snapshot: Snapshot, keys: Iterable<string>, message: string): O {
   const rejected = new Map(opts.rejected ?? []);
   for (const key of keys) {
-    const [, ns, name] = key.split('/');
-    const obj = snapshot.get('HTTPRoute')?.find((o) => o.metadata.namespace === ns && o.metadata.name === name);
+    const [kind, ns, name] = key.split('/');
+    const obj = snapshot.get(kind as 'HTTPRoute')?.find((o) => o.metadata.namespace === ns && o.metadata.name === name);
     rejected.set(key, { generation: obj?.metadata.generation, message });
   }
   return { ...opts, rejected };
 }
 
 function routesBySuspicion(graph: Graph, recency?: (key: string) => number): string[] {
-  const keys = graph.routes.filter((r) => !r.problem).map((r) => r.key);
+  const keys = [...graph.routes, ...graph.streamRoutes].filter((r) => !r.problem).map((r) => r.key);
   return recency ? keys.sort((a, b) => recency(b) - recency(a)) : keys;
 }
 
@@ -61,6 +64,12 @@ export function buildConfiguration(snapshot: Snapshot, opts: PipelineOptions): P
   for (let pass = 1; ; pass++) {
     const graph = buildGraph(snapshot, graphOptions);
     const model = buildHttpModel(graph, build);
+    const stream = buildStreamModel(graph, build);
+    // A stream route the model could not express is rejected; the next pass leaves it out.
+    if (stream.problems.length && pass < MAX_PASSES) {
+      for (const p of stream.problems) graphOptions = withRejectedRoutes(graphOptions, snapshot, [p.route], `nginx configuration cannot express this route: ${p.message}`);
+      continue;
+    }
     // Another pass leaves the failed rules out and lets their routes report them. The
     // model of the last pass serves everything else even if new problems appeared.
     if (model.problems.length && pass < MAX_PASSES) {
@@ -68,12 +77,13 @@ export function buildConfiguration(snapshot: Snapshot, opts: PipelineOptions): P
       continue;
     }
     try {
-      return { graph, model, config: renderConfig(model), graphOptions };
+      return { graph, model, stream, config: renderConfig(model, stream), graphOptions };
     } catch (err) {
       const renders = (excluded: ReadonlySet<string>) => {
         try {
           const o = withRejectedRoutes(graphOptions, snapshot, excluded, '');
-          renderConfig(buildHttpModel(buildGraph(snapshot, o), build));
+          const g = buildGraph(snapshot, o);
+          renderConfig(buildHttpModel(g, build), buildStreamModel(g, build));
           return true;
         } catch {
           return false;

@@ -59,7 +59,7 @@ describe('graph: Gateway and listeners', () => {
     },
     {
       name: 'an unsupported protocol',
-      gw: gateway('infra', 'gw', [{ name: 'a', protocol: 'UDP', port: 53 }, { name: 'b' }]),
+      gw: gateway('infra', 'gw', [{ name: 'a', protocol: 'SCTP', port: 53 }, { name: 'b' }]),
       gateway: { Accepted: 'True/ListenersNotValid' },
       listeners: [{ Accepted: 'False/UnsupportedProtocol', Programmed: 'False/Invalid' }, { Accepted: 'True/Accepted' }],
     },

@@ -12,13 +12,22 @@ import { hashSizes } from './hashes.ts';
 import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
 import { buildServer, sniListenerMap } from './server.ts';
+import { httpsSocket, sharedHttpsPorts } from './stream-sockets.ts';
 
 export type { ModelProblem } from './model.ts';
 
 export interface BuildOptions {
   /** Where certificate files live, as nginx sees them (the shared volume's certs/). */
   certDir: string;
+  /**
+   * Where nginx binds the unix sockets of local hops (stream.ts): a directory that exists
+   * and whose path nginx's workers may traverse (they connect to the sockets).
+   */
+  socketDir?: string;
 }
+
+/** The agent's run directory in the Deployment (manifests/base/deployment.yaml). */
+export const DEFAULT_SOCKET_DIR = '/run/waygate/nginx';
 
 export const defaultBuildOptions: BuildOptions = { certDir: '/etc/waygate/config/certs' };
 
@@ -49,6 +58,9 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
   for (const gw of graph.gateways) {
     // Loopback: the Gateway's own address. Service exposure: an internal port per listener port.
     const listenOn = (port: number) => (gw.listenPorts ? String(gw.listenPorts.get(port)) : `${gw.address}:${port}`);
+    // HTTPS ports shared with TLS listeners: the stream block's SNI front owns the address and
+    // hands the http block its connections on a local socket, with PROXY protocol (stream.ts).
+    const behindFront = sharedHttpsPorts(gw);
     if (!gw.valid || gw.addressProblem || !(gw.address || gw.listenPorts)) continue;
     const httpListeners = gw.listeners.filter((l) => l.programmable && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
     const ports = [...new Set(httpListeners.map((l) => l.port))].sort((x, y) => x - y);
@@ -76,7 +88,8 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
           }
         }
       }
-      const listen = quote(listenOn(port));
+      const fronted = behindFront.has(port);
+      const listen = quote(fronted ? `unix:${httpsSocket(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port)}` : listenOn(port));
       const sni = https ? sniListenerMap(b, onPort, `Gateway/${gw.key}`) : undefined;
       // Client validation is per port (spec.tls.frontend), so every server of the port has it.
       const client = onPort.find((l) => l.clientValidation)?.clientValidation;
@@ -86,7 +99,9 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         const handler = listenerForHost(onPort, host === '*' ? '' : host);
         const owner = handler ?? onPort[0]!;
         const tls = https ? { certificates: owner.certificates, certDir: opts.certDir, client, sni: sni && { variable: sni.variable, listener: handler && sni.id(handler) } } : undefined;
-        b.model.servers.push(buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate }));
+        const server = buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate });
+        if (fronted) server.proxyProtocol = true;
+        b.model.servers.push(server);
       }
     }
   }

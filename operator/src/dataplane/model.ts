@@ -76,6 +76,8 @@ export interface Server {
   ssl: boolean;
   certificates: string[];
   defaultServer: boolean;
+  /** Behind the stream block's SNI front (a unix socket): PROXY protocol carries the client address. */
+  proxyProtocol?: boolean;
   serverNames: string[];
   locations: Location[];
   targets: Target[];

@@ -6,7 +6,10 @@ import type { KubeObject, Namespace } from '../objects.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { intersectHostnames } from './hostnames.ts';
 import { namespaceAllowed } from './namespaces.ts';
-import type { GatewayNode, HTTPRouteNode, ListenerNode } from './types.ts';
+import type { GatewayNode, ListenerNode } from './types.ts';
+
+/** What attachment needs of a route of any kind (HTTPRoute, TLSRoute, TCPRoute, UDPRoute). */
+export interface AttachableRoute { obj: KubeObject; kind: string; hostnames: readonly string[] }
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
@@ -23,7 +26,7 @@ export function parentGateway(ref: ParentReference, route: KubeObject, gateways:
   return gateways.get(`${ref.namespace ?? route.metadata.namespace}/${ref.name}`);
 }
 
-export function attachRoute(route: HTTPRouteNode, ref: ParentReference, gateway: GatewayNode, namespaces: ReadonlyMap<string, Namespace>): Attachment {
+export function attachRoute(route: AttachableRoute, ref: ParentReference, gateway: GatewayNode, namespaces: ReadonlyMap<string, Namespace>): Attachment {
   const none = (reason: string, message: string): Attachment => ({ gateway, listeners: [], problem: { reason, message } });
   if (!gateway.valid) return none(Reason.NoMatchingParent, `Gateway ${gateway.key} is not accepted`);
   let candidates = gateway.listeners;

@@ -11,7 +11,8 @@ import { condition, ConditionType, Reason } from './conditions.ts';
 import { buildGateways } from './gateway.ts';
 import { buildGatewayClasses } from './gatewayclass.ts';
 import { buildHTTPRoute } from './httproute.ts';
-import type { Graph, GraphOptions, HTTPRouteNode, ParentResult } from './types.ts';
+import { buildStreamRoute, streamRouteConditions, streamRouteKinds } from './stream-routes.ts';
+import type { Graph, GraphOptions, HTTPRouteNode, ParentResult, StreamRouteNode } from './types.ts';
 import { buildUnservedRoutes, unservedRouteKinds } from './unserved-routes.ts';
 
 /**
@@ -65,8 +66,32 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     }
     routes.push(route);
   }
+  const streamRoutes: StreamRouteNode[] = [];
+  for (const obj of streamRouteKinds.flatMap((k) => list(snapshot, k))) {
+    const ourRefs = (obj.spec?.parentRefs ?? []).flatMap((ref) => {
+      const gateway = parentGateway(ref, obj, gatewaysByKey);
+      return gateway ? [{ ref, gateway }] : [];
+    });
+    if (!ourRefs.length) continue;
+    const key = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+    const rejected = opts.rejected?.get(key);
+    const route = buildStreamRoute(obj, backends,
+      rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined);
+    for (const { ref, gateway } of ourRefs) {
+      const att = attachRoute(route, ref, gateway, namespaces);
+      route.parents.push({ parentRef: parentRefStatus(ref, obj), gateway, conditions: streamRouteConditions(route, att.problem) });
+      if (att.problem || route.problem) continue;
+      for (const { listener, hostnames } of att.listeners) {
+        const attached = (listener.streamRoutes ??= []);
+        const existing = attached.find((a) => a.route === route);
+        if (existing) existing.hostnames = [...new Set([...existing.hostnames, ...hostnames])];
+        else attached.push({ route, hostnames });
+      }
+    }
+    streamRoutes.push(route);
+  }
   const unservedRoutes = buildUnservedRoutes(unservedRouteKinds.flatMap((k) => list(snapshot, k)), gatewaysByKey, backends, parentRefStatus);
-  return { gatewayClasses, gateways, routes, unservedRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, routes, tlsIndex) };
+  return { gatewayClasses, gateways, routes, unservedRoutes, streamRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, routes, tlsIndex) };
 }
 
 /** The parentRef as written in status: the spec's fields with defaults filled in. */

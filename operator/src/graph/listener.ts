@@ -11,11 +11,23 @@ import type { ListenerNode, RouteGroupKind } from './types.ts';
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
-/** Route kinds each protocol can carry today; the rest of the protocols come with the stream block. */
+/** Route kinds each protocol can carry. */
 const kindsByProtocol: Record<string, readonly string[]> = {
   HTTP: ['HTTPRoute'],
   HTTPS: ['HTTPRoute'],
+  TLS: ['TLSRoute'],
+  TCP: ['TCPRoute'],
+  UDP: ['UDPRoute'],
 };
+
+/**
+ * Protocols that can share a port. HTTPS and TLS (either mode) can: a stream server on the
+ * port reads the SNI name and hands each connection to its listener (dataplane/stream.ts).
+ * HTTP, TCP and UDP listeners cannot share a port with any other protocol.
+ */
+const portFamily = (protocol: string) => (protocol === 'HTTPS' || protocol === 'TLS' ? 'TLS' : protocol);
+/** TCP and UDP listeners have no hostname to tell them apart (the spec ignores it there). */
+const hostnameOf = (l: Listener) => (l.protocol === 'TCP' || l.protocol === 'UDP' ? '' : l.hostname ?? '');
 
 export function supportedProtocol(protocol: string): boolean {
   return Object.hasOwn(kindsByProtocol, protocol);
@@ -39,17 +51,17 @@ export function resolveRouteKinds(listener: Listener, index: number): { kinds: R
   return { kinds, problem };
 }
 
-/** Listeners that share a port must share a protocol; HTTP listeners on one port must differ in hostname. */
+/** Listeners that share a port must have compatible protocols (portFamily) and differ in hostname. */
 export function findConflicts(listeners: readonly Listener[]): Map<number, Problem> {
   const out = new Map<number, Problem>();
   const byPort = groupBy(listeners.map((l, i) => ({ l, i })), ({ l }) => l.port);
   for (const [port, onPort] of byPort) {
     const protocols = new Set(onPort.map(({ l }) => l.protocol));
-    if (protocols.size > 1) {
+    if (new Set(onPort.map(({ l }) => portFamily(l.protocol))).size > 1) {
       for (const { i } of onPort) out.set(i, { reason: Reason.ProtocolConflict, message: `port ${port} is used with protocols ${[...protocols].sort().join(', ')}` });
       continue;
     }
-    const byHost = groupBy(onPort, ({ l }) => l.hostname ?? '');
+    const byHost = groupBy(onPort, ({ l }) => hostnameOf(l));
     for (const [host, same] of byHost) {
       if (same.length < 2) continue;
       const names = same.map(({ l }) => l.name).join(', ');
@@ -100,7 +112,9 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
     // Certificates are references: a bad one leaves the listener Accepted (routes still
     // attach and are counted) but unresolved and not Programmed: nginx gets no server for
     // it until the Secret or ReferenceGrant is fixed.
-    const tls = l.protocol === 'HTTPS' && !acceptProblem ? resolveCertificateRefs(gw, l, i, certs) : undefined;
+    const tlsMode = l.protocol === 'TLS' ? (l.tls?.mode ?? 'Terminate') : undefined;
+    const terminates = l.protocol === 'HTTPS' || tlsMode === 'Terminate';
+    const tls = terminates && !acceptProblem ? resolveCertificateRefs(gw, l, i, certs) : undefined;
     const refProblem = kindProblem ?? tls?.problem ?? client.refProblem;
     const conditions: Condition[] = [
       acceptProblem
@@ -127,6 +141,8 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
       conditions,
       attached: [],
       ...(client.validation && !acceptProblem ? { clientValidation: client.validation } : {}),
+      ...(tlsMode ? { tlsMode } : {}),
+      ...(l.protocol === 'TLS' || l.protocol === 'TCP' || l.protocol === 'UDP' ? { streamRoutes: [] } : {}),
     };
   });
 }

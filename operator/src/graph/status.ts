@@ -73,7 +73,7 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
         listeners: gw.listeners.map((l) => ({
           name: l.name,
           supportedKinds: l.supportedKinds,
-          attachedRoutes: l.attached.length,
+          attachedRoutes: l.attached.length + (l.streamRoutes?.length ?? 0),
           conditions: [
             ...l.conditions,
             !l.programmable
@@ -87,7 +87,7 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
       },
     });
   }
-  for (const r of [...graph.routes, ...graph.unservedRoutes]) {
+  for (const r of [...graph.routes, ...graph.streamRoutes, ...graph.unservedRoutes]) {
     out.push({
       kind: r.kind,
       namespace: r.obj.metadata.namespace,

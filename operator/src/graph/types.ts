@@ -47,6 +47,16 @@ export interface ListenerNode {
   attached: AttachedRoute[];
   /** HTTPS: client certificates are checked (Gateway spec.tls.frontend, per port). */
   clientValidation?: ClientValidation;
+  /** TLS: Terminate (the default) or Passthrough. */
+  tlsMode?: 'Terminate' | 'Passthrough';
+  /** TLSRoutes, TCPRoutes and UDPRoutes attached through this listener (stream-routes.ts). */
+  streamRoutes?: StreamAttachedRoute[];
+}
+
+export interface StreamAttachedRoute {
+  route: StreamRouteNode;
+  /** Effective SNI hostnames on this listener (TLS; '*' = any). */
+  hostnames: string[];
 }
 
 export interface GatewayNode {
@@ -127,11 +137,24 @@ export interface HTTPRouteNode {
   problem?: Problem;
 }
 
+/** A TLSRoute, TCPRoute or UDPRoute: one rule of weighted backends (stream-routes.ts). */
+export interface StreamRouteNode {
+  obj: TLSRoute | TCPRoute | UDPRoute;
+  key: string;
+  kind: 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
+  /** TLSRoute spec.hostnames (validated); empty for TCP and UDP. */
+  hostnames: string[];
+  backends: BackendNode[];
+  parents: ParentResult[];
+  /** Whole-route rejection (an invalid field, or nginx rejected its config). */
+  problem?: Problem;
+}
+
 /** A route of a kind waygate does not serve yet, naming our Gateways: it gets status, never traffic. */
 export interface UnservedRouteNode {
-  obj: GRPCRoute | TLSRoute | TCPRoute | UDPRoute;
+  obj: GRPCRoute;
   key: string;
-  kind: 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
+  kind: 'GRPCRoute';
   parents: ParentResult[];
 }
 
@@ -156,5 +179,6 @@ export interface Graph {
   gateways: GatewayNode[];
   routes: HTTPRouteNode[];
   unservedRoutes: UnservedRouteNode[];
+  streamRoutes: StreamRouteNode[];
   backendTLSPolicies: BackendTLSPolicyNode[];
 }

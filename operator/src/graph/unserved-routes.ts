@@ -1,4 +1,4 @@
-// Route kinds waygate does not serve yet (GRPCRoute, TLSRoute, TCPRoute, UDPRoute). No
+// Route kinds waygate does not serve yet (GRPCRoute; the stream kinds are stream-routes.ts). No
 // listener of ours lists them in supportedKinds, so they never attach; but a route naming our
 // Gateway must hear why instead of getting no status at all.
 //
@@ -10,15 +10,15 @@
 // as in attachment.ts. ResolvedRefs is reported too, as HTTPRouteDisallowedKind expects of a
 // route that does not attach: its backendRefs are resolved by the same rules as HTTPRoute's.
 import type { ParentReference } from '../api/gateway-api.ts';
-import type { GRPCRoute, KubeObject, TCPRoute, TLSRoute, UDPRoute } from '../objects.ts';
+import type { GRPCRoute, KubeObject } from '../objects.ts';
 import { parentGateway } from './attachment.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import { condition, ConditionType, Reason } from './conditions.ts';
 import type { GatewayNode, ParentResult, UnservedRouteNode } from './types.ts';
 
-export const unservedRouteKinds = ['GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute'] as const;
+export const unservedRouteKinds = ['GRPCRoute'] as const;
 
-export type UnservedRoute = GRPCRoute | TLSRoute | TCPRoute | UDPRoute;
+export type UnservedRoute = GRPCRoute;
 
 export function buildUnservedRoutes(
   objects: readonly UnservedRoute[],
