@@ -29,6 +29,8 @@ export interface ControllerOptions {
   addressBlock?: number;
   /** See GraphOptions.exposure. */
   exposure?: GatewayExposureMode;
+  /** Where nginx binds the local sockets of TLS ports (BuildOptions.socketDir): the agent's run directory. */
+  socketDir?: string;
   /** Metrics and events (observability/): told about rebuilds and verdicts. */
   observer?: ControllerObserver;
 }
@@ -137,7 +139,7 @@ export class Controller {
       rejected: this.rejected,
       addressBlock: this.opts.addressBlock,
       exposure: this.opts.exposure,
-      build: { certDir: this.writer.certsDir },
+      build: { certDir: this.writer.certsDir, ...(this.opts.socketDir ? { socketDir: this.opts.socketDir } : {}) },
       recency: (key) => this.opts.store.lastChanged(key),
     };
   }
@@ -180,7 +182,7 @@ export class Controller {
       this.programmed = { ok: true, reason: Reason.Programmed, message: `nginx serves configuration version ${v.version}` };
     } else {
       this.programmed = { ok: false, reason: Reason.Invalid, message: `nginx rejected configuration version ${v.version}: ${v.error ?? 'unknown error'}` };
-      const obj = v.object && this.lastGraph?.routes.find((r) => r.key === v.object);
+      const obj = v.object && this.lastGraph && [...this.lastGraph.routes, ...this.lastGraph.streamRoutes].find((r) => r.key === v.object);
       if (obj) {
         blamed = obj.key;
         // Leave the offending route out until its spec changes; the others keep serving.
@@ -207,7 +209,7 @@ export class Controller {
     const snapshot = this.opts.store.snapshot();
     const base = this.pipelineOptions();
     const graph = buildConfiguration(snapshot, base).graph;
-    const suspects = graph.routes.filter((r) => !r.problem).map((r) => r.key).sort((a, b) => this.opts.store.lastChanged(b) - this.opts.store.lastChanged(a));
+    const suspects = [...graph.routes, ...graph.streamRoutes].filter((r) => !r.problem).map((r) => r.key).sort((a, b) => this.opts.store.lastChanged(b) - this.opts.store.lastChanged(a));
     const passes = async (excluded: ReadonlySet<string>) => {
       const { config } = buildConfiguration(snapshot, withRejectedRoutes(base, snapshot, excluded, ''));
       const r = await probeConfig(config, { configRoot: this.opts.configRoot, writeCertificates: (c) => this.writer.writeCertificates(c) });
@@ -216,8 +218,8 @@ export class Controller {
     try {
       const { culprits, tests } = await findCulprits(suspects, passes);
       for (const key of culprits) {
-        const [, ns, name] = key.split('/');
-        const obj = this.opts.store.get('HTTPRoute', ns, name ?? '');
+        const [kind, ns, name] = key.split('/');
+        const obj = this.opts.store.get(kind as 'HTTPRoute', ns, name ?? '');
         this.rejected.set(key, { generation: obj?.metadata.generation, fingerprint: fingerprint(obj), message: `nginx rejected the configuration with this route, and accepts it without (found by leaving routes out): ${untraced.error}` });
       }
       for (const key of culprits) objectLogger(this.opts.logger, key).warn(`nginx rejected version ${untraced.version} because of ${key} (found by leaving routes out); leaving it out`, { error: untraced.error });
@@ -230,8 +232,8 @@ export class Controller {
 
   private pruneRejected(): void {
     for (const [key, r] of this.rejected) {
-      const [, ns, name] = key.split('/');
-      const obj = this.opts.store.get('HTTPRoute', ns, name ?? '');
+      const [kind, ns, name] = key.split('/');
+      const obj = this.opts.store.get(kind as 'HTTPRoute', ns, name ?? '');
       if (!obj || fingerprint(obj) !== r.fingerprint) this.rejected.delete(key);
     }
   }

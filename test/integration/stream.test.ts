@@ -157,7 +157,6 @@ describe('stream block on a real nginx', function () {
     const opts = { certDir: dir, socketDir: dir };
     const config = renderConfig(buildHttpModel(graph, opts), buildStreamModel(graph, opts));
     for (const c of config.certificates) writeFileSync(join(dir, c.name), c.pem, { mode: 0o600 });
-    if (process.env.WG_DUMP) writeFileSync(process.env.WG_DUMP, config.files["http.conf"] + "\n#####\n" + config.files["stream.conf"]);
     nginx = await startNginx({ http: config.files['http.conf'], stream: config.files['stream.conf'] });
   });
 

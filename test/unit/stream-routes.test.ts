@@ -65,7 +65,7 @@ describe('graph: TLS, TCP and UDP listeners and routes', () => {
     expect(route('TLSRoute', 'bad')).to.include({ Accepted: 'False/UnsupportedValue' });
   });
 
-  it('port sharing: HTTPS and TLS (both modes) are compatible; TCP with HTTP, or UDP with TLS, is ProtocolConflict and the rest keeps serving', () => {
+  it('port sharing: HTTPS and TLS (both modes) are compatible; TCP with HTTP is ProtocolConflict and the rest keeps serving', () => {
     const { listener } = build(gateway('app', 'gw', [
       { name: 'https', protocol: 'HTTPS', port: 443, hostname: 'www.example.com', tls: { certificateRefs: [{ name: 'c' }] } },
       { name: 'pass', protocol: 'TLS', port: 443, hostname: 'a.example.com', tls: { mode: 'Passthrough' } },

@@ -113,6 +113,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
       controllerName: opts.controllerName,
       supportedFeatures: opts.supportedFeatures,
       configRoot,
+      socketDir: join(runDir, 'nginx'), // the agent's run directory: nginx binds the local sockets of TLS ports there
       logger: opts.logger,
       statusSink: async (desired) => {
         for (const key of status.apply(desired)) opts.logger.info(`status ${status.summary(key)}`);
