@@ -28,7 +28,7 @@ const clientCA = makeCA('gateway client CA');
 const serverCert = issue(serverCA, BACKEND_NAME, { dns: [BACKEND_NAME], uris: [SPIFFE] });
 const clientCert = issue(clientCA, 'gateway-web-gw', {}, { client: true });
 
-interface Seen { path: string; sni: string | false; client?: string }
+interface Seen { path: string; sni: string | false | null; client?: string | string[] }
 
 /** An HTTPS backend that requires a client certificate from clientCA and records what reached it. */
 async function startBackend(): Promise<{ server: Server; port: number; seen: Seen[] }> {

@@ -1,5 +1,5 @@
-// Nothing silently ignored: route kinds waygate does not serve yet get a status entry, and a
-// BackendTLSPolicy fails closed (its Service's backends answer 500, the policy says why).
+// Nothing silently ignored: route kinds waygate does not serve yet get a status entry
+// (BackendTLSPolicy: backendtls.test.ts).
 import { expect } from 'chai';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
@@ -71,52 +71,3 @@ describe('graph: route kinds waygate does not serve yet', () => {
   });
 });
 
-describe('graph: BackendTLSPolicy fails closed', () => {
-  const base = [gateway('app', 'gw'), service('app', 'svc'), service('app', 'plain'),
-    httpRoute('app', 'r', { rules: [{ backendRefs: [{ name: 'svc', port: 80 }] }, { matches: [{ path: { type: 'PathPrefix', value: '/plain' } }], backendRefs: [{ name: 'plain', port: 80 }] }] })];
-  const routeBackends = (graph: ReturnType<typeof build>['graph']) => graph.routes[0]!.rules.map((r) => r.backends.map((b) => b.problem?.reason ?? 'ok'));
-
-  it('a policy targeting a used Service: Accepted=False/Invalid per Gateway, and that backend gets an UnsupportedProtocol problem', () => {
-    const { graph, find } = build(...base, backendTLSPolicy('app', 'tls', [{ name: 'svc' }]));
-    const d = find('BackendTLSPolicy', 'app', 'tls')!;
-    expect(d.ancestors).to.have.length(1);
-    const [a] = d.ancestors!;
-    expect(a!.ancestorRef).to.deep.equal({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'app', name: 'gw' });
-    expect(a!.controllerName).to.equal(CONTROLLER);
-    expect(conds(a!.conditions)).to.deep.equal({ Accepted: 'False/Invalid' });
-    expect(a!.conditions[0]!.message).to.contain('backend TLS').and.contain('plain text');
-    expect(routeBackends(graph)).to.deep.equal([['UnsupportedProtocol'], ['ok']]);
-    expect(conds(find('HTTPRoute', 'app', 'r')!.parents![0]!.conditions)).to.include({ Accepted: 'True/Accepted', ResolvedRefs: 'False/UnsupportedProtocol' });
-  });
-
-  it('the policied share answers 500 in the model; the other rule keeps its upstream', () => {
-    const { graph } = build(...base, backendTLSPolicy('app', 'tls', [{ name: 'svc' }]));
-    const model = buildHttpModel(graph);
-    expect(model.upstreams.map((u) => u.servers.map((s) => s.address))).to.deep.equal([['"10.0.0.1:8080"']]);
-  });
-
-  it('sectionName: only the Service port of that name is refused', () => {
-    expect(routeBackends(build(...base, backendTLSPolicy('app', 'tls', [{ name: 'svc', sectionName: 'http' }])).graph)).to.deep.equal([['UnsupportedProtocol'], ['ok']]);
-    const other = build(...base, backendTLSPolicy('app', 'tls', [{ name: 'svc', sectionName: 'https' }]));
-    expect(routeBackends(other.graph)).to.deep.equal([['ok'], ['ok']]);
-    expect(other.find('BackendTLSPolicy', 'app', 'tls')).to.equal(undefined);
-  });
-
-  it('a policy targeting a Service no route of ours uses gets no status from us (it may be another controller\'s)', () => {
-    const { graph, find } = build(...base, service('app', 'unused'), backendTLSPolicy('app', 'tls', [{ name: 'unused' }]));
-    expect(find('BackendTLSPolicy', 'app', 'tls')).to.equal(undefined);
-    expect(routeBackends(graph)).to.deep.equal([['ok'], ['ok']]);
-  });
-
-  it('a policy in another namespace does not apply to a Service of the same name', () => {
-    const { graph } = build(...base, backendTLSPolicy('elsewhere', 'tls', [{ name: 'svc' }]));
-    expect(routeBackends(graph)).to.deep.equal([['ok'], ['ok']]);
-  });
-
-  it('cluster mode clears our ancestor entry once no route of ours uses the Service', () => {
-    const policy = backendTLSPolicy('app', 'tls', [{ name: 'unused' }]);
-    policy.status = { ancestors: [{ ancestorRef: { name: 'gw' }, controllerName: CONTROLLER, conditions: [] }] };
-    const store = storeOf(gatewayClass(), ...base, policy);
-    expect(staleRouteStatuses(store, buildGraph(store.snapshot(), opts), CONTROLLER)).to.deep.equal([{ kind: 'BackendTLSPolicy', namespace: 'app', name: 'tls', ancestors: [] }]);
-  });
-});
