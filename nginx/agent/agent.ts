@@ -64,6 +64,12 @@ export interface AgentOptions {
 export interface Agent {
   /** The version now serving (undefined: none, nginx runs an empty config). */
   readonly live: string | undefined;
+  /**
+   * Where nginx may bind local sockets (TLS ports fronted by the stream block) so that its
+   * workers can connect: the run directory when they run as the agent's user; as root, whose
+   * workers are nobody, the 0711 temp directory (nginx makes its unix sockets 0666).
+   */
+  readonly socketDir: string;
   onVerdict(cb: (v: Verdict) => void): () => void;
   /** Resolves when the agent has processed every complete version present now. */
   settled(): Promise<void>;
@@ -141,6 +147,10 @@ class NginxAgent implements Agent {
       this.log.error(`nginx master exited unexpectedly (${code ?? signal}); restarting it`, { component: 'agent' });
       this.schedule();
     });
+  }
+
+  get socketDir(): string {
+    return this.tempDir ?? this.runDir;
   }
 
   get live(): string | undefined {

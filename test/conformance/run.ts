@@ -96,7 +96,7 @@ export async function startWaygate(cluster: Cluster, runDir: string, nginx: Ngin
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(cluster.kubeconfig);
   try {
-    const operator = await startOperator({ configRoot, controllerName: defaultControllerName, supportedFeatures, logger: logger.child({ component: 'operator' }), kubeConfig, addressBlock });
+    const operator = await startOperator({ configRoot, controllerName: defaultControllerName, supportedFeatures, logger: logger.child({ component: 'operator' }), kubeConfig, addressBlock, socketDir: agent.socketDir });
     return {
       logFile,
       async stop() {

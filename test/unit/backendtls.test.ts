@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
+import { buildConfiguration } from '../../operator/src/pipeline.ts';
 import { desiredStatuses } from '../../operator/src/graph/status.ts';
 import { staleRouteStatuses } from '../../operator/src/modes/operator.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
@@ -128,12 +129,27 @@ describe('graph: BackendTLSPolicy', () => {
     expect(options.find('BackendTLSPolicy', 'app', 'tls')!.ancestors![0]!.conditions[0]!.message).to.contain('spec.options["example.com/min-version"]');
   });
 
-  it('route kinds without backend TLS (TCPRoute) still fail closed for a policied Service', () => {
-    const r = build(gateway('app', 'gw', [{ name: 'tcp', protocol: 'TCP', port: 9000 }]), service('app', 'svc'), backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), otherRoute('TCPRoute', 'app', 't'));
-    const all = [...(r.graph as any).streamRoutes ?? [], ...r.graph.unservedRoutes].flatMap((x: any) => x.backends ?? x.rules?.flatMap((y: any) => y.backends) ?? []);
-    for (const b of all) expect(b.tls).to.equal(undefined);
-    const tcp = r.find('TCPRoute', 'app', 't');
-    expect(conds(tcp?.parents?.[0]?.conditions).ResolvedRefs).to.equal('False/UnsupportedProtocol');
+  it('stream routes: TCPRoute reaches a policied Service over verified TLS; UDPRoute fails closed; a passthrough TLSRoute is refused', () => {
+    const streamConf = (...objects: (KubeObject | KubeObject[])[]) => {
+      const { config, graph } = buildConfiguration(storeOf(gatewayClass(), ...objects).snapshot(), opts);
+      const all = desiredStatuses(graph, opts, { ok: true, reason: 'Programmed', message: '' });
+      return { stream: config.files['stream.conf'] ?? '', find: (kind: string, name: string) => all.find((d) => d.kind === kind && d.name === name) };
+    };
+    const policy = backendTLSPolicy('app', 'tls', [{ name: 'svc' }]);
+    let r = streamConf(gateway('app', 'gw', [{ name: 'tcp', protocol: 'TCP', port: 9000 }]), service('app', 'svc'), policy, otherRoute('TCPRoute', 'app', 't'));
+    expect(conds(r.find('TCPRoute', 't')?.parents?.[0]?.conditions)).to.include({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    expect(r.stream).to.match(/proxy_ssl on;[\s\S]*proxy_ssl_name "[^"]+";[\s\S]*proxy_ssl_verify on;[\s\S]*proxy_ssl_trusted_certificate "[^"]+";/);
+
+    r = streamConf(gateway('app', 'gw', [{ name: 'udp', protocol: 'UDP', port: 9000 }]), service('app', 'svc'), policy, otherRoute('UDPRoute', 'app', 'u'));
+    expect(conds(r.find('UDPRoute', 'u')?.parents?.[0]?.conditions).ResolvedRefs).to.equal('False/UnsupportedProtocol');
+    expect(r.stream).to.not.include('proxy_ssl on');
+
+    const passthrough = gateway('app', 'gw', [{ name: 'tls', protocol: 'TLS', port: 9443, tls: { mode: 'Passthrough' } }]);
+    r = streamConf(passthrough, service('app', 'svc'), policy, otherRoute('TLSRoute', 'app', 'p', { hostnames: ['p.example.com'] }));
+    const accepted = (r.find('TLSRoute', 'p')?.parents?.[0]?.conditions ?? []).find((c: any) => c.type === 'Accepted');
+    expect(accepted).to.include({ status: 'False' });
+    expect(accepted?.message).to.include('passthrough listener cannot originate TLS');
+    expect(r.stream).to.not.include('proxy_ssl on');
   });
 
   it('a policy targeting a Service no route of ours uses gets no status from us; cluster mode clears a stale entry', () => {

@@ -121,17 +121,19 @@ describe('graph: Gateway spec.tls.frontend (client certificate validation)', () 
     expect(s.graph.gateways[0]!.listeners.map((l) => l.clientValidation?.mode)).to.deep.equal(['AllowValidOnly', 'AllowInsecureFallback']);
   });
 
-  it('renders ssl_verify_client on (with the CA file) on every server of an AllowValidOnly port, and nothing on a fallback port', () => {
+  it('renders ssl_verify_client on (with the CA file) on every server of an AllowValidOnly port, optional_no_ca on a fallback port', () => {
     const s = status(gateway('infra', 'gw', [https('a', 443, 'a.example.org'), https('b', 443, 'b.example.org'), https('f', 8443)], { addresses: [{ type: 'IPAddress', value: '127.0.0.9' }], tls: { frontend: { default: { validation: { caCertificateRefs: [ref('ca')] } }, perPort: [{ port: 8443, tls: { validation: { mode: 'AllowInsecureFallback', caCertificateRefs: [ref('ca')] } } }] } } }), cm('infra', 'ca', { 'ca.crt': CA }));
     const model = buildHttpModel(s.graph, { certDir: '/certs' });
     const on443 = model.servers.filter((x) => x.listen.includes(':443'));
     expect(on443.map((x) => x.serverNames[0])).to.have.members(['""', '"a.example.org"', '"b.example.org"']);
     for (const server of on443) expect(server.clientCertificate?.ca).to.match(/^"\/certs\/[0-9a-f]{64}\.pem"$/);
-    for (const server of model.servers.filter((x) => x.listen.includes(':8443'))) expect(server.clientCertificate).to.equal(undefined);
-    const ca = model.certificates.find((c) => on443[0]!.clientCertificate!.ca.includes(c.name))!;
+    // Fallback: the certificate is asked for (clients present it), missing or foreign ones are served.
+    for (const server of model.servers.filter((x) => x.listen.includes(':8443'))) expect(server.clientCertificate).to.include({ verify: 'optional_no_ca', strict: false });
+    const ca = model.certificates.find((c) => on443[0]!.clientCertificate!.ca!.includes(c.name))!;
     expect(ca.pem).to.equal(bundle(CA));
     const conf = renderConfig(model).files['http.conf']!;
     expect(conf.match(/ssl_verify_client on;/g)).to.have.length(3);
+    expect(conf.match(/ssl_verify_client optional_no_ca;/g)).to.have.length(1);
   });
 
   it('parseCABundle keeps certificates only, re-encoded', () => {

@@ -70,4 +70,3 @@ describe('graph: route kinds waygate does not serve yet', () => {
     expect(stale).to.deep.equal([{ kind: 'TLSRoute', namespace: 'app', name: 'r', parents: [] }]);
   });
 });
-

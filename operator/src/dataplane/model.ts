@@ -85,7 +85,7 @@ export interface Server {
   /** Quoted Gateway "ns/name": $wg_gateway, the agent's traffic label. */
   gateway: string;
   /** spec.tls.frontend AllowValidOnly: the quoted CA bundle path and the chain depth nginx verifies. */
-  clientCertificate?: { ca: string; depth: number };
+  clientCertificate?: { ca?: string; depth: number; verify: 'on' | 'optional_no_ca'; strict: boolean };
   /** Misdirected requests: 421 unless the SNI selected this server's listener (map variable, quoted listener id). */
   sniCheck?: { variable: string; listener: string };
 }

@@ -92,8 +92,17 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     targets: [...targets.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
     source,
     gateway: quote(source.replace(/^Gateway\//, '')),
-    // AllowInsecureFallback asks for nothing: the spec accepts any client, certificate or not.
-    ...(tls?.client?.mode === 'AllowValidOnly' ? { clientCertificate: { ca: b.certificateFile(tls.client.ca, tls.certDir), depth: CLIENT_VERIFY_DEPTH } } : {}),
+    // AllowValidOnly: a valid certificate from these CAs or nothing. AllowInsecureFallback:
+    // the certificate is asked for, and any certificate or none is served. nginx has no mode
+    // that verifies and then ignores the result, and nothing of the verdict reaches the
+    // backend, so the CAs are not loaded there: optional_no_ca without a CA accepts every
+    // issuer (it still refuses, with 400, a certificate nginx finds broken in itself, e.g.
+    // expired: said in the README).
+    ...(tls?.client
+      ? { clientCertificate: tls.client.mode === 'AllowValidOnly'
+        ? { ca: b.certificateFile(tls.client.ca, tls.certDir), depth: CLIENT_VERIFY_DEPTH, verify: 'on' as const, strict: true }
+        : { depth: CLIENT_VERIFY_DEPTH, verify: 'optional_no_ca' as const, strict: false } }
+      : {}),
     ...(tls?.sni?.listener ? { sniCheck: { variable: tls.sni.variable, listener: quote(tls.sni.listener) } } : {}),
   };
 }

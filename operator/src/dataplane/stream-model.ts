@@ -1,6 +1,6 @@
 // The nginx stream block as data. As in model.ts, every string is a quoted token from
 // quote.ts or an identifier we generated.
-import type { CertificateFile } from './model.ts';
+import type { CertificateFile, ProxySsl } from './model.ts';
 
 export interface StreamUpstream {
   name: string;
@@ -43,6 +43,8 @@ export interface StreamServer {
   sendProxyProtocol: boolean;
   /** An upstream name or a "$variable" naming one. */
   proxyPass: string;
+  /** BackendTLSPolicy: TLS to the backends, verified. */
+  proxySsl?: ProxySsl;
   source: string;
 }
 

@@ -25,6 +25,9 @@ import { bucketFor } from './hashes.ts';
 import { identifier, quote } from './quote.ts';
 import { httpsSocket, localSocket } from './stream-sockets.ts';
 import type { StreamModel, StreamServer } from './stream-model.ts';
+import type { ProxySsl } from './model.ts';
+import { tlsSignature, VERIFY_DEPTH } from './backend-tls.ts';
+import { SYSTEM_CA_FILE } from '../graph/backendtlspolicy.ts';
 
 /** Connections of a rejected share end here: nginx finds no live server and closes them. */
 export const CLOSED_UPSTREAM = 'wg_closed';
@@ -59,6 +62,25 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
   const failed = new Set<string>();
   let closedUsed = false;
   const closed = () => ((closedUsed = true), CLOSED_UPSTREAM);
+
+  /**
+   * BackendTLSPolicy settings of a route's backends: one server proxies with one set, so
+   * backends that need different ones cannot share a route (it is rejected, naming them).
+   */
+  const routeTls = (route: StreamRouteNode): ProxySsl | undefined => {
+    const valid = route.backends.filter((b) => b.weight > 0 && !b.problem);
+    const signatures = new Set(valid.map((b) => tlsSignature(b.tls)));
+    if (signatures.size > 1) throw new Error('spec.rules[0].backendRefs: the backends need different TLS settings (BackendTLSPolicy), which one connection-level proxy cannot give them');
+    const tls = valid[0]?.tls;
+    if (!tls) return undefined;
+    const client = graph.gateways.find((g) => route.parents.some((p) => p.gateway === g))?.backendClientCertificate?.certificate;
+    return {
+      name: quote(tls.serverName),
+      trustedCertificate: tls.trust === 'System' ? quote(SYSTEM_CA_FILE) : certificateFile(tls.trust),
+      verifyDepth: VERIFY_DEPTH,
+      certificate: client ? certificateFile(client) : undefined,
+    };
+  };
 
   /** What a route's connections are proxied to: an upstream name or a split variable. */
   const target = (route: StreamRouteNode): string => {
@@ -123,7 +145,7 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
     for (const l of served.filter((x) => x.protocol === 'TCP' || x.protocol === 'UDP')) {
       const routes = (l.streamRoutes ?? []).map((a) => a.route).sort(byAge);
       for (const route of routes) {
-        const s = guarded(route, () => server({ listen: listenOn(l.port), udp: l.protocol === 'UDP', proxyPass: target(route), source: route.key }));
+        const s = guarded(route, () => server({ listen: listenOn(l.port), udp: l.protocol === 'UDP', proxyPass: target(route), proxySsl: routeTls(route), source: route.key }));
         if (s) {
           model.servers.push(s);
           break; // the oldest route that renders serves the listener
@@ -152,6 +174,8 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
     for (const { l, route, host } of claims) {
       if (entries.has(host)) continue;
       const dest = guarded(route, () => {
+        // Passthrough hands the client's own TLS to the backend: nginx cannot add its own.
+        if (l.tlsMode !== 'Terminate' && routeTls(route)) throw new Error('spec.rules[0].backendRefs: a BackendTLSPolicy applies to a backend of this route, and a TLS passthrough listener cannot originate TLS to it');
         if (!local) return target(route);
         const kind = l.tlsMode === 'Terminate' ? 'terminate' : 'relay';
         const path = kind === 'terminate' ? localSocket(socketDir, kind, gw.key, l.name, route.key) : localSocket(socketDir, kind, gw.key, String(port), route.key);
@@ -159,6 +183,7 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
         if (!model.servers.some((s) => s.listen === listenPath)) {
           model.servers.push(server({
             listen: listenPath, acceptProxyProtocol: true, proxyPass: target(route), source: route.key,
+            ...(kind === 'terminate' ? { proxySsl: routeTls(route) } : {}),
             ...(kind === 'terminate' ? { ssl: true, certificates: l.certificates.map(certificateFile) } : {}),
           }));
         }

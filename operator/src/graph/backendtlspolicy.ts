@@ -8,7 +8,7 @@ import type { BackendTLSPolicy, ConfigMap, Service } from '../objects.ts';
 import type { ServicePort } from '../api/core.ts';
 import { checkHostname } from '../values/checks.ts';
 import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
-import type { BackendTLSPolicyNode, GatewayNode, HTTPRouteNode } from './types.ts';
+import type { BackendTLSPolicyNode, GatewayNode, HTTPRouteNode, StreamRouteNode } from './types.ts';
 
 /** PEM trust anchors from caCertificateRefs, re-encoded from the parsed certificates. */
 export interface CaBundle {
@@ -203,10 +203,10 @@ export function backendTLSProblem(field: string, service: string, policy: string
  * route of ours uses get nothing: the spec only asks for the Route -> Service path, and a
  * policy for a Service we never reach is not ours to judge (another controller may serve it).
  */
-export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly HTTPRouteNode[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
+export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly (HTTPRouteNode | StreamRouteNode)[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
   const gatewaysOf = new Map<string, Map<string, GatewayNode>>();
   for (const route of routes) {
-    for (const backend of route.rules.flatMap((r) => r.backends)) {
+    for (const backend of route.kind === 'HTTPRoute' ? route.rules.flatMap((r) => r.backends) : route.backends) {
       for (const key of backend.tlsPolicies ?? []) {
         const gws = gatewaysOf.get(key) ?? new Map<string, GatewayNode>();
         for (const p of route.parents) if (p.gateway) gws.set(p.gateway.key, p.gateway);

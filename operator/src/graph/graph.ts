@@ -91,7 +91,7 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     streamRoutes.push(route);
   }
   const unservedRoutes = buildUnservedRoutes(unservedRouteKinds.flatMap((k) => list(snapshot, k)), gatewaysByKey, backends, parentRefStatus);
-  return { gatewayClasses, gateways, routes, unservedRoutes, streamRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, routes, tlsIndex) };
+  return { gatewayClasses, gateways, routes, unservedRoutes, streamRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, [...routes, ...streamRoutes], tlsIndex) };
 }
 
 /** The parentRef as written in status: the spec's fields with defaults filled in. */

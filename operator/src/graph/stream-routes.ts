@@ -41,7 +41,10 @@ export function buildStreamRoute(obj: StreamRoute, backends: BackendIndex, rejec
     const portErr = b.port === undefined ? undefined : checkPort(b.port);
     if (portErr) return fail(`${field}.port: ${portErr}`);
   }
-  node.backends = refs.map((b, i) => resolveBackendRef(backends, obj, b, `spec.rules[0].backendRefs[${i}]`));
+  // BackendTLSPolicy: TLS from nginx to the backend where nginx holds the plain bytes
+  // (TCPRoute; TLSRoute on a Terminate listener). A passthrough connection is the client's
+  // TLS end to end: stream.ts refuses a TLS backend there.
+  node.backends = refs.map((b, i) => resolveBackendRef(backends, obj, b, `spec.rules[0].backendRefs[${i}]`, { backendTLS: obj.kind !== 'UDPRoute' }));
   return node;
 }
 

@@ -59,6 +59,8 @@ export interface OperatorOptions {
   addressBlock?: number;
   /** Elect a leader among replicas; without it this replica always leads. */
   leaderElection?: LeaderElectionOptions;
+  /** Where the agent's nginx binds local sockets (TLS ports; see Agent.socketDir). */
+  socketDir?: string;
   /**
    * Expose each Gateway through a Service of its own (the leader writes it and its
    * EndpointSlice of the waygate pods found by `pods`); default: loopback addresses.
@@ -145,6 +147,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     debounceMs: opts.debounceMs,
     addressBlock: opts.addressBlock,
     exposure: exposure.mode,
+    socketDir: opts.socketDir,
     statusSink: async (desired, graph) => {
       services?.update(graph);
       if (!leader.isLeader()) return; // the leader writes the full status when it takes over

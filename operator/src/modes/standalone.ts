@@ -113,7 +113,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
       controllerName: opts.controllerName,
       supportedFeatures: opts.supportedFeatures,
       configRoot,
-      socketDir: join(runDir, 'nginx'), // the agent's run directory: nginx binds the local sockets of TLS ports there
+      socketDir: agent.socketDir, // where the agent's nginx workers can reach local sockets (TLS ports)
       logger: opts.logger,
       statusSink: async (desired) => {
         for (const key of status.apply(desired)) opts.logger.info(`status ${status.summary(key)}`);
