@@ -178,7 +178,8 @@ interface CliOptions {
 }
 
 const usage = `usage: npm run conformance [-- options]
-  --profile P        conformance profile, repeatable or comma-separated (default GATEWAY-HTTP)
+  --profile P        conformance profile, repeatable or comma-separated (default: the four waygate serves,
+                     GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP)
   --run TestName     run only this test
   --no-keep-going    stop when the suite's Setup fails (upstream behaviour)
   --suite-arg FLAG   pass a flag to the suite, e.g. --suite-arg=-debug
@@ -203,7 +204,7 @@ export function parseCli(argv: string[]): CliOptions {
     console.error(usage);
     process.exit(0);
   }
-  const profiles = (values.profile ?? ['GATEWAY-HTTP']).flatMap((p) => p.split(',')).map((p) => p.trim().toUpperCase()).filter(Boolean);
+  const profiles = (values.profile ?? ['GATEWAY-HTTP', 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP']).flatMap((p) => p.split(',')).map((p) => p.trim().toUpperCase()).filter(Boolean);
   return { profiles, runTest: values.run, keepGoing: values['keep-going'], nodeAgent: values['node-agent'], extraArgs: values['suite-arg'] ?? [] };
 }
 
