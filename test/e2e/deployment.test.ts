@@ -6,7 +6,9 @@
 // is killed and a rolling update runs, both under steady load, and no request may fail.
 import { expect } from 'chai';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutImage } from '../../scripts/image-layout.ts';
@@ -36,6 +38,30 @@ function hit(ip: string, port: number, host: string, path = '/', timeoutMs = 300
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve({ status: 0, body: e.message }));
     req.end();
+  });
+}
+
+/** Writes `data` on a new TCP connection and collects what comes back within a second. */
+function tcpExchange(ip: string, port: number, data: string): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const sock = connect({ host: ip, port }, () => sock.write(data));
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (out += d));
+    sock.on('error', () => resolve(out));
+    setTimeout(() => { sock.destroy(); resolve(out); }, 1000);
+  });
+}
+
+/** One datagram to ip:port; the first answer, or '' after a second. */
+function udpExchange(ip: string, port: number, data: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = createSocket('udp4');
+    const done = (v: string) => { clearTimeout(timer); sock.close(); resolve(v); };
+    const timer = setTimeout(() => done(''), 1000);
+    sock.on('message', (m) => done(m.toString('utf8')));
+    sock.on('error', () => done(''));
+    sock.send(data, port, ip);
   });
 }
 
@@ -135,7 +161,7 @@ describe('the real deployment: kubectl apply -k on the test bed (operator + ngin
     // Nothing of the install may outlive this suite: the conformance run uses the same controller name.
     await testbed().tryKubectl(['delete', '-k', join(repoRoot, 'test', 'deploy'), '--ignore-not-found', '--wait=false']);
     await testbed().tryKubectl(['delete', 'gateway', 'shop', '-n', INFRA, '--ignore-not-found', '--wait=false']);
-    await testbed().tryKubectl(['delete', 'httproute,deployment,service', '-l', 'e2e=deployment', '-n', TEAM, '--ignore-not-found', '--wait=false']);
+    await testbed().tryKubectl(['delete', 'httproute,tcproute,udproute,deployment,service', '-l', 'e2e=deployment', '-n', TEAM, '--ignore-not-found', '--wait=false']);
     await eventually('waygate pods gone', () => testbed().tryKubectl(['get', 'pods', '-n', SYSTEM, '-o', 'name']), (r) => r.stdout.trim() === '', 60_000, 500).catch(() => {});
     await agent?.stop();
     await cleanupNodeAgent(nodeDir);
@@ -171,7 +197,12 @@ describe('the real deployment: kubectl apply -k on the test bed (operator + ngin
     const t0 = Number(figures.t0);
     await applyAs('chihiro', {
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'shop', namespace: INFRA },
-      spec: { gatewayClassName: 'waygate', listeners: [{ name: 'http', protocol: 'HTTP', port: 80, allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { 'shared-gateway-access': 'true' } } } } }] },
+      spec: {
+        gatewayClassName: 'waygate',
+        listeners: ([['http', 'HTTP', 80], ['tcp', 'TCP', 9000], ['udp', 'UDP', 9001]] as const).map(([name, protocol, port]) => ({
+          name, protocol, port, allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { 'shared-gateway-access': 'true' } } } },
+        })),
+      },
     });
     const backend = {
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop', namespace: TEAM, labels: { e2e: 'deployment' } },
@@ -193,13 +224,51 @@ describe('the real deployment: kubectl apply -k on the test bed (operator + ngin
     const svc = JSON.parse(await kubectl(['get', 'service', 'shop-waygate', '-n', INFRA, '-o', 'json']));
     expect(svc.metadata.ownerReferences).to.deep.include({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'shop', uid: gw.metadata.uid, controller: true });
     expect(svc.spec.type).to.equal('LoadBalancer');
-    expect(svc.spec.ports.map((p: any) => p.port)).to.deep.equal([80]);
+    // One Service port per listener port, with the listener's transport protocol.
+    expect(svc.spec.ports.map((p: any) => `${p.port}/${p.protocol}`)).to.deep.equal(['80/TCP', '9000/TCP', '9001/UDP']);
     clusterIP = svc.spec.clusterIP;
     // No load balancer controller on the test bed: the ClusterIP is the address until one exists.
     expect(gw.status.addresses).to.deep.equal([{ type: 'IPAddress', value: clusterIP }]);
     const first = await eventually('first 200 through the Gateway Service', () => hit(clusterIP, 80, HOST), (r) => r.status === 200, 90_000, 100);
     expect(JSON.parse(first.body).namespace).to.equal(TEAM);
     figures['apply -k to first 200 (incl. Gateway, backend and route applies)'] = `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  });
+
+  it('TCP and UDP listeners of the same Gateway serve a team\'s TCPRoute and UDPRoute through the Gateway\'s Service', async () => {
+    const env = (extra: Record<string, string>) => [
+      ...Object.entries(extra).map(([name, value]) => ({ name, value })),
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ];
+    await applyAs('ana', {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop-stream', namespace: TEAM, labels: { e2e: 'deployment' } },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'shop-stream' } },
+        template: {
+          metadata: { labels: { app: 'shop-stream' } },
+          spec: {
+            containers: [
+              { name: 'tcp', image: 'registry.k8s.io/gateway-api/echo-basic:v1.7.0', env: env({ TCP_ECHO_SERVER: '1', TCP_PORT: '3000', TLS_PORT: '3443' }), ports: [{ containerPort: 3000 }] },
+              { name: 'udp', image: 'registry.k8s.io/gateway-api/echo-basic:v1.7.0', env: env({ UDP_ECHO_SERVER: '1', UDP_PORT: '3001' }), ports: [{ containerPort: 3001, protocol: 'UDP' }] },
+            ],
+          },
+        },
+      },
+    });
+    for (const [name, port, target, protocol] of [['shop-tcp', 9000, 3000, 'TCP'], ['shop-udp', 9001, 3001, 'UDP']] as const) {
+      await applyAs('ana', { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: TEAM, labels: { e2e: 'deployment' } }, spec: { selector: { app: 'shop-stream' }, ports: [{ port, targetPort: target, protocol }] } });
+    }
+    for (const [kind, name, section, backend, port] of [['TCPRoute', 'shop-tcp', 'tcp', 'shop-tcp', 9000], ['UDPRoute', 'shop-udp', 'udp', 'shop-udp', 9001]] as const) {
+      await applyAs('ana', {
+        apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name, namespace: TEAM, labels: { e2e: 'deployment' } },
+        spec: { parentRefs: [{ name: 'shop', namespace: INFRA, sectionName: section }], rules: [{ backendRefs: [{ name: backend, port }] }] },
+      });
+    }
+    // TCP: echo-basic's line protocol (PING -> PONG, TEST -> its pod context as JSON).
+    const tcp = await eventually('TCP echo through the Gateway Service', () => tcpExchange(clusterIP, 9000, 'PING\nTEST\n'), (out) => out.includes('PONG') && out.includes(`"namespace":"${TEAM}"`), 60_000, 250);
+    expect(tcp).to.include('PONG');
+    const udp = await eventually('UDP echo through the Gateway Service', () => udpExchange(clusterIP, 9001, 'hello waygate'), (out) => out.includes('hello waygate'), 60_000, 250);
+    expect(JSON.parse(udp)).to.include({ request: 'hello waygate', namespace: TEAM });
   });
 
   it('kubectl describe httproute shows the conditions the operator in the pod wrote', async () => {

@@ -261,7 +261,8 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     });
     const gw = await eventually('conflict reported', () => getObject('gateway', INFRA, 'conflicted'), (o) => o?.status?.listeners?.length === 3);
     expect(conditionMap(gw.status.listeners[0].conditions)).to.include({ Conflicted: 'True/ProtocolConflict', Accepted: 'False/ProtocolConflict', Programmed: 'False/Invalid' });
-    expect(conditionMap(gw.status.listeners[1].conditions)).to.include({ Conflicted: 'True/ProtocolConflict', Accepted: 'False/UnsupportedProtocol' });
+    // TCP is served since the stream block: the TCP listener is in the same conflict.
+    expect(conditionMap(gw.status.listeners[1].conditions)).to.include({ Conflicted: 'True/ProtocolConflict', Accepted: 'False/ProtocolConflict' });
     expect(conditionMap(gw.status.listeners[2].conditions)).to.include({ Conflicted: 'False/NoConflicts', Accepted: 'True/Accepted' });
     expect(conditionMap(gw.status.conditions)).to.include({ Accepted: 'True/ListenersNotValid' });
     const address = gw.status.addresses[0].value;
