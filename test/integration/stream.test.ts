@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createSocket } from 'node:dgram';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect, type Server } from 'node:net';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,17 +24,22 @@ import { CONTROLLER, gateway, gatewayClass, namespace, otherRoute, service, stor
 const ADDRESS = '127.0.0.64';
 const closers: (() => Promise<void> | void)[] = [];
 
-/** A TCP backend that writes its name and whatever it receives back ("name:data"). */
-async function tcpBackend(name: string): Promise<string> {
-  const server: Server = createServer((s) => {
-    s.on('error', () => {});
-    s.write(`${name}:`);
-    s.pipe(s);
-  });
+/** Echoes with a name: writes "name:", then whatever it receives back. */
+const echoAs = (name: string) => (s: Socket) => {
+  s.on('error', () => {});
+  s.write(`${name}:`);
+  s.pipe(s);
+};
+
+/** Listens on a free loopback port until the suite ends; "127.0.0.1:port". */
+async function serve(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   closers.push(() => new Promise<void>((r) => server.close(() => r())));
   return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
+
+/** A TCP backend that writes its name and whatever it receives back ("name:data"). */
+const tcpBackend = (name: string): Promise<string> => serve(createServer(echoAs(name)));
 
 /** A UDP backend answering "name:<datagram>". */
 async function udpBackend(name: string): Promise<string> {
@@ -46,16 +51,7 @@ async function udpBackend(name: string): Promise<string> {
 }
 
 /** A TLS backend presenting its own certificate, answering "name:<data>" inside TLS. */
-async function tlsBackend(name: string, cert: TestCertificate): Promise<string> {
-  const server = createTlsServer({ key: cert.key, cert: cert.cert }, (s) => {
-    s.on('error', () => {});
-    s.write(`${name}:`);
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise<void>((r) => server.close(() => r())));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+const tlsBackend = (name: string, cert: TestCertificate): Promise<string> => serve(createTlsServer({ key: cert.key, cert: cert.cert }, echoAs(name)));
 
 /** Connects, sends `data`, and resolves with everything read until the peer closes (or "" if closed at once). */
 function tcpExchange(port: number, data: string): Promise<string> {
