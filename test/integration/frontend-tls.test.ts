@@ -6,7 +6,9 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
 import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
@@ -185,5 +187,32 @@ describe('Frontend TLS on a real nginx: client certificates and misdirected requ
         expect(r).to.deep.equal({ status, backend });
       });
     }
+
+    // HTTP/2 is where 421 matters: a client reuses one connection for every name its
+    // certificate covers. HTTPS listeners offer h2 (ALPN), and :authority is checked like Host.
+    it('over HTTP/2 (ALPN h2): one connection, the SNI\'s own name served, another listener\'s name 421', async () => {
+      const session = h2connect(`https://${ADDRESS}:${ports.misdirect}`, { servername: 'second-example.org', rejectUnauthorized: false });
+      try {
+        await new Promise<void>((resolve, reject) => { session.once('connect', () => resolve()); session.once('error', reject); });
+        expect((session.socket as TLSSocket).alpnProtocol).to.equal('h2');
+        const get = (authority: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = session.request({ ':path': '/detect-misdirected-requests', ':authority': authority });
+          let body = '';
+          let status = 0;
+          req.setEncoding('utf8');
+          req.on('response', (h) => (status = Number(h[':status'])));
+          req.on('data', (d: string) => (body += d));
+          req.on('end', () => resolve({ status, body }));
+          req.on('error', reject);
+          req.end();
+        });
+        const own = await get('second-example.org');
+        expect(own.status).to.equal(200);
+        expect(JSON.parse(own.body).backend).to.equal('v2');
+        expect((await get('example.org')).status).to.equal(421);
+      } finally {
+        session.close();
+      }
+    });
   });
 });
