@@ -7,7 +7,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { BackendTLSPolicy, ConfigMap, Service } from '../objects.ts';
 import type { ServicePort } from '../api/core.ts';
 import { checkHostname } from '../values/checks.ts';
-import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
+import { condition, conditionFor, ConditionType, Reason, resolvedRefs, type Problem } from './conditions.ts';
 import type { BackendTLSPolicyNode, GatewayNode, HTTPRouteNode, StreamRouteNode } from './types.ts';
 
 /** PEM trust anchors from caCertificateRefs, re-encoded from the parsed certificates. */
@@ -223,12 +223,8 @@ export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], r
     const conflict = index.conflicts.get(key);
     const accepted = conflict
       ? condition(ConditionType.Accepted, false, Reason.Conflicted, conflict, gen)
-      : verdict.notAccepted
-        ? condition(ConditionType.Accepted, false, verdict.notAccepted.reason, verdict.notAccepted.message, gen)
-        : condition(ConditionType.Accepted, true, Reason.Accepted, 'Policy is accepted', gen);
-    const resolved = verdict.unresolved
-      ? condition(ConditionType.ResolvedRefs, false, verdict.unresolved.reason, verdict.unresolved.message, gen)
-      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen);
+      : conditionFor(ConditionType.Accepted, verdict.notAccepted, Reason.Accepted, 'Policy is accepted', gen);
+    const resolved = resolvedRefs(verdict.unresolved, gen);
     const ancestors = [...gws.values()].sort((a, b) => a.key.localeCompare(b.key)).map((gateway) => ({ gateway, conditions: [accepted, resolved] }));
     return [{ obj, key, ancestors }];
   });

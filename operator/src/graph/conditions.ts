@@ -61,6 +61,15 @@ export function condition(type: string, ok: boolean, reason: string, message: st
   return c;
 }
 
+/** False with the problem's reason and message, else True with the given reason and message. */
+export function conditionFor(type: string, problem: Problem | undefined, okReason: string, okMessage: string, generation: number | undefined): Condition {
+  return problem ? condition(type, false, problem.reason, problem.message, generation) : condition(type, true, okReason, okMessage, generation);
+}
+
+/** ResolvedRefs from the first reference problem, if any. */
+export const resolvedRefs = (problem: Problem | undefined, generation: number | undefined, okMessage = 'All references are resolved'): Condition =>
+  conditionFor(ConditionType.ResolvedRefs, problem, Reason.ResolvedRefs, okMessage, generation);
+
 /** A problem found while building the graph: the reason and a message naming the field. */
 export interface Problem {
   reason: string;

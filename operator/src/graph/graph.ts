@@ -7,7 +7,7 @@ import { isDnsLabel, isDnsSubdomain } from '../values/checks.ts';
 import { attachRoute, parentGateway } from './attachment.ts';
 import { indexBackends } from './backendrefs.ts';
 import { buildBackendTLSPolicies, indexBackendTLSPolicies } from './backendtlspolicy.ts';
-import { condition, ConditionType, Reason } from './conditions.ts';
+import { condition, ConditionType, Reason, resolvedRefs } from './conditions.ts';
 import { buildGateways } from './gateway.ts';
 import { buildGatewayClasses } from './gatewayclass.ts';
 import { buildHTTPRoute } from './httproute.ts';
@@ -116,9 +116,7 @@ export function routeParentConditions(route: HTTPRouteNode, attachProblem: { rea
   else if (!routeAccepted(route)) out.push(condition(ConditionType.Accepted, false, Reason.UnsupportedValue, `no valid rule: ${invalidRules[0]!.problem.message}`, gen));
   else out.push(condition(ConditionType.Accepted, true, Reason.Accepted, 'Route is accepted', gen));
   const backendProblem = route.rules.filter((r) => !r.problem).flatMap((r) => r.backends).find((b) => b.problem)?.problem;
-  out.push(backendProblem
-    ? condition(ConditionType.ResolvedRefs, false, backendProblem.reason, backendProblem.message, gen)
-    : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen));
+  out.push(resolvedRefs(backendProblem, gen));
   if (invalidRules.length && routeAccepted(route)) {
     out.push(condition(ConditionType.PartiallyInvalid, true, Reason.UnsupportedValue,
       `rules ${invalidRules.map((r) => r.index).join(', ')} are not served: ${invalidRules.map((r) => r.problem.message).join('; ')}`, gen));

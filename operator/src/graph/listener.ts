@@ -5,7 +5,7 @@ import type { ConfigMap, Condition, Gateway } from '../objects.ts';
 import { checkHostname, checkPort } from '../values/checks.ts';
 import { groupBy } from '../collections.ts';
 import { resolveCertificateRefs, type CertificateIndex } from './certificates.ts';
-import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
+import { condition, ConditionType, Reason, resolvedRefs, type Problem } from './conditions.ts';
 import { frontendTLS } from './frontend-tls.ts';
 import type { ListenerNode, RouteGroupKind } from './types.ts';
 
@@ -123,9 +123,7 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
       conflict
         ? condition(ConditionType.Conflicted, true, conflict.reason, conflict.message, gen)
         : condition(ConditionType.Conflicted, false, Reason.NoConflicts, 'No conflicts', gen),
-      refProblem
-        ? condition(ConditionType.ResolvedRefs, false, refProblem.reason, refProblem.message, gen)
-        : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen),
+      resolvedRefs(refProblem, gen),
     ];
     const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
     return {

@@ -2,7 +2,7 @@
 // writer (cluster) or the render CLI (--status) merges it with what is stored.
 import type { Condition } from '../objects.ts';
 import type { DesiredStatus } from '../status/merge.ts';
-import { condition, ConditionType, Reason } from './conditions.ts';
+import { condition, ConditionType, Reason, resolvedRefs } from './conditions.ts';
 import { insecureFallbackFields } from './frontend-tls.ts';
 import type { GatewayNode, Graph, GraphOptions } from './types.ts';
 
@@ -36,9 +36,7 @@ export function gatewayConditions(gw: GatewayNode, programmed: ProgrammedState):
   // ResolvedRefs of the Gateway itself covers spec.tls.backend.clientCertificateRef (v1.7).
   if (gw.backendClientCertificate) {
     const p = gw.backendClientCertificate.problem;
-    out.push(p
-      ? condition(ConditionType.ResolvedRefs, false, p.reason, p.message, gen)
-      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'spec.tls.backend.clientCertificateRef resolves: backends reached over TLS (BackendTLSPolicy) receive it', gen));
+    out.push(resolvedRefs(p, gen, 'spec.tls.backend.clientCertificateRef resolves: backends reached over TLS (BackendTLSPolicy) receive it'));
   }
   return out;
 }

@@ -10,7 +10,7 @@
 import type { TCPRoute, TLSRoute, UDPRoute } from '../objects.ts';
 import { checkHostname, checkPort, checkWeight } from '../values/checks.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
-import { condition, ConditionType, Reason, type Problem } from './conditions.ts';
+import { conditionFor, ConditionType, Reason, resolvedRefs, type Problem } from './conditions.ts';
 import type { ParentResult, StreamRouteNode } from './types.ts';
 
 export const streamRouteKinds = ['TLSRoute', 'TCPRoute', 'UDPRoute'] as const;
@@ -52,12 +52,5 @@ export function streamRouteConditions(route: StreamRouteNode, attachProblem: Pro
   const gen = route.obj.metadata.generation;
   const problem = route.problem ?? attachProblem;
   const backendProblem = route.backends.find((b) => b.problem)?.problem;
-  return [
-    problem
-      ? condition(ConditionType.Accepted, false, problem.reason, problem.message, gen)
-      : condition(ConditionType.Accepted, true, Reason.Accepted, 'Route is accepted', gen),
-    backendProblem
-      ? condition(ConditionType.ResolvedRefs, false, backendProblem.reason, backendProblem.message, gen)
-      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen),
-  ];
+  return [conditionFor(ConditionType.Accepted, problem, Reason.Accepted, 'Route is accepted', gen), resolvedRefs(backendProblem, gen)];
 }

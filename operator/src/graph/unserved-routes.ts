@@ -13,7 +13,7 @@ import type { ParentReference } from '../api/gateway-api.ts';
 import type { GRPCRoute, KubeObject } from '../objects.ts';
 import { parentGateway } from './attachment.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
-import { condition, ConditionType, Reason } from './conditions.ts';
+import { condition, ConditionType, Reason, resolvedRefs } from './conditions.ts';
 import type { GatewayNode, ParentResult, UnservedRouteNode } from './types.ts';
 
 export const unservedRouteKinds = ['GRPCRoute'] as const;
@@ -37,9 +37,7 @@ export function buildUnservedRoutes(
     const backendProblem = (obj.spec?.rules ?? [])
       .flatMap((rule, r) => (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, obj, b, `spec.rules[${r}].backendRefs[${i}]`)))
       .find((b) => b.problem)?.problem;
-    const resolved = backendProblem
-      ? condition(ConditionType.ResolvedRefs, false, backendProblem.reason, backendProblem.message, gen)
-      : condition(ConditionType.ResolvedRefs, true, Reason.ResolvedRefs, 'All references are resolved', gen);
+    const resolved = resolvedRefs(backendProblem, gen);
     const parents: ParentResult[] = ourRefs.map(({ ref, gateway }) => {
       const notAccepted = refusal(obj.kind, ref, gateway);
       return { parentRef: parentRefStatus(ref, obj), gateway, conditions: [condition(ConditionType.Accepted, false, notAccepted.reason, notAccepted.message, gen), resolved] };
