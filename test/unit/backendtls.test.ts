@@ -12,17 +12,13 @@ import { renderConfig } from '../../operator/src/render/render.ts';
 import { backendTLSPolicy, CONTROLLER, gateway, gatewayClass, httpRoute, otherRoute, service, storeOf } from '../support/objects.ts';
 import { tlsSecret } from '../support/certs.ts';
 import { issue, makeCA } from '../support/test-ca.ts';
+import { conds, graphOptions, statusesOf } from '../support/statuses.ts';
 
-const opts = { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'] };
-const programmed = { ok: true, reason: 'Programmed', message: 'ok' };
-const conds = (list: any[] | undefined) => Object.fromEntries((list ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+const opts = graphOptions;
 
 function build(...objects: (KubeObject | KubeObject[])[]) {
-  const graph = buildGraph(storeOf(gatewayClass(), ...objects).snapshot(), opts);
-  const all = desiredStatuses(graph, opts, programmed);
-  const find = (kind: string, ns: string, name: string) => all.find((d) => d.kind === kind && d.namespace === ns && d.name === name);
-  const policy = (name: string) => conds(find('BackendTLSPolicy', 'app', name)?.ancestors?.[0]?.conditions);
-  return { graph, all, find, policy };
+  const r = statusesOf(...objects);
+  return { ...r, policy: (name: string) => conds(r.find('BackendTLSPolicy', 'app', name)?.ancestors?.[0]?.conditions) };
 }
 
 const ca = makeCA('unit CA');

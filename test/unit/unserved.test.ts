@@ -3,20 +3,13 @@
 import { expect } from 'chai';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
-import { desiredStatuses } from '../../operator/src/graph/status.ts';
 import { staleRouteStatuses } from '../../operator/src/modes/operator.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
+import { conds, graphOptions, statusesOf } from '../support/statuses.ts';
 import { backendTLSPolicy, CONTROLLER, gateway, gatewayClass, httpRoute, otherRoute, service, storeOf } from '../support/objects.ts';
 
-const opts = { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'] };
-const programmed = { ok: true, reason: 'Programmed', message: 'ok' };
-const conds = (list: any[] | undefined) => Object.fromEntries((list ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
-
-function build(...objects: (KubeObject | KubeObject[])[]) {
-  const graph = buildGraph(storeOf(gatewayClass(), ...objects).snapshot(), opts);
-  const all = desiredStatuses(graph, opts, programmed);
-  return { graph, all, find: (kind: string, ns: string, name: string) => all.find((d) => d.kind === kind && d.namespace === ns && d.name === name) };
-}
+const opts = graphOptions;
+const build = statusesOf;
 
 const kinds = ['GRPCRoute'] as const; // TLSRoute, TCPRoute, UDPRoute: stream-routes.test.ts
 
