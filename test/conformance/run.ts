@@ -2,7 +2,7 @@
 // API conformance suite against waygate, on a private test bed (its own ports and state
 // dir, so it never collides with `npm test`). The steps are exported for core.test.ts,
 // which runs them on `npm test`'s test bed instead.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,8 @@ export async function startNode(cluster: Cluster, stateDir: string, logFile: str
 
 /** The GatewayClass the suite runs against, then the nginx agent and the operator in-process. */
 /** addressBlock: the 127.x/16 block of Gateway addresses, so that `npm test` and `npm run conformance` can run side by side. */
-export async function startWaygate(cluster: Cluster, runDir: string, nginx: NginxInstallation, addressBlock = 10): Promise<{ logFile: string; stop(): Promise<void> }> {
+/** features: what the operator publishes (default: the repository's list). */
+export async function startWaygate(cluster: Cluster, runDir: string, nginx: NginxInstallation, addressBlock = 10, features: readonly string[] = supportedFeatures): Promise<{ logFile: string; stop(): Promise<void> }> {
   const gatewayClass = {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'GatewayClass',
@@ -96,7 +97,7 @@ export async function startWaygate(cluster: Cluster, runDir: string, nginx: Ngin
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(cluster.kubeconfig);
   try {
-    const operator = await startOperator({ configRoot, controllerName: defaultControllerName, supportedFeatures, logger: logger.child({ component: 'operator' }), kubeConfig, addressBlock, socketDir: agent.socketDir });
+    const operator = await startOperator({ configRoot, controllerName: defaultControllerName, supportedFeatures: features, logger: logger.child({ component: 'operator' }), kubeConfig, addressBlock, socketDir: agent.socketDir });
     return {
       logFile,
       async stop() {
@@ -175,6 +176,8 @@ interface CliOptions {
   keepGoing: boolean;
   nodeAgent: boolean;
   extraArgs: string[];
+  /** Features tried on top of the repository's list (never published). */
+  features: string[];
 }
 
 const usage = `usage: npm run conformance [-- options]
@@ -183,7 +186,9 @@ const usage = `usage: npm run conformance [-- options]
   --run TestName     run only this test
   --no-keep-going    stop when the suite's Setup fails (upstream behaviour)
   --suite-arg FLAG   pass a flag to the suite, e.g. --suite-arg=-debug
-A run with --run or --suite-arg leaves its report in the run dir; only a plain run
+  --feature NAME     also declare this feature (repeatable or comma-separated), to try one
+                     before it goes into operator/src/supported-features.json
+A run with --run, --suite-arg or --feature leaves its report in the run dir; only a plain run
 updates conformance/ (report and README).
   --no-node-agent    harness debugging only: no pod ever becomes Ready`;
 
@@ -197,6 +202,7 @@ export function parseCli(argv: string[]): CliOptions {
       'keep-going': { type: 'boolean', default: true },
       'node-agent': { type: 'boolean', default: true },
       'suite-arg': { type: 'string', multiple: true },
+      feature: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   });
@@ -205,7 +211,7 @@ export function parseCli(argv: string[]): CliOptions {
     process.exit(0);
   }
   const profiles = (values.profile ?? ['GATEWAY-HTTP', 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP']).flatMap((p) => p.split(',')).map((p) => p.trim().toUpperCase()).filter(Boolean);
-  return { profiles, runTest: values.run, keepGoing: values['keep-going'], nodeAgent: values['node-agent'], extraArgs: values['suite-arg'] ?? [] };
+  return { profiles, runTest: values.run, keepGoing: values['keep-going'], nodeAgent: values['node-agent'], extraArgs: values['suite-arg'] ?? [], features: (values.feature ?? []).flatMap((f) => f.split(',')).map((f) => f.trim()).filter(Boolean) };
 }
 
 async function main(): Promise<number> {
@@ -234,15 +240,23 @@ async function main(): Promise<number> {
       const node = await startNode(cluster, join(base, 'node'), join(runDir, 'node-agent.log'), log);
       teardown.add('node agent', () => node.stop());
     } else log('conformance: WITHOUT the node agent (--no-node-agent): no backend pod will be Ready');
-    const waygate = await startWaygate(cluster, runDir, nginx);
+    const features = [...new Set([...supportedFeatures, ...opts.features])].sort();
+    const extraArgs = [...opts.extraArgs];
+    if (opts.features.length) {
+      // The harness reads the features from a file: the repository's list plus the tried ones.
+      const file = join(runDir, 'features.json');
+      writeFileSync(file, JSON.stringify({ features }));
+      extraArgs.push(`-waygate-features=${file}`);
+    }
+    const waygate = await startWaygate(cluster, runDir, nginx, 10, features);
     teardown.add('waygate', () => waygate.stop());
     log(`conformance: logs: operator and agent ${waygate.logFile}, node agent ${join(runDir, 'node-agent.log')}, harness ${join(runDir, 'harness.log')}`);
     log(`conformance: running ${opts.profiles.join(', ')}${opts.runTest ? ` (only ${opts.runTest})` : ''}; export KUBECONFIG=${cluster.kubeconfig} to look around`);
-    const run = await runSuite({ harness, kubeconfig: cluster.kubeconfig, profiles: opts.profiles, runTest: opts.runTest, dir: runDir, echo: true, keepGoing: opts.keepGoing, extraArgs: opts.extraArgs, onStart: (p) => teardown.add('harness', () => p.kill()) });
+    const run = await runSuite({ harness, kubeconfig: cluster.kubeconfig, profiles: opts.profiles, runTest: opts.runTest, dir: runDir, echo: true, keepGoing: opts.keepGoing, extraArgs, onStart: (p) => teardown.add('harness', () => p.kill()) });
     if (interrupted) return 130; // the harness was killed: nothing to summarise or publish
     console.log(`\n${formatSummary(run)}\n  total time with start-up: ${((Date.now() - began) / 1000).toFixed(0)} s`);
     // Only a finished run of the whole suite as configured in the repository becomes the committed report.
-    if (opts.runTest || opts.extraArgs.length || !run.report) log(`conformance: not published (${opts.runTest ? 'single test' : opts.extraArgs.length ? 'custom flags' : 'no report'}); run dir ${runDir}`);
+    if (opts.runTest || extraArgs.length || !run.report) log(`conformance: not published (${opts.runTest ? 'single test' : extraArgs.length ? 'custom flags or features' : 'no report'}); run dir ${runDir}`);
     else log(`conformance: report ${publish(run, nginx)}, README conformance/README.md`);
     return runProblems(run).length ? 1 : 0;
   } finally {
