@@ -24,14 +24,27 @@ async function probe(): Promise<NginxInstallation | undefined> {
   return { binary, version: v.stderr.match(/nginx\/(\S+)/)?.[1] ?? 'unknown', streamModule };
 }
 
+/** Debian packages of versions.json not installed (dpkg's view; a machine without dpkg has none to add). */
+async function missingPackages(): Promise<string[]> {
+  if (!(await which('dpkg-query'))) return [];
+  const missing: string[] = [];
+  for (const pkg of versions.nginxPackages) {
+    const r = await tryRun('dpkg-query', ['-W', '-f=${Status}', pkg]);
+    if (!/install ok installed/.test(r.stdout)) missing.push(pkg);
+  }
+  return missing;
+}
+
 /** Finds nginx with the stream module, installing Debian's packages when missing (needs root). */
 export async function ensureNginx(log: (m: string) => void = console.error): Promise<NginxInstallation> {
   const found = await probe();
-  if (found) return found;
+  // nginx may be there without a module the config loads (a package added to versions.json later).
+  const missing = found ? await missingPackages() : versions.nginxPackages;
+  if (found && !missing.length) return found;
   if (process.getuid?.() !== 0) {
-    throw new Error(`nginx with the stream module is missing; install it: apt-get install ${versions.nginxPackages.join(' ')}`);
+    throw new Error(`nginx or its modules are missing; install them: apt-get install ${missing.join(' ')}`);
   }
-  log(`test bed: installing ${versions.nginxPackages.join(' ')} from Debian's packages`);
+  log(`test bed: installing ${missing.join(' ')} from Debian's packages`);
   // Keep the package's postinst from starting a system nginx on port 80.
   const policy = '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy);
@@ -39,7 +52,7 @@ export async function ensureNginx(log: (m: string) => void = console.error): Pro
   try {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     await run('apt-get', ['update'], { env, timeoutMs: 5 * 60_000 });
-    await run('apt-get', ['install', '-y', '--no-install-recommends', ...versions.nginxPackages], { env, timeoutMs: 10 * 60_000 });
+    await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env, timeoutMs: 10 * 60_000 });
   } finally {
     if (ownPolicy) unlinkSync(policy);
   }
