@@ -1,0 +1,116 @@
+// Render-scale benchmark (issue #14 §1): 100, 1,000 and 10,000 HTTPRoutes of a realistic
+// mix (bench/lib/routes.ts). Per size: graph + model + render time (the operator's
+// buildConfiguration, median of 3), config bytes per route, heap and RSS of this process
+// holding the store and the result, `nginx -t` on the rendered config (median of 3), and
+// the agent's apply time for a one-route change (nginx -t + reload + verification, median
+// of 3). Baseline in the same run: the same measures for the smallest size (per-route
+// ratios: ≈1 means linear). Run: npx tsx --expose-gc bench/scale.ts [--sizes 100,1000,10000]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startAgent, type Verdict } from '../nginx/agent/index.ts';
+import { ConfigWriter } from '../operator/src/apply/writer.ts';
+import { createLogger } from '../operator/src/log.ts';
+import type { KubeObject } from '../operator/src/objects.ts';
+import { buildConfiguration } from '../operator/src/pipeline.ts';
+import { tryRun } from '../test/cluster/exec.ts';
+import { ensureNginx } from '../test/cluster/nginx.ts';
+import { CONTROLLER, gateway, gatewayClass, namespace, storeOf } from '../test/support/objects.ts';
+import { BENCH_NS, mixRoute, mixServices } from './lib/routes.ts';
+import { median } from './lib/wrk.ts';
+
+export interface ScaleRow {
+  routes: number;
+  renderMs: number;
+  configBytes: number;
+  bytesPerRoute: number;
+  heapMiB: number;
+  rssMiB: number;
+  nginxTestMs: number;
+  applyMs: number;
+}
+
+const MiB = 1024 * 1024;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function objects(n: number, changed = -1): KubeObject[] {
+  const o = { gateway: 'gw', endpoint: (s: number) => ({ address: `10.1.${(s >> 8) & 255}.${s & 255}`, port: 8080 }) };
+  return [
+    gatewayClass(), namespace(BENCH_NS),
+    gateway(BENCH_NS, 'gw', [{ port: 18621 }], { addresses: [{ type: 'IPAddress', value: '127.0.0.1' }] }),
+    ...mixServices(n, o),
+    ...Array.from({ length: n }, (_, i) => {
+      const r = mixRoute(i, o);
+      if (i === changed) (r.spec as { hostnames: string[] }).hostnames.push('changed.example.com');
+      return r;
+    }),
+  ];
+}
+
+export async function scaleBench(sizes: number[], log: (m: string) => void = console.error): Promise<ScaleRow[]> {
+  const nginx = await ensureNginx();
+  const rows: ScaleRow[] = [];
+  for (const n of sizes) {
+    const snapshot = storeOf(...objects(n)).snapshot();
+    const opts = { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'] };
+    const times: number[] = [];
+    let result = buildConfiguration(snapshot, opts);
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      result = buildConfiguration(snapshot, opts);
+      times.push(performance.now() - t0);
+    }
+    const unserved = result.graph.routes.filter((r) => r.problem || r.rules.some((x) => x.problem)).length;
+    if (unserved) log(`  warning: ${unserved} of ${n} routes have problems`);
+    gc?.();
+    const mem = process.memoryUsage();
+    const configBytes = Object.values(result.config.files).reduce((s, f) => s + Buffer.byteLength(f), 0);
+
+    const dir = mkdtempSync(join(tmpdir(), 'waygate-bench-scale-'));
+    const agent = await startAgent({ configRoot: join(dir, 'config'), runDir: join(dir, 'nginx'), logger: createLogger({ level: 'error' }), accessLog: false });
+    try {
+      const verdicts: Verdict[] = [];
+      agent.onVerdict((v) => verdicts.push(v));
+      const writer = new ConfigWriter(join(dir, 'config'));
+      const apply = async (config: typeof result.config) => {
+        const version = writer.write(config);
+        for (;;) {
+          const v = verdicts.find((x) => x.version === version);
+          if (v) { if (!v.ok) throw new Error(`nginx refused ${n} routes: ${v.error}`); return v; }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      await apply(result.config);
+      const nginxTest: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const r = await tryRun(nginx.binary, ['-t', '-q', '-p', join(dir, 'nginx'), '-c', join(dir, 'nginx', 'nginx.conf')]);
+        nginxTest.push(performance.now() - t0);
+        if (r.code !== 0) throw new Error(`nginx -t: ${r.stderr}`);
+      }
+      const applies: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const changed = buildConfiguration(storeOf(...objects(n, i)).snapshot(), opts).config;
+        applies.push((await apply(changed)).durationMs);
+      }
+      const row = { routes: n, renderMs: median(times), configBytes, bytesPerRoute: configBytes / n, heapMiB: mem.heapUsed / MiB, rssMiB: mem.rss / MiB, nginxTestMs: median(nginxTest), applyMs: median(applies) };
+      rows.push(row);
+      log(`  ${String(n).padStart(6)} routes: render ${row.renderMs.toFixed(0)} ms, config ${(configBytes / 1024).toFixed(0)} KiB (${row.bytesPerRoute.toFixed(0)} B/route), heap ${row.heapMiB.toFixed(0)} MiB, RSS ${row.rssMiB.toFixed(0)} MiB, nginx -t ${row.nginxTestMs.toFixed(0)} ms, apply (nginx -t + reload + verify) ${row.applyMs.toFixed(0)} ms`);
+    } finally {
+      await agent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const base = rows[0]!;
+  for (const r of rows.slice(1)) log(`  per-route ratio ${r.routes} vs ${base.routes}: render ${((r.renderMs / r.routes) / (base.renderMs / base.routes)).toFixed(2)}, nginx -t ${((r.nginxTestMs / r.routes) / (base.nginxTestMs / base.routes)).toFixed(2)}`);
+  return rows;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { sizes: { type: 'string', default: '100,1000,10000' } } });
+  if (!gc) console.log('(run with --expose-gc for heap figures after a collection)');
+  console.log('render scale: realistic route mix');
+  await scaleBench(values.sizes.split(',').map(Number), console.log);
+  process.exit(0);
+}
