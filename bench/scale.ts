@@ -25,7 +25,11 @@ export interface ScaleRow {
   renderMs: number;
   configBytes: number;
   bytesPerRoute: number;
+  /** Config bytes per route when every route is simple (one hostname, rule and backend). */
+  simpleBytesPerRoute: number;
   heapMiB: number;
+  /** Heap held by the store and the result (heap after minus heap before the objects existed). */
+  heapForRoutesMiB: number;
   rssMiB: number;
   nginxTestMs: number;
   applyMs: number;
@@ -48,10 +52,24 @@ function objects(n: number, changed = -1): KubeObject[] {
   ];
 }
 
+/** Config bytes per route for n simple routes (one hostname, one rule, one backend each). */
+export function simpleRouteBytes(n: number): number {
+  const objs: KubeObject[] = [gatewayClass(), namespace(BENCH_NS), gateway(BENCH_NS, 'gw', [{ port: 18621 }], { addresses: [{ type: 'IPAddress', value: '127.0.0.1' }] })];
+  for (let i = 0; i < n; i++) {
+    objs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `simple-${i}`, namespace: BENCH_NS }, spec: { ports: [{ name: 'http', port: 80 }] } } as KubeObject);
+    objs.push({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `simple-${i}-1`, namespace: BENCH_NS, labels: { 'kubernetes.io/service-name': `simple-${i}` } }, addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: [`10.2.${(i >> 8) & 255}.${i & 255}`], conditions: { ready: true } }] } as unknown as KubeObject);
+    objs.push({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: `simple-${i}`, namespace: BENCH_NS }, spec: { parentRefs: [{ name: 'gw' }], hostnames: [`s${i}.example.com`], rules: [{ backendRefs: [{ name: `simple-${i}`, port: 80 }] }] } } as KubeObject);
+  }
+  const r = buildConfiguration(storeOf(...objs).snapshot(), { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'] });
+  return Object.values(r.config.files).reduce((s, f) => s + Buffer.byteLength(f), 0) / n;
+}
+
 export async function scaleBench(sizes: number[], log: (m: string) => void = console.error): Promise<ScaleRow[]> {
   const nginx = await ensureNginx();
   const rows: ScaleRow[] = [];
   for (const n of sizes) {
+    gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
     const snapshot = storeOf(...objects(n)).snapshot();
     const opts = { controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'] };
     const times: number[] = [];
@@ -94,9 +112,9 @@ export async function scaleBench(sizes: number[], log: (m: string) => void = con
         const changed = buildConfiguration(storeOf(...objects(n, i)).snapshot(), opts).config;
         applies.push((await apply(changed)).durationMs);
       }
-      const row = { routes: n, renderMs: median(times), configBytes, bytesPerRoute: configBytes / n, heapMiB: mem.heapUsed / MiB, rssMiB: mem.rss / MiB, nginxTestMs: median(nginxTest), applyMs: median(applies) };
+      const row = { routes: n, renderMs: median(times), configBytes, bytesPerRoute: configBytes / n, simpleBytesPerRoute: simpleRouteBytes(n), heapMiB: mem.heapUsed / MiB, heapForRoutesMiB: (mem.heapUsed - heapBefore) / MiB, rssMiB: mem.rss / MiB, nginxTestMs: median(nginxTest), applyMs: median(applies) };
       rows.push(row);
-      log(`  ${String(n).padStart(6)} routes: render ${row.renderMs.toFixed(0)} ms, config ${(configBytes / 1024).toFixed(0)} KiB (${row.bytesPerRoute.toFixed(0)} B/route), heap ${row.heapMiB.toFixed(0)} MiB, RSS ${row.rssMiB.toFixed(0)} MiB, nginx -t ${row.nginxTestMs.toFixed(0)} ms, apply (nginx -t + reload + verify) ${row.applyMs.toFixed(0)} ms`);
+      log(`  ${String(n).padStart(6)} routes: render ${row.renderMs.toFixed(0)} ms, config ${(configBytes / 1024).toFixed(0)} KiB (${row.bytesPerRoute.toFixed(0)} B/route; simple routes ${row.simpleBytesPerRoute.toFixed(0)} B/route), heap ${row.heapMiB.toFixed(0)} MiB (${row.heapForRoutesMiB.toFixed(0)} MiB for the routes), RSS ${row.rssMiB.toFixed(0)} MiB, nginx -t ${row.nginxTestMs.toFixed(0)} ms, apply (nginx -t + reload + verify) ${row.applyMs.toFixed(0)} ms`);
     } finally {
       await agent.stop();
       rmSync(dir, { recursive: true, force: true });
