@@ -85,6 +85,17 @@ describe('graph: Gateway spec.tls.frontend (client certificate validation)', () 
     expect(s.gatewayConds).to.not.have.property('InsecureFrontendValidationMode');
   });
 
+  it('TLS listeners fail closed only when a validation covers their port (the CRD requires default, often without one)', () => {
+    const tls = (name: string, port: number) => ({ name, protocol: 'TLS', port, tls: { mode: 'Passthrough' } });
+    const validated = { validation: { caCertificateRefs: [ref('ca')] } };
+    const s = status(gateway('infra', 'gw', [https('https', 443), tls('pass', 8443), tls('covered', 9443)], { tls: { frontend: { default: {}, perPort: [{ port: 443, tls: validated }, { port: 9443, tls: validated }] } } }), cm('infra', 'ca', { 'ca.crt': CA }));
+    expect(s.listener('pass')).to.include({ Accepted: 'True/Accepted', Programmed: 'True/Programmed' });
+    expect(s.listener('covered')).to.include({ Accepted: 'False/UnsupportedValue' });
+    expect(s.message('covered', 'Accepted')).to.contain('spec.tls.frontend.perPort[1]');
+    const d = status(gateway('infra', 'gw', [tls('pass', 8443)], { tls: { frontend: { default: validated } } }), cm('infra', 'ca', { 'ca.crt': CA }));
+    expect(d.listener('pass')).to.include({ Accepted: 'False/UnsupportedValue' });
+  });
+
   it('accepts a cross-namespace CA ConfigMap with a ReferenceGrant', () => {
     const s = status(invalidConformanceGateway(), cm('infra', 'ca', { 'ca.crt': CA }), cm('web', 'web-backend-cm', { 'ca.crt': CA }),
       referenceGrant('web', 'rg', [{ kind: 'Gateway', namespace: 'infra' }], [{ kind: 'ConfigMap' }]));

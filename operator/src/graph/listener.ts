@@ -84,9 +84,12 @@ function unsupportedListenerField(gw: Gateway, l: Listener, i: number): Problem 
   if (l.filters !== undefined) return unsupported(`spec.listeners[${i}].filters`, 'listener request filters');
   const frontend = gw.spec?.tls?.frontend;
   if (frontend && l.protocol === 'TLS') {
+    // As for HTTPS (frontend-tls.ts): perPort over default, and only a validation asks for
+    // client certificates; the CRD requires default even when only another port validates.
     const perPort = (frontend.perPort ?? []).findIndex((p) => p.port === l.port);
-    if (perPort >= 0) return unsupported(`spec.tls.frontend.perPort[${perPort}]`, `client certificate validation (port ${l.port})`);
-    if (frontend.default) return unsupported('spec.tls.frontend.default', 'client certificate validation');
+    const validation = perPort >= 0 ? frontend.perPort![perPort]!.tls?.validation : frontend.default?.validation;
+    if (validation && perPort >= 0) return unsupported(`spec.tls.frontend.perPort[${perPort}]`, `client certificate validation (port ${l.port})`);
+    if (validation) return unsupported('spec.tls.frontend.default', 'client certificate validation');
   }
   return undefined;
 }
