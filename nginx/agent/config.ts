@@ -3,6 +3,7 @@
 // directory; the version's http.conf and stream.conf are included by absolute path.
 import { join } from 'node:path';
 import { trafficLogDirectives, type TrafficLogTarget } from './access-log.ts';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from './drain.ts';
 
 export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 /** The status server's path answering the version of the main config the workers run. */
@@ -22,6 +23,8 @@ export interface MainConfigInput {
   tempDir?: string;
   /** Send the per-route traffic log to the agent (access-log.ts); default: none. */
   trafficLog?: TrafficLogTarget;
+  /** worker_shutdown_timeout: how long old workers keep open connections after a reload (drain.ts). */
+  drainTimeoutMs?: number;
 }
 
 export const runPaths = (runDir: string) => ({
@@ -61,8 +64,8 @@ pid ${q(paths.pid)};
 error_log ${q(paths.errorLog)} notice;
 error_log stderr warn;
 worker_processes ${input.workerProcesses ?? 'auto'};
-# Old workers keep long-lived connections after a reload at most this long.
-worker_shutdown_timeout 240s;
+# Old workers keep open connections (WebSockets...) after a reload at most this long.
+worker_shutdown_timeout ${Math.max(1, Math.round(input.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS))}ms;
 # Tenants' regexes run for every request of a shared location: compiled to machine code.
 pcre_jit on;
 

@@ -2,13 +2,16 @@
 //   main.ts --config-root DIR --run-dir DIR [--nginx PATH] [--worker-processes N|auto]
 //           [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL]
 //           [--health-port PORT]   /healthz, /readyz, /metrics incl. per-route traffic (observability.ts)
+//           [--drain-timeout 5m]   after a reload, old workers keep open connections (WebSockets) this long
+//           [--max-draining-workers 16]   beyond this many draining workers the oldest are ended (drain.ts)
 import { parseArgs } from 'node:util';
 import winston from 'winston';
 import { startAgent, type Agent } from './agent.ts';
+import { parseDrainTimeout } from './drain.ts';
 import { startObservedAgent } from './observability.ts';
 import { redactLine } from './redact.ts';
 
-const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--run-dir-volume DIR] [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT]';
+const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--run-dir-volume DIR] [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT] [--drain-timeout DURATION] [--max-draining-workers N]';
 
 function options() {
   const { values } = parseArgs({
@@ -22,6 +25,8 @@ function options() {
       'access-log': { type: 'string' },
       'verify-timeout': { type: 'string' },
       'health-port': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'max-draining-workers': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -49,6 +54,18 @@ function options() {
     console.error(`--health-port: a port number, not ${hp}`);
     process.exit(2);
   }
+  const dt = values['drain-timeout'];
+  const drainTimeoutMs = dt === undefined ? undefined : parseDrainTimeout(dt);
+  if (dt !== undefined && drainTimeoutMs === undefined) {
+    console.error(`--drain-timeout: a duration from 1s to 24h such as 300s, 5m or 1h, not ${dt}`);
+    process.exit(2);
+  }
+  const mdw = values['max-draining-workers'];
+  const maxDrainingWorkers = mdw === undefined ? undefined : Number(mdw);
+  if (maxDrainingWorkers !== undefined && !(Number.isInteger(maxDrainingWorkers) && maxDrainingWorkers > 0)) {
+    console.error(`--max-draining-workers: a positive integer, not ${mdw}`);
+    process.exit(2);
+  }
   return {
     configRoot,
     runDir,
@@ -59,6 +76,8 @@ function options() {
     verifyTimeoutMs: values['verify-timeout'] ? Number(values['verify-timeout']) : undefined,
     logLevel: values['log-level'],
     healthPort,
+    drainTimeoutMs,
+    maxDrainingWorkers,
   };
 }
 

@@ -8,6 +8,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TrafficRecord } from './access-log.ts';
 import type { Verdict } from './verdict.ts';
+import type { WorkerStats } from './drain.ts';
 
 /** Request time buckets, seconds (upper bounds; +Inf is implied). */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -147,7 +148,7 @@ export interface AgentMetrics {
   verdict(v: Verdict): void;
 }
 
-export function createAgentMetrics(opts: { served: () => string | undefined; traffic?: TrafficOptions; defaultMetrics?: boolean; lines?: () => { ok: number; foreign: number; malformed: number } }): AgentMetrics {
+export function createAgentMetrics(opts: { served: () => string | undefined; traffic?: TrafficOptions; defaultMetrics?: boolean; lines?: () => { ok: number; foreign: number; malformed: number }; workers?: () => (WorkerStats & { ended: number }) | undefined }): AgentMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -181,6 +182,7 @@ export function createAgentMetrics(opts: { served: () => string | undefined; tra
       },
     });
   }
+  if (opts.workers) registerWorkerMetrics(registers, opts.workers);
   const traffic = new TrafficMetrics(opts.traffic);
   for (const m of traffic.metrics()) registry.registerMetric(m as Parameters<Registry['registerMetric']>[0]);
   return {
@@ -196,4 +198,39 @@ export function createAgentMetrics(opts: { served: () => string | undefined; tra
       }
     },
   };
+}
+
+/** nginx's workers by state (draining: old generations after reloads, drain.ts), read at scrape time. */
+function registerWorkerMetrics(registers: Registry[], workers: () => (WorkerStats & { ended: number }) | undefined): void {
+  new Gauge({
+    name: 'waygate_nginx_workers',
+    help: 'nginx worker processes: serving the current configuration, or draining (an older one, kept for its open connections until they close or the drain period ends).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const w = workers();
+      this.set({ state: 'serving' }, w?.serving ?? 0);
+      this.set({ state: 'draining' }, w?.draining ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'waygate_nginx_worker_memory_bytes',
+    help: 'Memory of nginx worker processes by state (proportional set size: shared pages split among the processes sharing them).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const w = workers();
+      this.set({ state: 'serving' }, w?.servingMemory ?? 0);
+      this.set({ state: 'draining' }, w?.drainingMemory ?? 0);
+    },
+  });
+  new Counter({
+    name: 'waygate_nginx_draining_workers_ended_total',
+    help: 'Draining workers ended before the drain period because more than --max-draining-workers were draining (their connections closed).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(workers()?.ended ?? 0);
+    },
+  });
 }

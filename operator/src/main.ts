@@ -8,6 +8,7 @@ import { defaultControllerName, supportedFeatures } from './features.ts';
 import { createLogger } from './log.ts';
 import { renderCommand } from './modes/render.ts';
 import { startStandalone } from './modes/standalone.ts';
+import { parseDrainTimeout } from '../../nginx/agent/drain.ts';
 import { leaderElectionFlags, leaderElectionFromFlags, leaderElectionUsage } from './leader/flags.ts';
 
 const usage = `usage:
@@ -15,6 +16,7 @@ const usage = `usage:
     [--gateway-addresses service|loopback] [--gateway-pod-selector SELECTOR] [--health-port PORT]
     ${leaderElectionUsage}
   waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
+    [--drain-timeout 5m] [--max-draining-workers 16]
   waygate render [--status] PATH...`;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
       ...leaderElectionFlags,
       // /healthz, /readyz, /metrics (operator); no server without it.
       'health-port': { type: 'string' },
+      // After a reload, old nginx workers keep open connections (WebSockets) this long (standalone).
+      'drain-timeout': { type: 'string' },
+      'max-draining-workers': { type: 'string' },
     },
   });
   const controllerName = values['controller-name']!;
@@ -54,6 +59,12 @@ async function main(argv: string[]): Promise<number> {
     case 'standalone': {
       const [dir] = positionals;
       if (positionals.length !== 1 || dir === undefined) { console.error(usage); return 2; }
+      const dt = values['drain-timeout'];
+      const drainTimeoutMs = dt === undefined ? undefined : parseDrainTimeout(dt);
+      if (dt !== undefined && drainTimeoutMs === undefined) { console.error(`--drain-timeout: a duration from 1s to 24h such as 300s, 5m or 1h, not ${JSON.stringify(dt)}`); return 2; }
+      const mdw = values['max-draining-workers'];
+      const maxDrainingWorkers = mdw === undefined ? undefined : Number(mdw);
+      if (maxDrainingWorkers !== undefined && !(Number.isInteger(maxDrainingWorkers) && maxDrainingWorkers > 0)) { console.error(`--max-draining-workers: a positive integer, not ${JSON.stringify(mdw)}`); return 2; }
       const logger = createLogger();
       const signal = waitForSignal(); // from the start: a signal while starting stops nginx once it runs
       const s = await startStandalone({
@@ -63,6 +74,8 @@ async function main(argv: string[]): Promise<number> {
         supportedFeatures,
         logger,
         nginxBinary: values.nginx,
+        drainTimeoutMs,
+        maxDrainingWorkers,
       });
       await signal;
       logger.info('stopping');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startEcho, type EchoServer } from '../../examples/echo.ts';
 import { defaultControllerName, supportedFeatures } from '../../operator/src/features.ts';
 import type { Logger } from '../../operator/src/log.ts';
-import { startStandalone, type Standalone } from '../../operator/src/modes/standalone.ts';
+import { startStandalone, type Standalone, type StandaloneOptions } from '../../operator/src/modes/standalone.ts';
 import { toYaml } from './standalone-yaml.ts';
 
 export interface TempStandalone {
@@ -19,7 +19,7 @@ export interface TempStandalone {
   /** An echo server answering as `name`, closed by stop(). */
   echo(name: string): Promise<EchoServer>;
   /** Starts standalone mode on dir and runDir with the default controller and features. */
-  start(logger: Logger, options?: { nginxBinary?: string }): Promise<Standalone>;
+  start(logger: Logger, options?: Pick<StandaloneOptions, 'nginxBinary' | 'drainTimeoutMs' | 'maxDrainingWorkers'>): Promise<Standalone>;
   /** Stops the instance and the echo servers, removes both directories. */
   stop(): Promise<void>;
 }

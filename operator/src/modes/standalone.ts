@@ -25,6 +25,10 @@ export interface StandaloneOptions {
   supportedFeatures: readonly string[];
   logger: Logger;
   nginxBinary?: string;
+  /** After a reload, old nginx workers keep open connections this long (agent default 5 min). */
+  drainTimeoutMs?: number;
+  /** Cap on draining nginx workers (agent default 16). */
+  maxDrainingWorkers?: number;
 }
 
 export interface Standalone {
@@ -107,7 +111,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
       }
     };
 
-    agent = await startAgent({ configRoot, runDir: join(runDir, 'nginx'), nginxBinary: opts.nginxBinary, logger: opts.logger });
+    agent = await startAgent({ configRoot, runDir: join(runDir, 'nginx'), nginxBinary: opts.nginxBinary, logger: opts.logger, drainTimeoutMs: opts.drainTimeoutMs, maxDrainingWorkers: opts.maxDrainingWorkers });
     controller = new Controller({
       store,
       controllerName: opts.controllerName,
