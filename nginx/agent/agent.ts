@@ -24,7 +24,7 @@ import {
 } from './nginx.ts';
 import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { answerProbes } from './probes.ts';
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
+import { TlsOrigins } from './tls-origin.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
 import { compareVersions, listComplete, objectAt, prune, readMeta, versionDir, versionsDir, type VersionMeta } from './versions.ts';
@@ -60,10 +60,8 @@ export interface AgentOptions {
   tempDir?: string;
   /** Send nginx's per-route traffic log to this receiver (access-log.ts). */
   trafficLog?: TrafficLogTarget;
-  /** How long old workers keep open connections after a reload (worker_shutdown_timeout; default 5 min). */
-  drainTimeoutMs?: number;
-  /** At most this many draining workers; beyond, the oldest are ended (drain.ts; default 16). */
-  maxDrainingWorkers?: number;
+  /** How long the TLS hop's retired sockets wait for the old workers at most (default 240 s, worker_shutdown_timeout). */
+  tlsOriginDrainMs?: number;
 }
 
 export interface Agent {
@@ -76,8 +74,6 @@ export interface Agent {
    */
   readonly socketDir: string;
   onVerdict(cb: (v: Verdict) => void): () => void;
-  /** nginx's workers now: serving and draining (old generations), their memory; draining workers ended at the cap so far. */
-  workers(): WorkerStats & { ended: number };
   /** Resolves when the agent has processed every complete version present now. */
   settled(): Promise<void>;
   /** Stops nginx gracefully (SIGQUIT, then SIGKILL after 5 s) and closes the watcher. */
@@ -102,6 +98,8 @@ interface Judged {
   file?: string;
   line?: number;
   object?: string;
+  /** Problems of the version's TLS hop manifest (its other entries and the config are served). */
+  warnings?: string[];
 }
 
 class NginxAgent implements Agent {
@@ -134,7 +132,8 @@ class NginxAgent implements Agent {
   private tempDir: string | undefined;
   private stopProbes: (() => Promise<void>) | undefined;
   private ownTempDir = false;
-  private drainEnded = 0;
+  /** The TLS hop's listeners (tls-origin.ts), opened per version before nginx loads it. */
+  private origins: TlsOrigins | undefined;
   /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
   private readonly onProcessExit = () => {
     this.master.killOnExit();
@@ -165,20 +164,6 @@ class NginxAgent implements Agent {
     return this.liveVersion;
   }
 
-  workers(): WorkerStats & { ended: number } {
-    return { ...workerStats(this.master.pid), ended: this.drainEnded };
-  }
-
-  /** Ends the oldest draining workers beyond the cap, so reloads cannot pile up old generations. */
-  private limitDraining(): void {
-    const pid = this.master.pid;
-    if (!pid) return;
-    const ended = enforceDrainLimit(pid, this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS);
-    if (!ended.length) return;
-    this.drainEnded += ended.length;
-    this.log.warn(`ended draining nginx workers ${ended.join(', ')}: more than ${this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS} draining (their open connections close)`, { component: 'agent' });
-  }
-
   onVerdict(cb: (v: Verdict) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
@@ -199,6 +184,7 @@ class NginxAgent implements Agent {
     await this.stopProbes?.();
     while (this.loop) await this.loop; // let a test/reload in progress finish
     await this.master.stop(5000);
+    await this.origins?.close();
     process.removeListener('exit', this.onProcessExit);
     if (this.ownTempDir && this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
   }
@@ -215,6 +201,7 @@ class NginxAgent implements Agent {
       this.ownTempDir = true;
       chmodSync(this.tempDir, 0o711); // workers (nobody) enter it; nginx makes its *_temp dirs 0700 for them
     }
+    this.origins = new TlsOrigins({ socketDir: this.socketDir, logger: this.log, drainMs: this.opts.tlsOriginDrainMs });
     process.on('exit', this.onProcessExit);
     await this.stopLeftoverMaster();
     rmSync(this.paths.socket, { force: true }); // nginx cannot bind a unix socket whose file exists
@@ -300,8 +287,13 @@ class NginxAgent implements Agent {
         return { ok: false, judged: { ok: false, reloaded: false, error: (err as Error).message } };
       }
     }
+    // The TLS hop's sockets exist before nginx may connect to them.
+    const warnings = await this.origins!.prepare(version === undefined ? undefined : versionDir(this.configRoot, version));
     const tested = await this.test(version, meta);
-    if (!tested.ok) return { ok: false, judged: tested, meta };
+    if (!tested.ok) {
+      this.origins!.abort();
+      return { ok: false, judged: tested, meta };
+    }
     renameSync(this.paths.candidate, this.paths.conf);
     rmSync(this.paths.socket, { force: true }); // a master that failed to start may leave it behind
     const offset = errorLogSize(this.runDir);
@@ -312,15 +304,17 @@ class NginxAgent implements Agent {
     });
     if (!r.ok) {
       await this.master.stop(2000);
+      this.origins!.abort();
       const error = `nginx did not start: ${r.reason}`;
       this.log.warn(`version ${version ?? '(empty)'}: ${error}`, { component: 'agent' });
       return { ok: false, judged: { ok: false, reloaded: false, error }, meta };
     }
     this.protectSocket();
+    this.origins!.commit([]);
     this.setLive(version, meta?.hash, version);
     this.restartDelay = 0;
     this.log.info(`nginx serves version ${version ?? '(empty)'}`, { component: 'agent' });
-    return { ok: true, judged: { ok: true, reloaded: true }, meta };
+    return { ok: true, judged: { ok: true, reloaded: true, ...(warnings.length ? { warnings } : {}) }, meta };
   }
 
   // --- the loop ----------------------------------------------------------------------------
@@ -406,8 +400,13 @@ class NginxAgent implements Agent {
       this.setLive(version, meta.hash, this.serving); // same files: nothing to reload
       return { ok: true, reloaded: false };
     }
+    // The TLS hop's sockets of this version exist before nginx may connect to them.
+    const warnings = await this.origins!.prepare(versionDir(this.configRoot, version));
     const tested = await this.test(version, meta);
-    if (!tested.ok) return tested;
+    if (!tested.ok) {
+      this.origins!.abort();
+      return tested;
+    }
 
     capErrorLog(this.runDir);
     const offset = errorLogSize(this.runDir);
@@ -423,16 +422,18 @@ class NginxAgent implements Agent {
     if (r.ok || (await probeVersion(this.paths.socket)) === version) {
       // New workers serve it; until the old ones get their QUIT they still accept connections too.
       await this.oldWorkersStopped(oldWorkers, deadline);
-      this.limitDraining();
       this.protectSocket();
+      // Sockets only the previous version used close once its workers are gone (requests in flight there).
+      this.origins!.commit(oldWorkers);
       this.setLive(version, meta.hash, version);
-      return { ok: true, reloaded: true };
+      return { ok: true, reloaded: true, ...(warnings.length ? { warnings } : {}) };
     }
     // Not confirmed: the master keeps its old workers. Put the old config back on disk so a
     // restart or a manual reload does not pick up the rejected one.
     const tmp = `${this.paths.conf}.restore`;
     writeFileSync(tmp, previous);
     renameSync(tmp, this.paths.conf);
+    this.origins!.abort();
     const reason = r.reason.startsWith('timed out') ? `${r.reason}\n${errorLogTail(this.runDir, offset)}`.trim() : r.reason;
     this.log.warn(`version ${version}: reload not confirmed: ${reason}`, { component: 'agent' });
     return { ok: false, reloaded: false, error: `reload not confirmed: ${reason}` };
@@ -467,7 +468,6 @@ class NginxAgent implements Agent {
         streamModule: this.opts.streamModule,
         tempDir: this.tempDir,
         trafficLog: this.opts.trafficLog,
-        drainTimeoutMs: this.opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
       }),
     );
     const r = await testConfig(this.binary, this.runDir, this.paths.candidate);
@@ -529,6 +529,7 @@ class NginxAgent implements Agent {
       ...(p.file !== undefined ? { file: p.file } : {}),
       ...(p.line !== undefined ? { line: p.line } : {}),
       ...(p.object !== undefined ? { object: p.object } : {}),
+      ...(p.warnings?.length ? { warnings: p.warnings } : {}),
       reloaded: p.reloaded,
       at: new Date().toISOString(),
       durationMs: p.durationMs,

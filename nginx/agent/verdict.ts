@@ -13,6 +13,8 @@ export interface Verdict {
   line?: number;
   /** The object (from meta.json sources) whose rendered lines contain file:line. */
   object?: string;
+  /** What of the version could not be set up though the version is served (the TLS hop's unusable manifest entries). */
+  warnings?: string[];
   /** Whether nginx loaded this version (start or SIGHUP); false when adopted unchanged or rejected. */
   reloaded: boolean;
   /** ISO time of the verdict. */

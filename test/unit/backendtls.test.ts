@@ -99,16 +99,24 @@ describe('graph: BackendTLSPolicy', () => {
     expect(backendsOf(r.graph)[0]).to.deep.equal(['UnsupportedProtocol']);
   });
 
-  it('SANs: only Hostname entries equal to validation.hostname are honoured; anything else is Accepted=False/Invalid naming the entry', () => {
-    const ok = build(...base(), withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), { ...caRefs('ca'), subjectAltNames: [{ type: 'Hostname', hostname: 'SVC.app.svc' }] }));
-    expect(ok.policy('tls').Accepted).to.equal('True/Accepted');
-    for (const [sans, index] of [
-      [[{ type: 'URI', uri: 'spiffe://x/y' }], 0],
-      [[{ type: 'Hostname', hostname: 'svc.app.svc' }, { type: 'Hostname', hostname: 'other.app.svc' }], 1],
-      [[{ type: 'Hostname', hostname: 'svc.app.svc' }, { type: 'URI', uri: 'spiffe://x/y' }], 1],
+  it('SANs: Hostname (wildcards too) and URI entries are accepted and carried to the backend; an entry that is not valid is Accepted=False/Invalid naming it', () => {
+    const sans = [{ type: 'Hostname', hostname: 'other.app.svc' }, { type: 'Hostname', hostname: '*.app.svc' }, { type: 'URI', uri: 'spiffe://cluster.local/ns/app/sa/svc' }];
+    const ok = build(...base(), withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), { ...caRefs('ca'), subjectAltNames: sans }));
+    expect(ok.policy('tls')).to.deep.equal({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    const tls = ok.graph.routes[0]!.rules[0]!.backends[0]!.tls!;
+    expect(tls.serverName).to.equal('svc.app.svc');
+    expect(tls.subjectAltNames).to.deep.equal(sans);
+    // Without subjectAltNames nothing is carried (nginx verifies the hostname).
+    expect(build(...base(), withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), caRefs('ca'))).graph.routes[0]!.rules[0]!.backends[0]!.tls!.subjectAltNames).to.equal(undefined);
+    for (const [bad, index] of [
+      [[{ type: 'URI', uri: 'no-scheme' }], 0],
+      [[{ type: 'Hostname', hostname: 'svc.app.svc' }, { type: 'URI', uri: 'spiffe://x/has space' }], 1],
+      [[{ type: 'URI', uri: 'spiffe://x/\u00e9' }], 0],
+      [[{ type: 'Hostname', hostname: 'Bad_Name' }], 0],
+      [[{ type: 'IPAddress', hostname: '10.0.0.1' }], 0],
     ] as const) {
-      const r = build(...base(), withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), { ...caRefs('ca'), subjectAltNames: sans }));
-      expect(r.policy('tls').Accepted).to.equal('False/Invalid');
+      const r = build(...base(), withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), { ...caRefs('ca'), subjectAltNames: bad }));
+      expect(r.policy('tls').Accepted, JSON.stringify(bad)).to.equal('False/Invalid');
       expect(r.find('BackendTLSPolicy', 'app', 'tls')!.ancestors![0]!.conditions[0]!.message).to.contain(`spec.validation.subjectAltNames[${index}]`);
       expect(backendsOf(r.graph)[0]).to.deep.equal(['UnsupportedProtocol']);
     }
@@ -201,5 +209,85 @@ describe('model: proxy_ssl_* for backends a BackendTLSPolicy protects', () => {
     expect(model.problems.map((p) => p.field)).to.deep.equal(['spec.rules[0].backendRefs']);
     expect(model.problems[0]!.message).to.contain('different TLS settings');
     expect(model.upstreams).to.deep.equal([]);
+  });
+});
+
+describe('model: the agent\'s TLS hop for policies with subjectAltNames', () => {
+  const client = issue(makeCA('hop client CA'), 'gw', {}, { client: true });
+  const sans = [{ type: 'URI', uri: 'spiffe://cluster.local/ns/app/sa/svc' }, { type: 'Hostname', hostname: 'svc.app.svc' }];
+  const sanPolicy = (name = 'tls', validation: object = { ...caRefs('ca'), subjectAltNames: sans }) => withValidation(backendTLSPolicy('app', name, [{ name: 'svc' }]), validation);
+  const opts = { certDir: '/cfg/certs', socketDir: '/run/wg' };
+  const gwWithClient = (name: string) => gateway('app', name, [{}], { tls: { backend: { clientCertificateRef: { name: 'client' } } } });
+  /** svc:80 with two endpoints; rules 0 and 1 both to svc:80, rule 2 to the plain Service. */
+  const objects = (...extra: KubeObject[]) => [gwWithClient('gw'), service('app', 'svc', 80, ['10.0.0.1:8443', '10.0.0.2:8443']), service('app', 'plain'), configMap('ca', { 'ca.crt': ca.cert }), tlsSecret('app', 'client', client),
+    httpRoute('app', 'r', { rules: [
+      { backendRefs: [{ name: 'svc', port: 80 }] },
+      { matches: [{ path: { type: 'PathPrefix', value: '/again' } }], backendRefs: [{ name: 'svc', port: 80 }] },
+      { matches: [{ path: { type: 'PathPrefix', value: '/plain' } }], backendRefs: [{ name: 'plain', port: 80 }] },
+    ] }), ...extra];
+
+  it('one unix socket per endpoint as the upstream servers, plain HTTP to them, no proxy_ssl_*; the manifest carries the settings and file paths', () => {
+    const { graph } = build(...objects(sanPolicy()));
+    const model = buildHttpModel(graph, opts);
+    const config = renderConfig(model);
+    const http = config.files['http.conf']!;
+    expect(http).to.not.contain('proxy_ssl');
+    expect(http).to.match(/upstream wg_u_r0_0_c0 \{\n    server "unix:\/run\/wg\/wg-o-[0-9a-f]{16}\.sock" weight=50;\n    server "unix:\/run\/wg\/wg-o-[0-9a-f]{16}\.sock" weight=50;/);
+    expect(http).to.contain('proxy_pass http://wg_u_r0_0_c0$request_uri;');
+    const manifest = JSON.parse(config.files['tls-origin.json']!);
+    const caFile = model.certificates.find((c) => c.pem.includes(ca.cert.trim().split('\n')[1]!))!;
+    const clientFile = model.certificates.find((c) => c.pem.includes(client.key.trim().split('\n')[1]!))!;
+    expect(manifest.version).to.equal(1);
+    // Two endpoints, each once: the second rule to the same Service shares the sockets.
+    expect(manifest.origins.map((o: any) => o.address)).to.have.members(['10.0.0.1:8443', '10.0.0.2:8443']);
+    for (const o of manifest.origins) {
+      expect(o).to.deep.include({ serverName: 'svc.app.svc', ca: { file: `/cfg/certs/${caFile.name}` }, subjectAltNames: sans, clientCertificate: `/cfg/certs/${clientFile.name}`, alpn: ['http/1.1'], source: 'BackendTLSPolicy/app/tls' });
+      expect(http).to.contain(`server "unix:${o.socket}"`);
+    }
+    expect(config.files['tls-origin.json']).to.not.contain('BEGIN');
+    expect(config.certificates.map((c) => c.name)).to.include.members([caFile.name, clientFile.name]);
+    // Deterministic, and no manifest without a hop.
+    expect(renderConfig(buildHttpModel(build(...objects(sanPolicy())).graph, opts)).files['tls-origin.json']).to.equal(config.files['tls-origin.json']);
+    expect(renderConfig(buildHttpModel(build(...objects(withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), caRefs('ca')))).graph, opts)).files).to.not.have.property('tls-origin.json');
+  });
+
+  it('socket names stand for the settings: another SAN list, CA, client certificate or endpoint is another socket; the same settings keep the name', () => {
+    const sockets = (...extra: KubeObject[]) => JSON.parse(renderConfig(buildHttpModel(build(...objects(...extra)).graph, opts)).files['tls-origin.json']!).origins.map((o: any) => o.socket).sort();
+    const first = sockets(sanPolicy());
+    expect(sockets(sanPolicy())).to.deep.equal(first);
+    expect(sockets(sanPolicy('tls', { ...caRefs('ca'), subjectAltNames: [sans[0]] }))).to.not.have.members(first);
+    expect(sockets(sanPolicy('tls', { hostname: 'svc.app.svc', wellKnownCACertificates: 'System', subjectAltNames: sans }))).to.not.have.members(first);
+    const noClient = JSON.parse(renderConfig(buildHttpModel(build(gateway('app', 'gw'), ...objects(sanPolicy()).slice(1)).graph, opts)).files['tls-origin.json']!);
+    expect(noClient.origins.map((o: any) => o.socket)).to.not.have.members(first);
+    expect(noClient.origins[0]).to.not.have.property('clientCertificate');
+    expect(first.every((s: string) => /^\/run\/wg\/wg-o-[0-9a-f]{16}\.sock$/.test(s))).to.equal(true);
+  });
+
+  it('System trust: the manifest says System (the agent loads the system store)', () => {
+    const manifest = JSON.parse(renderConfig(buildHttpModel(build(...objects(sanPolicy('tls', { hostname: 'svc.app.svc', wellKnownCACertificates: 'System', subjectAltNames: sans }))).graph, opts)).files['tls-origin.json']!);
+    expect(manifest.origins[0].ca).to.equal('System');
+  });
+
+  it('stream: a TCPRoute backend with SANs goes through the hop (no ALPN, no proxy_ssl); a passthrough TLSRoute to it is still refused', () => {
+    const streamConf = (...objs: (KubeObject | KubeObject[])[]) => {
+      const { config, graph } = buildConfiguration(storeOf(gatewayClass(), ...objs).snapshot(), { ...graphOptions, build: opts });
+      const all = desiredStatuses(graph, graphOptions, { ok: true, reason: 'Programmed', message: '' });
+      return { config, find: (kind: string, name: string) => all.find((d) => d.kind === kind && d.name === name) };
+    };
+    const policy = withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), { hostname: 'svc.app.svc', wellKnownCACertificates: 'System', subjectAltNames: sans });
+    let r = streamConf(gateway('app', 'gw', [{ name: 'tcp', protocol: 'TCP', port: 9000 }]), service('app', 'svc'), policy, otherRoute('TCPRoute', 'app', 't'));
+    expect(conds(r.find('TCPRoute', 't')?.parents?.[0]?.conditions)).to.include({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    const stream = r.config.files['stream.conf']!;
+    expect(stream).to.not.contain('proxy_ssl');
+    expect(stream).to.match(/server "unix:\/run\/wg\/wg-o-[0-9a-f]{16}\.sock"/);
+    const manifest = JSON.parse(r.config.files['tls-origin.json']!);
+    expect(manifest.origins).to.have.length(1);
+    expect(manifest.origins[0]).to.deep.include({ address: '10.0.0.1:8080', alpn: [], serverName: 'svc.app.svc', ca: 'System' });
+
+    const passthrough = gateway('app', 'gw', [{ name: 'tls', protocol: 'TLS', port: 9443, tls: { mode: 'Passthrough' } }]);
+    r = streamConf(passthrough, service('app', 'svc'), policy, otherRoute('TLSRoute', 'app', 'p', { hostnames: ['p.example.com'] }));
+    const accepted = (r.find('TLSRoute', 'p')?.parents?.[0]?.conditions ?? []).find((c: any) => c.type === 'Accepted');
+    expect(accepted?.message).to.include('passthrough listener cannot originate TLS');
+    expect(r.config.files).to.not.have.property('tls-origin.json');
   });
 });

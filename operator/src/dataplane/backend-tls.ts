@@ -2,6 +2,7 @@
 // target location, as quoted tokens. The policy's hostname is both the SNI and the name the
 // certificate is verified against (nginx's proxy_ssl_name serves both); trust anchors are
 // the policy's CA bundle (a file beside the listener certificates) or the system store.
+// A policy with subjectAltNames goes through the agent's TLS hop instead (tls-origin.ts).
 import type { BackendTLS } from '../graph/backendtlspolicy.ts';
 import { SYSTEM_CA_FILE } from '../graph/backendtlspolicy.ts';
 import type { Certificate } from '../graph/certificates.ts';
@@ -14,7 +15,7 @@ export const VERIFY_DEPTH = 4;
 
 /** Same settings, same upstream: what must not be shared between backends of one rule. */
 export function tlsSignature(tls: BackendTLS | undefined): string {
-  return tls ? JSON.stringify([tls.serverName, tls.trust === 'System' ? 'System' : tls.trust.id]) : '';
+  return tls ? JSON.stringify([tls.serverName, tls.trust === 'System' ? 'System' : tls.trust.id, tls.subjectAltNames ?? []]) : '';
 }
 
 export function proxySsl(b: ModelBuilder, tls: BackendTLS, certDir: string, clientCertificate: Certificate | undefined): ProxySsl {

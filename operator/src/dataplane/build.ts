@@ -49,7 +49,7 @@ export function listenerForHost(listeners: readonly ListenerNode[], host: string
 }
 
 export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOptions): HttpModel {
-  const b = new ModelBuilder(graph.routes);
+  const b = new ModelBuilder(graph.routes, { certDir: opts.certDir, socketDir: opts.socketDir ?? DEFAULT_SOCKET_DIR });
   // Behind Services nginx listens on internal ports: redirects must name the listener's port.
   const internal = graph.gateways.flatMap((gw) => [...(gw.listenPorts ?? [])]).sort((x, y) => x[1] - y[1]);
   if (internal.length) {

@@ -7,6 +7,7 @@ import type { Certificate } from '../graph/certificates.ts';
 import type { BackendTLS } from '../graph/backendtlspolicy.ts';
 import type { HTTPRouteNode, RuleNode } from '../graph/types.ts';
 import { tlsSignature } from './backend-tls.ts';
+import { HTTP_ALPN, needsHop, originEntry } from './tls-origin.ts';
 import type { HttpModel, MatchMap, Split, Upstream } from './model.ts';
 import { identifier, quote } from './quote.ts';
 
@@ -16,7 +17,7 @@ export interface RuleTarget {
   split?: Split;
   status?: number;
   source: string;
-  /** The backends are reached over TLS (BackendTLSPolicy). */
+  /** nginx itself reaches the backends over TLS (BackendTLSPolicy, proxy_ssl_*); unset when the agent's TLS hop does (tls-origin.ts). */
   tls?: BackendTLS;
   /** Set when the rule cannot be expressed (backends needing different TLS settings). */
   problem?: string;
@@ -46,10 +47,11 @@ export function nginxEndpoint(address: string): string | undefined {
 }
 
 export class ModelBuilder {
-  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [] };
+  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [], tlsOrigins: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
   private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();
+  private readonly originSockets = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
   private readonly flags = new Map<string, string>();
   private readonly routeIds = new Map<HTTPRouteNode, number>();
@@ -60,8 +62,12 @@ export class ModelBuilder {
   /** The port a client connected to, as the Gateway's listener sees it (redirects keep it). */
   listenerPort = '$server_port';
 
-  constructor(routes: readonly HTTPRouteNode[]) {
+  /** Where certificate files and the TLS hop's sockets live, as nginx and the agent see them. */
+  readonly files: { certDir: string; socketDir: string };
+
+  constructor(routes: readonly HTTPRouteNode[], files: { certDir: string; socketDir: string }) {
     routes.forEach((r, i) => this.routeIds.set(r, i));
+    this.files = files;
   }
 
   /** Records a rule the model cannot express; the caller leaves the rule out. */
@@ -93,7 +99,9 @@ export class ModelBuilder {
     }
     let t = this.ruleTargets.get(id);
     if (t) return t;
-    t = { id, source: route.key, tls };
+    // SANs nginx cannot verify: the agent's TLS hop originates TLS, nginx speaks plain HTTP to its sockets.
+    const hop = needsHop(tls);
+    t = { id, source: route.key, tls: hop ? undefined : tls };
     // One location speaks one way to its upstream: backends of a rule must agree on TLS.
     if (new Set(valid.map((b) => tlsSignature(b.tls))).size > 1) {
       t.problem = `spec.rules[${rule.index}].backendRefs: the backends need different TLS settings (BackendTLSPolicy: ${valid.map((b) => `${b.name} ${b.tls ? b.tls.policy : 'none'}`).join(', ')}); one rule cannot mix them yet`;
@@ -104,7 +112,8 @@ export class ModelBuilder {
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
     else {
-      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+      const via = (address: string) => (hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address);
+      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(via(address)), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
       if (!servers.length) t.status = 503; // Services without ready endpoints
       else {
         t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
@@ -118,6 +127,16 @@ export class ModelBuilder {
     }
     this.ruleTargets.set(id, t);
     return t;
+  }
+
+  /** The hop socket for one endpoint; its manifest entry is recorded once. */
+  private tlsOrigin(address: string, tls: BackendTLS, client: Certificate | undefined): string {
+    const entry = originEntry(address, tls, client, HTTP_ALPN, { ...this.files, register: (c) => this.certificateFile(c, this.files.certDir) });
+    if (!this.originSockets.has(entry.socket)) {
+      this.originSockets.add(entry.socket);
+      this.model.tlsOrigins.push(entry);
+    }
+    return entry.socket;
   }
 
   /** The file path nginx reads a certificate from; the bundle is written once per content. */

@@ -1,6 +1,7 @@
 // The nginx-shaped model the templates print. Every string in it is either a quoted
 // token from quote.ts or an identifier we generated; templates add nothing user-made.
 import type { HashSizes } from './hashes.ts';
+import type { TlsOriginEntry } from './tls-origin.ts';
 
 export interface Upstream {
   name: string;
@@ -106,6 +107,8 @@ export interface HttpModel {
   maps: MatchMap[];
   splits: Split[];
   servers: Server[];
+  /** The agent's TLS hop: one socket per endpoint of backends whose policy lists subjectAltNames (tls-origin.json). */
+  tlsOrigins: TlsOriginEntry[];
 }
 
 /** A rule the model could not express: reported on its route (spec.rules[rule]). */

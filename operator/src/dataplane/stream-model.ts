@@ -1,6 +1,7 @@
 // The nginx stream block as data. As in model.ts, every string is a quoted token from
 // quote.ts or an identifier we generated.
 import type { CertificateFile, ProxySsl } from './model.ts';
+import type { TlsOriginEntry } from './tls-origin.ts';
 
 export interface StreamUpstream {
   name: string;
@@ -63,4 +64,6 @@ export interface StreamModel {
   problems: StreamProblem[];
   /** map_hash_* sizes for the hostnames we accept. */
   mapHash: { bucket: number; max: number };
+  /** The agent's TLS hop for backends whose policy lists subjectAltNames (tls-origin.json). */
+  tlsOrigins: TlsOriginEntry[];
 }

@@ -1,12 +1,13 @@
-// Unix sockets of the local hops behind a TLS port's SNI front (stream.ts): names are
-// hashes of our own keys, never user strings, and stay short (sun_path holds 108 bytes).
+// Unix sockets of the local hops behind a TLS port's SNI front (stream.ts) and of the
+// agent's TLS hop to backends (tls-origin.ts): names are hashes of our own keys, never user
+// strings, and stay short (sun_path holds 108 bytes).
 import { createHash } from 'node:crypto';
 import type { GatewayNode } from '../graph/types.ts';
 
 const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
 /** The socket of one local hop. */
-export function localSocket(socketDir: string, kind: 'https' | 'relay' | 'terminate', ...parts: string[]): string {
+export function localSocket(socketDir: string, kind: 'https' | 'relay' | 'terminate' | 'origin', ...parts: string[]): string {
   const path = `${socketDir}/wg-${kind[0]}-${shortHash(parts.join('\n'))}.sock`;
   if (path.length > 100) throw new Error(`socket path ${path} is too long for a unix socket; use a shorter socket directory`);
   return path;

@@ -27,7 +27,9 @@ import { httpsSocket, localSocket } from './stream-sockets.ts';
 import type { StreamModel, StreamServer } from './stream-model.ts';
 import type { ProxySsl } from './model.ts';
 import { tlsSignature, VERIFY_DEPTH } from './backend-tls.ts';
-import { SYSTEM_CA_FILE } from '../graph/backendtlspolicy.ts';
+import { SYSTEM_CA_FILE, type BackendTLS } from '../graph/backendtlspolicy.ts';
+import type { Certificate } from '../graph/certificates.ts';
+import { needsHop, originEntry } from './tls-origin.ts';
 
 /** Connections of a rejected share end here: nginx finds no live server and closes them. */
 export const CLOSED_UPSTREAM = 'wg_closed';
@@ -54,7 +56,7 @@ function specificity(route: StreamRouteNode, host: string): number {
 }
 
 export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel {
-  const model: StreamModel = { upstreams: [], splits: [], maps: [], servers: [], certificates: [], problems: [], mapHash: { bucket: 0, max: 0 } };
+  const model: StreamModel = { upstreams: [], splits: [], maps: [], servers: [], certificates: [], problems: [], mapHash: { bucket: 0, max: 0 }, tlsOrigins: [] };
   const socketDir = opts.socketDir ?? DEFAULT_SOCKET_DIR;
   const routeIds = new Map(graph.streamRoutes.map((r, i) => [r, i]));
   const targets = new Map<StreamRouteNode, string>();
@@ -67,13 +69,18 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
    * BackendTLSPolicy settings of a route's backends: one server proxies with one set, so
    * backends that need different ones cannot share a route (it is rejected, naming them).
    */
-  const routeTls = (route: StreamRouteNode): ProxySsl | undefined => {
+  const backendTls = (route: StreamRouteNode): BackendTLS | undefined => {
     const valid = route.backends.filter((b) => b.weight > 0 && !b.problem);
     const signatures = new Set(valid.map((b) => tlsSignature(b.tls)));
     if (signatures.size > 1) throw new Error('spec.rules[0].backendRefs: the backends need different TLS settings (BackendTLSPolicy), which one connection-level proxy cannot give them');
-    const tls = valid[0]?.tls;
-    if (!tls) return undefined;
-    const client = graph.gateways.find((g) => route.parents.some((p) => p.gateway === g))?.backendClientCertificate?.certificate;
+    return valid[0]?.tls;
+  };
+  const clientCertificate = (route: StreamRouteNode) => graph.gateways.find((g) => route.parents.some((p) => p.gateway === g))?.backendClientCertificate?.certificate;
+  /** nginx's own proxy_ssl_* (none when the agent's TLS hop originates TLS: subjectAltNames). */
+  const routeTls = (route: StreamRouteNode): ProxySsl | undefined => {
+    const tls = backendTls(route);
+    if (!tls || needsHop(tls)) return undefined;
+    const client = clientCertificate(route);
     return {
       name: quote(tls.serverName),
       trustedCertificate: tls.trust === 'System' ? quote(SYSTEM_CA_FILE) : certificateFile(tls.trust),
@@ -89,7 +96,9 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
     const id = routeIds.get(route)!;
     const weighted = route.backends.filter((b) => b.weight > 0);
     const valid = weighted.filter((b) => !b.problem);
-    const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+    const tls = backendTls(route);
+    const via = (address: string) => (tls && needsHop(tls) ? `unix:${tlsOrigin(address, tls, clientCertificate(route))}` : address);
+    const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(via(address)), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
     if (!servers.length) t = closed(); // no valid backend, all weight 0, or no ready endpoint
     else {
       const upstream = identifier(`wg_su_${id}`);
@@ -114,6 +123,17 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
     socketUpstreams.set(path, name);
     model.upstreams.push({ name, servers: [{ address: quote(`unix:${path}`), weight: 1 }], source });
     return name;
+  };
+
+  /** The TLS hop's socket for one endpoint (stream bytes: no ALPN); its manifest entry recorded once. */
+  const originSockets = new Set<string>();
+  const tlsOrigin = (address: string, tls: BackendTLS, client: Certificate | undefined): string => {
+    const entry = originEntry(address, tls, client, [], { socketDir, certDir: opts.certDir, register: certificateFile });
+    if (!originSockets.has(entry.socket)) {
+      originSockets.add(entry.socket);
+      model.tlsOrigins.push(entry);
+    }
+    return entry.socket;
   };
 
   const certificateFile = (cert: { id: string; pem: string }): string => {
@@ -175,7 +195,7 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
       if (entries.has(host)) continue;
       const dest = guarded(route, () => {
         // Passthrough hands the client's own TLS to the backend: nginx cannot add its own.
-        if (l.tlsMode !== 'Terminate' && routeTls(route)) throw new Error('spec.rules[0].backendRefs: a BackendTLSPolicy applies to a backend of this route, and a TLS passthrough listener cannot originate TLS to it');
+        if (l.tlsMode !== 'Terminate' && backendTls(route)) throw new Error('spec.rules[0].backendRefs: a BackendTLSPolicy applies to a backend of this route, and a TLS passthrough listener cannot originate TLS to it');
         if (!local) return target(route);
         const kind = l.tlsMode === 'Terminate' ? 'terminate' : 'relay';
         const path = kind === 'terminate' ? localSocket(socketDir, kind, gw.key, l.name, route.key) : localSocket(socketDir, kind, gw.key, String(port), route.key);

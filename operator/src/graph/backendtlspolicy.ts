@@ -1,8 +1,10 @@
 // BackendTLSPolicy: a Service port that a valid policy targets is reached over TLS, with
-// the policy's hostname as SNI and verified name, and its CA bundle (ConfigMaps) or the
-// system CAs as trust anchors. What nginx cannot check exactly (URI SANs, a SAN other than
-// the SNI name, options) makes the policy not accepted, and its Service answers 500: a
-// backend the policy protects is never reached in plain text or with weaker checks.
+// the policy's hostname as SNI, and its CA bundle (ConfigMaps) or the system CAs as trust
+// anchors. Without subjectAltNames the certificate is verified against the hostname (nginx's
+// proxy_ssl_name); with them, against the SAN list (Hostname and URI), which nginx cannot
+// check: the agent's TLS hop does (dataplane/tls-origin.ts). What cannot be honoured
+// (options, another wellKnownCACertificates set) makes the policy not accepted, and its
+// Service answers 500: a backend the policy protects is never reached with weaker checks.
 import { createHash, X509Certificate } from 'node:crypto';
 import type { BackendTLSPolicy, ConfigMap, Service } from '../objects.ts';
 import type { ServicePort } from '../api/core.ts';
@@ -17,14 +19,19 @@ export interface CaBundle {
   pem: string;
 }
 
-/** How nginx reaches a backend that a policy targets. */
+/** validation.subjectAltNames[]: the certificate must carry one of them (validated). */
+export type SubjectAltName = { type: 'Hostname'; hostname: string } | { type: 'URI'; uri: string };
+
+/** How a backend that a policy targets is reached. */
 export interface BackendTLS {
   /** The policy's key ("BackendTLSPolicy/ns/name"). */
   policy: string;
-  /** validation.hostname (validated): sent as SNI and verified against the certificate. */
+  /** validation.hostname (validated): sent as SNI, and verified against the certificate when there are no subjectAltNames. */
   serverName: string;
   /** validation.wellKnownCACertificates System, or the bundle of caCertificateRefs. */
   trust: 'System' | CaBundle;
+  /** validation.subjectAltNames: when set, they (not serverName) authenticate the certificate. */
+  subjectAltNames?: SubjectAltName[];
 }
 
 /** A policy judged on its own: the TLS settings when usable, else why not. */
@@ -67,23 +74,30 @@ export function parseCaBundle(text: string): { pems: string[] } | { error: strin
   return { pems };
 }
 
+/** The CRD's AbsoluteURI pattern (scheme and authority required); printable ASCII without spaces, as we also require. */
+const ABSOLUTE_URI = /^(([^:/?#]+):)(\/\/([^/?#]*))([^?#]*)(\?([^#]*))?(#(.*))?$/;
+const URI_CHARS = /^[\x21-\x7e]+$/;
+
 /**
- * The name nginx verifies is the name it sends as SNI (proxy_ssl_name serves both), and it
- * checks DNS names only. So subjectAltNames are honoured exactly when every entry is a
- * Hostname equal to validation.hostname; any other entry makes the policy not accepted.
+ * validation.subjectAltNames, each checked as the API server would (the CRD's patterns) and
+ * by our own rules. Hostname entries may be wildcards: matched literally (san-match.ts).
  */
-function checkSubjectAltNames(v: NonNullable<BackendTLSPolicy['spec']>['validation'], hostname: string): Problem | undefined {
+function parseSubjectAltNames(v: NonNullable<BackendTLSPolicy['spec']>['validation']): SubjectAltName[] | Problem {
+  const out: SubjectAltName[] = [];
   for (const [i, san] of (v.subjectAltNames ?? []).entries()) {
     const f = `spec.validation.subjectAltNames[${i}]`;
-    if (san.type === 'Hostname' && typeof san.hostname === 'string' && san.hostname.toLowerCase() === hostname) continue;
-    const message = san.type === 'URI'
-      ? `${f}: URI subject alternative names are not supported: nginx verifies a backend certificate against one DNS name only`
-      : san.type === 'Hostname'
-        ? `${f}: hostname ${JSON.stringify(String(san.hostname))} differs from spec.validation.hostname ${JSON.stringify(hostname)}: nginx verifies the certificate against the name it sends as SNI, so it cannot send one and check the other`
-        : `${f}: type ${JSON.stringify(String(san.type))} is not supported`;
-    return { reason: Reason.Invalid, message: `${message}; requests to the targeted Services get 500` };
+    const invalid = (message: string): Problem => ({ reason: Reason.Invalid, message: `${f}: ${message}; requests to the targeted Services get 500` });
+    if (san.type === 'Hostname') {
+      const err = checkHostname(san.hostname);
+      if (err) return invalid(`hostname: ${err}`);
+      out.push({ type: 'Hostname', hostname: san.hostname!.toLowerCase() });
+    } else if (san.type === 'URI') {
+      const uri = san.uri;
+      if (typeof uri !== 'string' || uri.length > 253 || !URI_CHARS.test(uri) || !ABSOLUTE_URI.test(uri)) return invalid(`uri ${JSON.stringify(String(uri))} is not an absolute URI of printable ASCII (scheme://authority...)`);
+      out.push({ type: 'URI', uri });
+    } else return invalid(`type ${JSON.stringify(String(san.type))} is not supported`);
   }
-  return undefined;
+  return out;
 }
 
 export function judgePolicy(p: BackendTLSPolicy, configMaps: ReadonlyMap<string, ConfigMap>): PolicyVerdict {
@@ -97,13 +111,14 @@ export function judgePolicy(p: BackendTLSPolicy, configMaps: ReadonlyMap<string,
   // Options tune the TLS connection (versions, ciphers); none is implemented, and ignoring one would weaken what was asked.
   const option = Object.keys(p.spec?.options ?? {}).sort()[0];
   if (option !== undefined) return invalid(`spec.options[${JSON.stringify(option)}]: no option is supported`);
-  const san = checkSubjectAltNames(v, hostname);
-  if (san) return { notAccepted: san };
+  const sans = parseSubjectAltNames(v);
+  if (!Array.isArray(sans)) return { notAccepted: sans };
+  const subjectAltNames = sans.length ? { subjectAltNames: sans } : {};
   const refs = v.caCertificateRefs ?? [];
   const wellKnown = v.wellKnownCACertificates;
   if (refs.length && wellKnown) return invalid('spec.validation: caCertificateRefs and wellKnownCACertificates are mutually exclusive');
   if (!refs.length) {
-    if (wellKnown === 'System') return { tls: { policy: key, serverName: hostname, trust: 'System' } };
+    if (wellKnown === 'System') return { tls: { policy: key, serverName: hostname, trust: 'System', ...subjectAltNames } };
     return invalid(wellKnown ? `spec.validation.wellKnownCACertificates: ${JSON.stringify(String(wellKnown))} is not supported (only System)` : 'spec.validation: caCertificateRefs or wellKnownCACertificates is required');
   }
   const pems: string[] = [];
@@ -133,7 +148,7 @@ export function judgePolicy(p: BackendTLSPolicy, configMaps: ReadonlyMap<string,
       : { unresolved };
   }
   const pem = `${[...new Set(pems)].join('\n')}\n`;
-  return { tls: { policy: key, serverName: hostname, trust: { id: createHash('sha256').update(pem).digest('hex'), pem } } };
+  return { tls: { policy: key, serverName: hostname, trust: { id: createHash('sha256').update(pem).digest('hex'), pem }, ...subjectAltNames } };
 }
 
 /** Older first, then namespace/name: the spec's precedence among policies selecting one target. */
@@ -206,7 +221,7 @@ export function backendTLSProblem(field: string, service: string, policy: string
 export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly (HTTPRouteNode | StreamRouteNode)[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
   const gatewaysOf = new Map<string, Map<string, GatewayNode>>();
   for (const route of routes) {
-    for (const backend of route.kind === 'HTTPRoute' ? route.rules.flatMap((r) => r.backends) : route.backends) {
+    for (const backend of 'rules' in route ? route.rules.flatMap((r) => r.backends) : route.backends) {
       for (const key of backend.tlsPolicies ?? []) {
         const gws = gatewaysOf.get(key) ?? new Map<string, GatewayNode>();
         for (const p of route.parents) if (p.gateway) gws.set(p.gateway.key, p.gateway);
