@@ -24,6 +24,7 @@ import {
 } from './nginx.ts';
 import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { answerProbes } from './probes.ts';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
 import { TlsOrigins } from './tls-origin.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
@@ -60,6 +61,10 @@ export interface AgentOptions {
   tempDir?: string;
   /** Send nginx's per-route traffic log to this receiver (access-log.ts). */
   trafficLog?: TrafficLogTarget;
+  /** How long old workers keep open connections after a reload (worker_shutdown_timeout; default 5 min). */
+  drainTimeoutMs?: number;
+  /** At most this many draining workers; beyond, the oldest are ended (drain.ts; default 16). */
+  maxDrainingWorkers?: number;
   /** How long the TLS hop's retired sockets wait for the old workers at most (default 240 s, worker_shutdown_timeout). */
   tlsOriginDrainMs?: number;
 }
@@ -74,6 +79,8 @@ export interface Agent {
    */
   readonly socketDir: string;
   onVerdict(cb: (v: Verdict) => void): () => void;
+  /** nginx's workers now: serving and draining (old generations), their memory; draining workers ended at the cap so far. */
+  workers(): WorkerStats & { ended: number };
   /** Resolves when the agent has processed every complete version present now. */
   settled(): Promise<void>;
   /** Stops nginx gracefully (SIGQUIT, then SIGKILL after 5 s) and closes the watcher. */
@@ -132,6 +139,7 @@ class NginxAgent implements Agent {
   private tempDir: string | undefined;
   private stopProbes: (() => Promise<void>) | undefined;
   private ownTempDir = false;
+  private drainEnded = 0;
   /** The TLS hop's listeners (tls-origin.ts), opened per version before nginx loads it. */
   private origins: TlsOrigins | undefined;
   /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
@@ -162,6 +170,20 @@ class NginxAgent implements Agent {
 
   get live(): string | undefined {
     return this.liveVersion;
+  }
+
+  workers(): WorkerStats & { ended: number } {
+    return { ...workerStats(this.master.pid), ended: this.drainEnded };
+  }
+
+  /** Ends the oldest draining workers beyond the cap, so reloads cannot pile up old generations. */
+  private limitDraining(): void {
+    const pid = this.master.pid;
+    if (!pid) return;
+    const ended = enforceDrainLimit(pid, this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS);
+    if (!ended.length) return;
+    this.drainEnded += ended.length;
+    this.log.warn(`ended draining nginx workers ${ended.join(', ')}: more than ${this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS} draining (their open connections close)`, { component: 'agent' });
   }
 
   onVerdict(cb: (v: Verdict) => void): () => void {
@@ -422,6 +444,7 @@ class NginxAgent implements Agent {
     if (r.ok || (await probeVersion(this.paths.socket)) === version) {
       // New workers serve it; until the old ones get their QUIT they still accept connections too.
       await this.oldWorkersStopped(oldWorkers, deadline);
+      this.limitDraining();
       this.protectSocket();
       // Sockets only the previous version used close once its workers are gone (requests in flight there).
       this.origins!.commit(oldWorkers);
@@ -468,6 +491,7 @@ class NginxAgent implements Agent {
         streamModule: this.opts.streamModule,
         tempDir: this.tempDir,
         trafficLog: this.opts.trafficLog,
+        drainTimeoutMs: this.opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
       }),
     );
     const r = await testConfig(this.binary, this.runDir, this.paths.candidate);
