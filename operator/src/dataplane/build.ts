@@ -114,7 +114,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
     { hostname: limits.hostname, headerName: limits.headerName, variableName: 5 + Math.max(limits.headerName, limits.queryName), mapKey: b.model.maps.some((m) => m.hostnames) ? Math.max(64, limits.hostname) : 64 },
     {
       serverNames: b.model.servers.length,
-      variables: b.model.maps.length + b.model.splits.length + 1,
+      variables: b.model.maps.length + b.model.splits.length + 3, // + $wg_dollar, $wg_upgrade, $wg_connection
       proxyHeaders: Math.max(0, ...b.model.servers.flatMap((s) => s.targets.map((t) => t.requestHeaders.length + t.hideHeaders.length))),
       mapKeys: Math.max(0, ...b.model.maps.map((m) => m.entries.length)),
     },

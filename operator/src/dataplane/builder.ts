@@ -7,6 +7,7 @@ import type { Certificate } from '../graph/certificates.ts';
 import type { BackendTLS } from '../graph/backendtlspolicy.ts';
 import type { HTTPRouteNode, RuleNode } from '../graph/types.ts';
 import { tlsSignature } from './backend-tls.ts';
+import { h2cHop, h2cSocket, protocolProblem } from './backend-protocol.ts';
 import { HTTP_ALPN, needsHop, originEntry } from './tls-origin.ts';
 import type { HttpModel, MatchMap, Split, Upstream } from './model.ts';
 import { identifier, quote } from './quote.ts';
@@ -21,6 +22,8 @@ export interface RuleTarget {
   tls?: BackendTLS;
   /** Set when the rule cannot be expressed (backends needing different TLS settings). */
   problem?: string;
+  /** A backend declares appProtocol kubernetes.io/ws: upgraded connections may idle long. */
+  websocket?: boolean;
 }
 
 
@@ -47,7 +50,7 @@ export function nginxEndpoint(address: string): string | undefined {
 }
 
 export class ModelBuilder {
-  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [], tlsOrigins: [] };
+  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
   private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();
@@ -108,6 +111,12 @@ export class ModelBuilder {
       this.ruleTargets.set(id, t);
       return t;
     }
+    t.problem = protocolProblem(valid, rule.index);
+    if (t.problem) {
+      this.ruleTargets.set(id, t);
+      return t;
+    }
+    if (valid.some((b) => b.protocol === 'ws')) t.websocket = true;
     const validWeight = valid.reduce((s, b) => s + b.weight, 0);
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
@@ -118,6 +127,8 @@ export class ModelBuilder {
       else {
         t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
         this.model.upstreams.push(t.upstream);
+        // HTTP/2 backends: the target proxies to a local hop that speaks h2c to them.
+        if (valid[0]!.protocol === 'h2c') t.upstream = h2cHop(this.model, id, t.upstream, h2cSocket(this.files.socketDir, route.key, rule.index));
       }
       if (validWeight < totalWeight) {
         // Two decimals is split_clients' precision: a tiny valid share still gets 0.01%.

@@ -6,6 +6,7 @@ import type { PathModifier, RuleFilters } from '../graph/filters.ts';
 import { normalizePrefix } from '../graph/precedence.ts';
 import type { RouteMatch } from '../graph/types.ts';
 import { headerVar, quote, regexLiteral, scriptLiteral } from './quote.ts';
+import { UPGRADE_HEADERS } from './backend-protocol.ts';
 
 /** Creates (or reuses) a `map` and returns its variable name, without "$". */
 export type MapFactory = (key: string, entries: { pattern: string; value: string }[], defaultValue: string, source: string) => string;
@@ -61,7 +62,7 @@ export function filterActions(maps: MapFactory, filters: RuleFilters, match: Rou
   const headers = new Map<string, { name: string; value: string }>();
   const put = (name: string, value: string) => headers.set(name.toLowerCase(), { name: quote(name), value });
   put('Host', filters.rewrite?.hostname ? quote(filters.rewrite.hostname, { script: true }) : '$http_host');
-  put('Connection', '""');
+  for (const h of UPGRADE_HEADERS) put(h.name, h.value); // WebSocket handshakes pass; else keep-alive
   put('X-Forwarded-For', '$proxy_add_x_forwarded_for');
   put('X-Forwarded-Proto', '$scheme');
   const req = filters.requestHeaders;

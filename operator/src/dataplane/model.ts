@@ -51,6 +51,17 @@ export interface Target {
   route: string;
   /** BackendTLSPolicy: the upstream is reached over TLS with these settings (proxy_pass https://). */
   proxySsl: ProxySsl | undefined;
+  /** appProtocol kubernetes.io/ws: proxy_read/send_timeout, the idle limit of upgraded connections. */
+  upgradeTimeout?: string;
+}
+
+/** kubernetes.io/h2c: a local server that grpc_passes what the target proxies to it (dataplane/backend-protocol.ts). */
+export interface H2cHop {
+  /** Quoted "unix:<socket>". */
+  listen: string;
+  /** The upstream of the rule's backends. */
+  upstream: string;
+  source: string;
 }
 
 /** proxy_ssl_* of a target: quoted tokens (validated hostname, file paths we generated). */
@@ -109,6 +120,8 @@ export interface HttpModel {
   servers: Server[];
   /** The agent's TLS hop: one socket per endpoint of backends whose policy lists subjectAltNames (tls-origin.json). */
   tlsOrigins: TlsOriginEntry[];
+  /** Local HTTP/1.1 -> HTTP/2 hops of rules whose backends speak h2c. */
+  h2cHops: H2cHop[];
 }
 
 /** A rule the model could not express: reported on its route (spec.rules[rule]). */

@@ -8,6 +8,7 @@ import { sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
 import type { ModelBuilder } from './builder.ts';
 import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
 import { proxySsl } from './backend-tls.ts';
+import { WEBSOCKET_IDLE_TIMEOUT } from './backend-protocol.ts';
 import { filterActions } from './filters.ts';
 import type { Location, Server, Target } from './model.ts';
 import { quote } from './quote.ts';
@@ -69,7 +70,7 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
       const scheme = rt.tls ? 'https' : 'http';
       const proxyPass = rt.upstream && (proxyPath ? quote(`${scheme}://${rt.upstream.name}${proxyPath}$is_args$args`) : `${scheme}://${rt.upstream.name}$request_uri`);
       const ssl = rt.upstream && rt.tls ? proxySsl(b, rt.tls, backend.certDir, backend.clientCertificate) : undefined;
-      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...rest });
+      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...(rt.websocket && rt.upstream ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {}), ...rest });
     }
     return id;
   };

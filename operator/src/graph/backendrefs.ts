@@ -6,9 +6,12 @@ import type { ServicePort } from '../api/core.ts';
 import type { EndpointSlice, KubeObject, ReferenceGrant, Service } from '../objects.ts';
 import { groupBy } from '../collections.ts';
 import { backendTLSProblem, policiesFor, type BackendTLSPolicyIndex } from './backendtlspolicy.ts';
-import { Reason } from './conditions.ts';
+import { Reason, type Problem } from './conditions.ts';
 import { referenceAllowed } from './referencegrant.ts';
-import type { BackendNode } from './types.ts';
+import type { BackendNode, BackendProtocol } from './types.ts';
+
+/** Whether a route kind can speak a Service port's appProtocol (the port, and whether a BackendTLSPolicy applies). */
+export type ProtocolCheck = (port: ServicePort, tls: boolean, where: string) => { protocol: BackendProtocol } | { problem: Problem };
 
 export interface BackendIndex {
   services: Map<string, Service>;
@@ -48,7 +51,7 @@ export function serviceEndpoints(index: BackendIndex, svc: Service, servicePort:
  * asks (HTTPRoute). Other callers get a problem for such a backend (its share fails), so a
  * Service a policy protects is never reached in plain text by a route kind that cannot.
  */
-export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: BackendRef, field: string, opts: { backendTLS?: boolean } = {}): BackendNode {
+export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: BackendRef, field: string, opts: { backendTLS?: boolean; protocol?: ProtocolCheck } = {}): BackendNode {
   const routeNamespace = route.metadata.namespace!; // routes are namespaced: sources always set it
   const namespace = ref.namespace ?? routeNamespace;
   const group = ref.group ?? '';
@@ -69,7 +72,11 @@ export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: B
     const policy = tlsPolicies[0]!; // the one that applies; the others lost to it (Conflicted)
     const verdict = opts.backendTLS ? index.tlsPolicies!.verdicts.get(policy) ?? {} : { notAccepted: { reason: Reason.Invalid, message: `backend TLS is not supported for ${route.kind} yet` } };
     if (!verdict.tls) return { name, weight, endpoints: [], problem: backendTLSProblem(field, `${namespace}/${ref.name}`, policy, verdict), tlsPolicies };
-    return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort), tls: verdict.tls, tlsPolicies };
+    const p = opts.protocol?.(servicePort, true, `${field}: Service ${namespace}/${ref.name} port ${ref.port}`);
+    if (p && 'problem' in p) return { name, weight, endpoints: [], problem: p.problem, tlsPolicies };
+    return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort), tls: verdict.tls, tlsPolicies, ...(p ? { protocol: p.protocol } : {}) };
   }
-  return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort) };
+  const p = opts.protocol?.(servicePort, false, `${field}: Service ${namespace}/${ref.name} port ${ref.port}`);
+  if (p && 'problem' in p) return fail(p.problem.reason, p.problem.message);
+  return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort), ...(p ? { protocol: p.protocol } : {}) };
 }

@@ -6,6 +6,7 @@ import type { HTTPRoute } from '../objects.ts';
 import { checkHeaderName, checkHostname, checkMatchPath, checkPort, checkWeight, checkPrintable, checkQueryName, checkRegex, limits } from '../values/checks.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
+import { httpRouteProtocol } from './backend-protocol.ts';
 import { parseFilters } from './filters.ts';
 import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from './types.ts';
 
@@ -77,7 +78,7 @@ function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backend
   const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, node.matches.map((m) => m.path.type));
   if (problem) return fail(problem);
   node.filters = filters;
-  node.backends = (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`, { backendTLS: true }));
+  node.backends = (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`, { backendTLS: true, protocol: httpRouteProtocol }));
   return node;
 }
 

@@ -109,7 +109,12 @@ export interface BackendNode {
   tlsPolicies?: string[];
   /** Set when a BackendTLSPolicy applies and is usable: nginx reaches the endpoints over TLS. */
   tls?: BackendTLS;
+  /** What the Service port's appProtocol asks nginx to speak (backend-protocol.ts); unset: HTTP/1.1. */
+  protocol?: BackendProtocol;
 }
+
+/** HTTP/1.1 (WebSocket upgrades included), cleartext HTTP/2, or WebSocket (long-lived upgrades expected). */
+export type BackendProtocol = 'http' | 'h2c' | 'ws';
 
 export interface RuleNode {
   index: number;
