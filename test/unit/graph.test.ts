@@ -96,7 +96,7 @@ describe('graph: Gateway and listeners', () => {
     const a = statuses(...objs).find('Gateway', 'app', 'gw')!;
     const b = statuses(...[...objs].reverse()).find('Gateway', 'app', 'gw')!;
     const l = (a.status!.listeners as any[])[0];
-    expect(l.supportedKinds).to.deep.equal([{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+    expect(l.supportedKinds).to.deep.equal([{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }, { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute' }]);
     expect(l.attachedRoutes).to.equal(2);
     expect(a.status!.addresses).to.deep.equal(b.status!.addresses);
     expect((a.status!.addresses as any[])[0].value).to.match(/^127\.10\.\d+\.\d+$/);

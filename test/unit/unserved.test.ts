@@ -1,5 +1,6 @@
-// Nothing silently ignored: route kinds waygate does not serve yet get a status entry
-// (BackendTLSPolicy: backendtls.test.ts).
+// Nothing silently ignored: a route of a kind its Gateway's listeners do not carry (a
+// TCPRoute naming an HTTP-only Gateway) gets a status entry saying so, and no traffic
+// (BackendTLSPolicy: backendtls.test.ts; GRPCRoute, served since #13: grpcroute.test.ts).
 import { expect } from 'chai';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
@@ -11,13 +12,13 @@ import { backendTLSPolicy, CONTROLLER, gateway, gatewayClass, httpRoute, otherRo
 const opts = graphOptions;
 const build = statusesOf;
 
-const kinds = ['GRPCRoute'] as const; // TLSRoute, TCPRoute, UDPRoute: stream-routes.test.ts
+const kinds = ['TCPRoute', 'UDPRoute'] as const; // on listeners that carry them: stream-routes.test.ts
 
-describe('graph: route kinds waygate does not serve yet', () => {
+describe('graph: route kinds the listeners do not carry', () => {
   const base = [gateway('app', 'gw'), service('app', 'svc')];
 
   for (const kind of kinds) {
-    it(`${kind} naming our Gateway: Accepted=False/NotAllowedByListeners saying it is not served, ResolvedRefs, observedGeneration`, () => {
+    it(`${kind} naming an HTTP-only Gateway: Accepted=False/NotAllowedByListeners naming the kind, ResolvedRefs, observedGeneration`, () => {
       const route = otherRoute(kind, 'app', 'r');
       route.metadata.generation = 4;
       const d = build(...base, route).find(kind, 'app', 'r')!;
@@ -26,7 +27,7 @@ describe('graph: route kinds waygate does not serve yet', () => {
       expect(p!.controllerName).to.equal(CONTROLLER);
       expect(p!.parentRef).to.deep.equal({ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw', namespace: 'app' });
       expect(conds(p!.conditions)).to.deep.equal({ Accepted: 'False/NotAllowedByListeners', ResolvedRefs: 'True/ResolvedRefs' });
-      expect(p!.conditions.find((c) => c.type === 'Accepted')!.message).to.contain(`waygate does not serve ${kind} yet`);
+      expect(p!.conditions.find((c) => c.type === 'Accepted')!.message).to.contain(`do not allow ${kind}`);
       expect(p!.conditions.every((c) => c.observedGeneration === 4)).to.equal(true);
     });
   }

@@ -13,6 +13,7 @@ import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
 import { buildServer, sniListenerMap } from './server.ts';
 import { httpsSocket, sharedHttpsPorts } from './stream-sockets.ts';
+import { frontSockets, h2cPorts } from './grpc-front.ts';
 
 export type { ModelProblem } from './model.ts';
 
@@ -61,6 +62,8 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
     // HTTPS ports shared with TLS listeners: the stream block's SNI front owns the address and
     // hands the http block its connections on a local socket, with PROXY protocol (stream.ts).
     const behindFront = sharedHttpsPorts(gw);
+    // Plaintext ports with GRPCRoutes: behind the h1/h2c front, on two local sockets (grpc-front.ts).
+    const h2c = h2cPorts(gw);
     if (!gw.valid || gw.addressProblem || !(gw.address || gw.listenPorts)) continue;
     const httpListeners = gw.listeners.filter((l) => l.programmable && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
     const ports = [...new Set(httpListeners.map((l) => l.port))].sort((x, y) => x - y);
@@ -89,7 +92,8 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         }
       }
       const fronted = behindFront.has(port);
-      const listen = quote(fronted ? `unix:${httpsSocket(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port)}` : listenOn(port));
+      const sockets = h2c.has(port) ? frontSockets(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port) : undefined;
+      const listen = quote(fronted ? `unix:${httpsSocket(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port)}` : sockets ? `unix:${sockets.plain}` : listenOn(port));
       const sni = https ? sniListenerMap(b, onPort, `Gateway/${gw.key}`) : undefined;
       // Client validation is per port (spec.tls.frontend), so every server of the port has it.
       const client = onPort.find((l) => l.clientValidation)?.clientValidation;
@@ -101,6 +105,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         const tls = https ? { certificates: owner.certificates, certDir: opts.certDir, client, sni: sni && { variable: sni.variable, listener: handler && sni.id(handler) } } : undefined;
         const server = buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate });
         if (fronted) server.proxyProtocol = true;
+        if (sockets) Object.assign(server, { proxyProtocol: true, h2cListen: quote(`unix:${sockets.h2c}`) });
         b.model.servers.push(server);
       }
     }

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Certificate } from '../graph/certificates.ts';
 import type { BackendTLS } from '../graph/backendtlspolicy.ts';
-import type { HTTPRouteNode, RuleNode } from '../graph/types.ts';
+import type { RouteNode, RuleNode } from '../graph/types.ts';
 import { tlsSignature } from './backend-tls.ts';
 import { h2cHop, h2cSocket, protocolProblem } from './backend-protocol.ts';
 import { HTTP_ALPN, needsHop, originEntry } from './tls-origin.ts';
@@ -57,7 +57,7 @@ export class ModelBuilder {
   private readonly originSockets = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
   private readonly flags = new Map<string, string>();
-  private readonly routeIds = new Map<HTTPRouteNode, number>();
+  private readonly routeIds = new Map<RouteNode, number>();
   private readonly maps = new Map<string, string>();
   /** Backend client certificates (by content id) -> a short index for upstream names. */
   private readonly clientCertificates = new Map<string, number>();
@@ -68,20 +68,20 @@ export class ModelBuilder {
   /** Where certificate files and the TLS hop's sockets live, as nginx and the agent see them. */
   readonly files: { certDir: string; socketDir: string };
 
-  constructor(routes: readonly HTTPRouteNode[], files: { certDir: string; socketDir: string }) {
+  constructor(routes: readonly RouteNode[], files: { certDir: string; socketDir: string }) {
     routes.forEach((r, i) => this.routeIds.set(r, i));
     this.files = files;
   }
 
   /** Records a rule the model cannot express; the caller leaves the rule out. */
-  fail(route: HTTPRouteNode, rule: number, field: string, err: unknown): void {
+  fail(route: RouteNode, rule: number, field: string, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     if (this.failed(route, rule)) return;
     this.failedRules.add(`${route.key}\n${rule}`);
     this.model.problems.push({ route: route.key, rule, field, message });
   }
 
-  failed(route: HTTPRouteNode, rule: number): boolean {
+  failed(route: RouteNode, rule: number): boolean {
     return this.failedRules.has(`${route.key}\n${rule}`);
   }
 
@@ -90,7 +90,7 @@ export class ModelBuilder {
    * upstream is per rule and Gateway client certificate: nginx keeps idle connections and
    * TLS sessions per upstream, and one Gateway must not reuse another's authenticated ones.
    */
-  ruleTarget(route: HTTPRouteNode, rule: RuleNode, clientCertificate?: Certificate): RuleTarget {
+  ruleTarget(route: RouteNode, rule: RuleNode, clientCertificate?: Certificate): RuleTarget {
     const weighted = rule.backends.filter((b) => b.weight > 0);
     const valid = weighted.filter((b) => !b.problem);
     const tls = valid[0]?.tls;

@@ -22,6 +22,7 @@ import { normalizePrefix, type MatchCandidate } from '../graph/precedence.ts';
 import type { RouteMatch } from '../graph/types.ts';
 import { groupBy } from '../collections.ts';
 import type { ModelBuilder } from './builder.ts';
+import { grpcRegexCount, grpcRegexFlags } from './grpc-match.ts';
 import type { MatchMap } from './model.ts';
 import { headerVar, queryVar, quote, regexLiteral } from './quote.ts';
 
@@ -76,7 +77,7 @@ const KEY_BUDGET = 3000;
 const cheapOf = (m: RouteMatch) => ({ method: m.method, headers: m.headers.filter((h) => h.type === 'Exact'), queries: m.queryParams.filter((q) => q.type === 'Exact') });
 
 const regexConditions = (m: RouteMatch) =>
-  (m.path.type === 'RegularExpression' ? 1 : 0) + m.headers.filter((h) => h.type === 'RegularExpression').length + m.queryParams.filter((q) => q.type === 'RegularExpression').length;
+  (m.path.type === 'RegularExpression' ? 1 : 0) + m.headers.filter((h) => h.type === 'RegularExpression').length + m.queryParams.filter((q) => q.type === 'RegularExpression').length + grpcRegexCount(m);
 
 /** A candidate's regex conditions as one part of a segment's key: its flags, or a gate over them. */
 interface RegexGroup {
@@ -92,6 +93,7 @@ function regexGroup(b: ModelBuilder, c: MatchCandidate): RegexGroup | undefined 
     ...(m.path.type === 'RegularExpression' ? [b.flag('$uri', m.path.value, c.route.key)] : []),
     ...m.headers.filter((h) => h.type === 'RegularExpression').map((h) => b.flag(headerVar(h.name), h.value, c.route.key)),
     ...m.queryParams.filter((q) => q.type === 'RegularExpression').map((q) => b.flag(queryVar(q.name), q.value, c.route.key)),
+    ...grpcRegexFlags(b, m, c.route.key),
   ];
   if (!flags.length) return undefined;
   const raw = flags.map((f) => `$${f}`).join('');
@@ -221,7 +223,8 @@ export type LocationDispatch = { variable: string } | { target: string } | { sta
  * order with the regex stage between them, cut after the first candidate without
  * conditions (nothing after it can be chosen), which becomes the fallback.
  */
-export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCandidate[], stage: string | undefined, targetOf: (c: MatchCandidate) => string): LocationDispatch {
+/** `regexAfterPrefixes` (gRPC servers, graph/grpcroute.ts): the regex stage ranks after every PathPrefix but "/". */
+export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCandidate[], stage: string | undefined, targetOf: (c: MatchCandidate) => string, opts: { regexAfterPrefixes?: boolean } = {}): LocationDispatch {
   const cut = applicable.findIndex((c) => unconditional(c.match));
   const conditional = cut < 0 ? applicable : applicable.slice(0, cut);
   let fallback = '""';
@@ -235,9 +238,10 @@ export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCand
   }
   const exact = conditional.filter((c) => c.match.path.type === 'Exact');
   const prefix = conditional.filter((c) => c.match.path.type === 'PathPrefix');
-  // Regex paths rank after Exact ones: an Exact candidate without conditions ends the search first.
-  const consultRegex = stage && last?.match.path.type !== 'Exact';
-  const parts = [...segments(b, exact, targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix, targetOf)];
+  const beforeStage = (c: MatchCandidate) => c.match.path.type === 'Exact' || (!!opts.regexAfterPrefixes && normalizePrefix(c.match.path.value) !== '/');
+  // Regex paths rank after Exact ones (and the prefixes before the stage): a candidate without conditions there ends the search first.
+  const consultRegex = stage && !(last && beforeStage(last));
+  const parts = [...segments(b, exact, targetOf), ...segments(b, prefix.filter(beforeStage), targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix.filter((c) => !beforeStage(c)), targetOf)];
   const variable = firstOf(b, parts, fallback);
   if (variable) return { variable };
   return fallback === '""' ? { status: 404 } : { target: fallback };

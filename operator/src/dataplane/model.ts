@@ -51,6 +51,8 @@ export interface Target {
   route: string;
   /** BackendTLSPolicy: the upstream is reached over TLS with these settings (proxy_pass https://). */
   proxySsl: ProxySsl | undefined;
+  /** GRPCRoute: `uri` is a named location that grpc_passes (grpcs:// with proxySsl as grpc_ssl_*); statuses answer gRPC UNAVAILABLE with these quoted grpc-messages (grpc-target.ts). */
+  grpc?: { unavailable: string; invalidShare: string };
   /** appProtocol kubernetes.io/ws: proxy_read/send_timeout, the idle limit of upgraded connections. */
   upgradeTimeout?: string;
 }
@@ -80,6 +82,8 @@ export interface Location {
   path: string;
   /** Map variable choosing the target, or a fixed target URI, or a fixed status. */
   dispatch: { variable: string } | { uri: string } | { status: number };
+  /** gRPC server: the target is a named location, reached by error_page (the request URI stays the client's). */
+  named?: boolean;
 }
 
 export interface Server {
@@ -90,6 +94,10 @@ export interface Server {
   defaultServer: boolean;
   /** Behind the stream block's SNI front (a unix socket): PROXY protocol carries the client address. */
   proxyProtocol?: boolean;
+  /** Behind the h1/h2c front (grpc-front.ts): the quoted unix socket of its HTTP/2 (prior knowledge) side. */
+  h2cListen?: string;
+  /** Serves GRPCRoutes: targets are named locations, "@wg_" answers 404 when no rule matched. */
+  grpc?: boolean;
   serverNames: string[];
   locations: Location[];
   targets: Target[];

@@ -10,6 +10,7 @@ import { candidateIndex, locationDispatch, locationKeys, regexStage } from './di
 import { proxySsl } from './backend-tls.ts';
 import { WEBSOCKET_IDLE_TIMEOUT } from './backend-protocol.ts';
 import { filterActions } from './filters.ts';
+import { grpcLocation, grpcTargets } from './grpc-target.ts';
 import type { Location, Server, Target } from './model.ts';
 import { quote } from './quote.ts';
 
@@ -46,8 +47,10 @@ export function sniListenerMap(b: ModelBuilder, onPort: readonly ListenerNode[],
 export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: ServerTLS, backend: { certDir: string; clientCertificate?: Certificate } = { certDir: tls?.certDir ?? '' }): Server {
   const sorted = sortByPrecedence(candidates);
   const targets = new Map<string, Target>();
+  // A server serves one route kind (graph/cross-serving.ts); gRPC targets are named locations.
+  const grpc = candidates.some((c) => c.route.kind === 'GRPCRoute');
   /** The internal location serving a candidate; throws when its rule cannot be expressed. */
-  const targetOf = (c: MatchCandidate): string => {
+  const targetOf = grpc ? grpcTargets(b, targets, backend) : (c: MatchCandidate): string => {
     const rule = c.route.rules.find((r) => r.index === c.ruleIndex)!;
     const rt = b.ruleTarget(c.route, rule, backend.clientCertificate);
     if (rt.problem) {
@@ -78,9 +81,9 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
   const applicable = candidateIndex(sorted);
   const locations: Location[] = locationKeys(sorted).map((key) => {
     const loc = { modifier: key.modifier, path: quote(key.path) };
-    const d = locationDispatch(b, applicable(key), stage, targetOf);
-    if ('variable' in d) return { ...loc, dispatch: { variable: d.variable } };
-    if ('target' in d) return { ...loc, dispatch: { uri: quote(TARGET_PREFIX + d.target) } };
+    const d = locationDispatch(b, applicable(key), stage, targetOf, { regexAfterPrefixes: grpc });
+    if ('variable' in d) return { ...loc, dispatch: { variable: d.variable }, ...(grpc ? { named: true } : {}) };
+    if ('target' in d) return grpc ? { ...loc, dispatch: { uri: grpcLocation(d.target) }, named: true } : { ...loc, dispatch: { uri: quote(TARGET_PREFIX + d.target) } };
     return { ...loc, dispatch: { status: 404 } };
   });
   return {
@@ -105,5 +108,6 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
         : { depth: CLIENT_VERIFY_DEPTH, verify: 'optional_no_ca' as const, strict: false } }
       : {}),
     ...(tls?.sni?.listener ? { sniCheck: { variable: tls.sni.variable, listener: quote(tls.sni.listener) } } : {}),
+    ...(grpc ? { grpc: true } : {}),
   };
 }

@@ -42,10 +42,21 @@ export interface StreamServer {
   preread: boolean;
   /** Sends PROXY protocol to what it proxies to (only local sockets). */
   sendProxyProtocol: boolean;
+  /** The h1/h2c front of a plaintext port: njs reads the first bytes for the HTTP/2 preface (grpc-front.ts). */
+  h2cPreread?: boolean;
   /** An upstream name or a "$variable" naming one. */
   proxyPass: string;
   /** BackendTLSPolicy: TLS to the backends, verified. */
   proxySsl?: ProxySsl;
+  source: string;
+}
+
+/** `map $wg_h2c $variable`: a front's choice between its port's two local sockets (grpc-front.ts). */
+export interface PrefaceMap {
+  variable: string;
+  /** Upstreams of the HTTP/2 (prior knowledge) socket and of the HTTP/1.1 one. */
+  h2c: string;
+  plain: string;
   source: string;
 }
 
@@ -59,6 +70,8 @@ export interface StreamModel {
   upstreams: StreamUpstream[];
   splits: StreamSplit[];
   maps: StreamMap[];
+  /** h1/h2c fronts' socket choices. */
+  prefaceMaps?: PrefaceMap[];
   servers: StreamServer[];
   certificates: CertificateFile[];
   problems: StreamProblem[];

@@ -24,6 +24,7 @@ import { nginxEndpoint, splitPercent } from './builder.ts';
 import { bucketFor } from './hashes.ts';
 import { identifier, quote } from './quote.ts';
 import { httpsSocket, localSocket } from './stream-sockets.ts';
+import { addH2cFronts } from './grpc-front.ts';
 import type { StreamModel, StreamServer } from './stream-model.ts';
 import type { ProxySsl } from './model.ts';
 import { tlsSignature, VERIFY_DEPTH } from './backend-tls.ts';
@@ -228,6 +229,8 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
     model.servers.push(server({ listen, preread: true, sendProxyProtocol: local, proxyPass: `$${variable}`, source }));
   }
 
+  // Plaintext ports with GRPCRoutes: HTTP/1.1 and h2c told apart by a front (grpc-front.ts).
+  addH2cFronts(graph, socketDir, model);
   if (closedUsed) model.upstreams.push({ name: CLOSED_UPSTREAM, servers: [{ address: quote('127.0.0.1:9'), weight: 1 }], down: true, source: '' });
   model.upstreams.sort((a, b) => (a.name < b.name ? -1 : 1));
   const entries = Math.max(0, ...model.maps.map((m) => m.entries.length));

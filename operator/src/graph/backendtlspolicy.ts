@@ -10,7 +10,7 @@ import type { BackendTLSPolicy, ConfigMap, Service } from '../objects.ts';
 import type { ServicePort } from '../api/core.ts';
 import { checkHostname } from '../values/checks.ts';
 import { condition, conditionFor, ConditionType, Reason, resolvedRefs, type Problem } from './conditions.ts';
-import type { BackendTLSPolicyNode, GatewayNode, HTTPRouteNode, StreamRouteNode } from './types.ts';
+import type { BackendTLSPolicyNode, GatewayNode, RouteNode, StreamRouteNode } from './types.ts';
 
 /** PEM trust anchors from caCertificateRefs, re-encoded from the parsed certificates. */
 export interface CaBundle {
@@ -218,7 +218,7 @@ export function backendTLSProblem(field: string, service: string, policy: string
  * route of ours uses get nothing: the spec only asks for the Route -> Service path, and a
  * policy for a Service we never reach is not ours to judge (another controller may serve it).
  */
-export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly (HTTPRouteNode | StreamRouteNode)[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
+export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly (RouteNode | StreamRouteNode)[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
   const gatewaysOf = new Map<string, Map<string, GatewayNode>>();
   for (const route of routes) {
     for (const backend of 'rules' in route ? route.rules.flatMap((r) => r.backends) : route.backends) {

@@ -4,16 +4,17 @@ import type { Snapshot } from '../store.ts';
 import type { ParentReference } from '../api/gateway-api.ts';
 import { ofKind, type KubeObject, type ObjectOfKind, type WatchedKind } from '../objects.ts';
 import { isDnsLabel, isDnsSubdomain } from '../values/checks.ts';
-import { attachRoute, parentGateway } from './attachment.ts';
+import { attachRoute, parentGateway, type Attachment } from './attachment.ts';
 import { indexBackends } from './backendrefs.ts';
 import { buildBackendTLSPolicies, indexBackendTLSPolicies } from './backendtlspolicy.ts';
 import { condition, ConditionType, Reason, resolvedRefs } from './conditions.ts';
 import { buildGateways } from './gateway.ts';
 import { buildGatewayClasses } from './gatewayclass.ts';
+import { crossServingConflicts } from './cross-serving.ts';
+import { buildGRPCRoute } from './grpcroute.ts';
 import { buildHTTPRoute } from './httproute.ts';
 import { buildStreamRoute, streamRouteConditions, streamRouteKinds } from './stream-routes.ts';
-import type { Graph, GraphOptions, HTTPRouteNode, ParentResult, StreamRouteNode } from './types.ts';
-import { buildUnservedRoutes, unservedRouteKinds } from './unserved-routes.ts';
+import type { GatewayNode, Graph, GraphOptions, ParentResult, RouteNode, StreamRouteNode } from './types.ts';
 
 /**
  * Objects of a kind, minus any whose name or namespace is not a DNS name: the API server
@@ -41,30 +42,37 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   const tlsIndex = indexBackendTLSPolicies(tlsPolicies, configMaps);
   const backends = indexBackends(list(snapshot, 'Service'), list(snapshot, 'EndpointSlice'), grants, tlsIndex);
 
-  const routes: HTTPRouteNode[] = [];
-  for (const obj of list(snapshot, 'HTTPRoute')) {
+  const routes: RouteNode[] = [];
+  const pending: { route: RouteNode; ref: ParentReference; gateway: GatewayNode; att: Attachment; listeners: Attachment['listeners'] }[] = [];
+  for (const obj of [...list(snapshot, 'HTTPRoute'), ...list(snapshot, 'GRPCRoute')]) {
     const ourRefs = (obj.spec?.parentRefs ?? []).flatMap((ref) => {
       const gateway = parentGateway(ref, obj, gatewaysByKey);
       return gateway ? [{ ref, gateway }] : [];
     });
     if (!ourRefs.length) continue; // not attached to any of our Gateways: nothing to say
-    const key = `HTTPRoute/${obj.metadata.namespace}/${obj.metadata.name}`;
+    const key = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
     const rejected = opts.rejected?.get(key);
-    const route = buildHTTPRoute(obj, backends,
-      rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined,
-      opts.modelProblems?.get(key));
+    const problem = rejected && rejected.generation === obj.metadata.generation ? { reason: Reason.UnsupportedValue, message: rejected.message } : undefined;
+    const route = obj.kind === 'HTTPRoute' ? buildHTTPRoute(obj, backends, problem, opts.modelProblems?.get(key)) : buildGRPCRoute(obj, backends, problem, opts.modelProblems?.get(key));
     for (const { ref, gateway } of ourRefs) {
       const att = attachRoute(route, ref, gateway, namespaces);
-      route.parents.push({ parentRef: parentRefStatus(ref, obj), gateway, conditions: routeParentConditions(route, att.problem) });
-      if (att.problem || !routeAccepted(route)) continue;
-      for (const { listener, hostnames } of att.listeners) {
-        // Two parentRefs may reach one listener (e.g. by name and by port): attach once.
-        const existing = listener.attached.find((a) => a.route === route);
-        if (existing) existing.hostnames = [...new Set([...existing.hostnames, ...hostnames])];
-        else listener.attached.push({ route, hostnames });
-      }
+      pending.push({ route, ref, gateway, att, listeners: att.listeners });
     }
     routes.push(route);
+  }
+  // An HTTPRoute and a GRPCRoute sharing a hostname on a listener: the older one is served.
+  const lost = crossServingConflicts(pending.filter((p) => !p.att.problem && routeAccepted(p.route)));
+  for (const p of pending) {
+    const { route, ref, gateway, att } = p;
+    const problem = att.problem ?? lost.get(p);
+    route.parents.push({ parentRef: parentRefStatus(ref, route.obj), gateway, conditions: routeParentConditions(route, problem) });
+    if (problem || !routeAccepted(route)) continue;
+    for (const { listener, hostnames } of att.listeners) {
+      // Two parentRefs may reach one listener (e.g. by name and by port): attach once.
+      const existing = listener.attached.find((a) => a.route === route);
+      if (existing) existing.hostnames = [...new Set([...existing.hostnames, ...hostnames])];
+      else listener.attached.push({ route, hostnames });
+    }
   }
   const streamRoutes: StreamRouteNode[] = [];
   for (const obj of streamRouteKinds.flatMap((k) => list(snapshot, k))) {
@@ -90,8 +98,7 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     }
     streamRoutes.push(route);
   }
-  const unservedRoutes = buildUnservedRoutes(unservedRouteKinds.flatMap((k) => list(snapshot, k)), gatewaysByKey, backends, parentRefStatus);
-  return { gatewayClasses, gateways, routes, unservedRoutes, streamRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, [...routes, ...streamRoutes], tlsIndex) };
+  return { gatewayClasses, gateways, routes, streamRoutes, backendTLSPolicies: buildBackendTLSPolicies(tlsPolicies, [...routes, ...streamRoutes], tlsIndex) };
 }
 
 /** The parentRef as written in status: the spec's fields with defaults filled in. */
@@ -102,11 +109,11 @@ function parentRefStatus(ref: ParentReference, route: KubeObject): ParentReferen
   return out;
 }
 
-function routeAccepted(route: HTTPRouteNode): boolean {
+function routeAccepted(route: RouteNode): boolean {
   return !route.problem && (route.rules.length === 0 || route.rules.some((r) => !r.problem));
 }
 
-export function routeParentConditions(route: HTTPRouteNode, attachProblem: { reason: string; message: string } | undefined): ParentResult['conditions'] {
+export function routeParentConditions(route: RouteNode, attachProblem: { reason: string; message: string } | undefined): ParentResult['conditions'] {
   const gen = route.obj.metadata.generation;
   const invalidRules = route.rules.flatMap((r) => (r.problem ? [{ index: r.index, problem: r.problem }] : []));
   const out = [];

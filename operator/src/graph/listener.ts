@@ -13,8 +13,9 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
 /** Route kinds each protocol can carry. */
 const kindsByProtocol: Record<string, readonly string[]> = {
-  HTTP: ['HTTPRoute'],
-  HTTPS: ['HTTPRoute'],
+  // GRPCRoute: h2c on HTTP listeners (a front tells it from HTTP/1.1: dataplane/grpc-front.ts), HTTP/2 over TLS on HTTPS.
+  HTTP: ['HTTPRoute', 'GRPCRoute'],
+  HTTPS: ['HTTPRoute', 'GRPCRoute'],
   TLS: ['TLSRoute'],
   TCP: ['TCPRoute'],
   UDP: ['UDPRoute'],

@@ -1,12 +1,12 @@
 // Matching precedence across every rule of every route on one hostname (spec:
 // HTTPRouteRule): Exact path, then (implementation-specific) regular expressions, then
-// the longest PathPrefix; then a method match; then the most header matches; then the most
+// the longest PathPrefix; then a GRPCRoute match's rank (graph/grpcroute.ts); then a method match; then the most header matches; then the most
 // query matches; ties go to the oldest route, then namespace/name order, then rule and
 // match order within the route.
-import type { HTTPRouteNode, RouteMatch } from './types.ts';
+import type { RouteMatch, RouteNode } from './types.ts';
 
 export interface MatchCandidate {
-  route: HTTPRouteNode;
+  route: RouteNode;
   ruleIndex: number;
   matchIndex: number;
   match: RouteMatch;
@@ -24,6 +24,7 @@ export function comparePrecedence(a: MatchCandidate, b: MatchCandidate): number 
   return (
     pathRank[pa.type] - pathRank[pb.type] ||
     (pa.type === 'PathPrefix' ? normalizePrefix(pb.value).length - normalizePrefix(pa.value).length : 0) ||
+    (b.match.rank ?? 0) - (a.match.rank ?? 0) ||
     Number(!!b.match.method) - Number(!!a.match.method) ||
     b.match.headers.length - a.match.headers.length ||
     b.match.queryParams.length - a.match.queryParams.length ||

@@ -85,7 +85,7 @@ export function desiredStatuses(graph: Graph, opts: GraphOptions, programmed: Pr
       },
     });
   }
-  for (const r of [...graph.routes, ...graph.streamRoutes, ...graph.unservedRoutes]) {
+  for (const r of [...graph.routes, ...graph.streamRoutes]) {
     out.push({
       kind: r.kind,
       namespace: r.obj.metadata.namespace,

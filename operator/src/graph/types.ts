@@ -82,7 +82,7 @@ export interface GatewayNode {
 }
 
 export interface AttachedRoute {
-  route: HTTPRouteNode;
+  route: RouteNode;
   /** Effective hostnames on this listener ('*' = any). */
   hostnames: string[];
 }
@@ -95,6 +95,10 @@ export interface RouteMatch {
   headers: ValueMatch[];
   queryParams: ValueMatch[];
   method?: string;
+  /** GRPCRoute: precedence among matches of one path type, higher first (graph/grpcroute.ts). */
+  rank?: number;
+  /** GRPCRoute RegularExpression method match: a regex per path segment (dataplane/grpc-match.ts). */
+  grpcRegex?: { service?: string; method?: string };
 }
 
 export interface BackendNode {
@@ -155,13 +159,14 @@ export interface StreamRouteNode {
   problem?: Problem;
 }
 
-/** A route of a kind waygate does not serve yet, naming our Gateways: it gets status, never traffic. */
-export interface UnservedRouteNode {
+/** A GRPCRoute: its matches are HTTP matches on "/service/method" (graph/grpcroute.ts), served by grpc_pass. */
+export interface GRPCRouteNode extends Omit<HTTPRouteNode, 'obj' | 'kind'> {
   obj: GRPCRoute;
-  key: string;
   kind: 'GRPCRoute';
-  parents: ParentResult[];
 }
+
+/** The routes the http block serves. */
+export type RouteNode = HTTPRouteNode | GRPCRouteNode;
 
 /** A BackendTLSPolicy that a backend of our routes is subject to, with its status per Gateway. */
 export interface BackendTLSPolicyNode {
@@ -182,8 +187,8 @@ export interface GatewayClassNode {
 export interface Graph {
   gatewayClasses: GatewayClassNode[];
   gateways: GatewayNode[];
-  routes: HTTPRouteNode[];
-  unservedRoutes: UnservedRouteNode[];
+  /** HTTPRoutes and GRPCRoutes. */
+  routes: RouteNode[];
   streamRoutes: StreamRouteNode[];
   backendTLSPolicies: BackendTLSPolicyNode[];
 }

@@ -9,7 +9,6 @@ import type { DesiredStatus } from '../status/merge.ts';
 import { StatusWriter } from '../status/writer.ts';
 import { Store } from '../store.ts';
 import type { Graph } from '../graph/types.ts';
-import { unservedRouteKinds } from '../graph/unserved-routes.ts';
 import { streamRouteKinds } from '../graph/stream-routes.ts';
 import { LeaderElector } from '../leader/elector.ts';
 import type { Durations } from '../leader/lease.ts';
@@ -86,8 +85,8 @@ export interface RunningOperator {
  * apply to a backend of our routes: clear our entries.
  */
 export function staleRouteStatuses(store: Store, graph: Graph, controllerName: string): DesiredStatus[] {
-  const current = new Set([...graph.routes, ...graph.streamRoutes, ...graph.unservedRoutes].map((r) => r.key));
-  const routes = (['HTTPRoute', ...unservedRouteKinds, ...streamRouteKinds] as const).flatMap((kind) => store
+  const current = new Set([...graph.routes, ...graph.streamRoutes].map((r) => r.key));
+  const routes = (['HTTPRoute', 'GRPCRoute', ...streamRouteKinds] as const).flatMap((kind) => store
     .list(kind)
     .filter((r) => !current.has(`${kind}/${r.metadata.namespace}/${r.metadata.name}`))
     .filter((r) => (r.status?.parents ?? []).some((p) => p.controllerName === controllerName))
