@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ const ADDRESS = '127.0.0.73';
 const G = 'gateway.networking.k8s.io';
 const BACKEND_NAME = `secure.${NS}.svc`;
 const BACKEND_ALT = `alt.${NS}.svc`;
+/** The rotation backend's answer time: at 150 requests/s, about 3 are in flight at any moment. */
+const ROTATE_BACKEND_DELAY_MS = 20;
 
 const fp = (c: { cert: string }) => new X509Certificate(c.cert).fingerprint256;
 const out = (line: string) => console.log(`      ${line}`);
@@ -98,6 +101,16 @@ class Backends {
     return this.listen(name, server);
   }
 
+  /** An HTTP backend answering after `delayMs`: requests are in flight whenever nginx reloads. */
+  slowHttp(name: string, delayMs: number, served: { requests: number }): Promise<string> {
+    const server = createHttpServer((_req, res) => setTimeout(() => {
+      served.requests++;
+      res.setHeader('x-backend', name);
+      res.end(`${name}\n`);
+    }, delayMs));
+    return this.listen(name, server as unknown as Server);
+  }
+
   async close(): Promise<void> {
     for (const s of this.servers) {
       (s as HttpsServer).closeAllConnections?.();
@@ -116,6 +129,7 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
   const ports = { pass: 0, term: 0, http: 0, mtls: 0, rotate: 0 };
   const reloads: number[] = [];
   const rawReceived = { bytes: 0 };
+  const rotateServed = { requests: 0 };
   /** Requests that reached the HTTPS backend of the BackendTLSPolicy cases. */
   const secureSeen: { path: string; sni: string | false | null }[] = [];
 
@@ -153,8 +167,9 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
       res.setHeader('x-backend', 'secure');
       res.end('secure\n');
     }));
-    for (const name of ['mtls', 'rotate']) echoes.push(await startEcho(name, 0, backendAddress));
-    const [mtlsEcho, rotateEcho] = echoes as [EchoServer, EchoServer];
+    const mtlsEcho = await startEcho('mtls', 0, backendAddress);
+    echoes.push(mtlsEcho);
+    const rotateBackend = await backends.slowHttp('rotate', ROTATE_BACKEND_DELAY_MS, rotateServed);
     const btlsRule = (path: string, svc: string) => ({ matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs: [{ name: svc, port: 443 }] });
 
     await apply(
@@ -181,7 +196,7 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
       ...service(NS, 'pass-exact', 443, [pass.exact]), ...service(NS, 'pass-deep', 443, [pass.deep]),
       ...service(NS, 'raw', 7000, [raw]),
       ...service(NS, 'secure', 443, [secure]), ...service(NS, 'wrong-ca', 443, [secure]),
-      ...service(NS, 'mtls-echo', 80, [mtlsEcho.endpoint]), ...service(NS, 'rotate-echo', 80, [rotateEcho.endpoint]),
+      ...service(NS, 'mtls-echo', 80, [mtlsEcho.endpoint]), ...service(NS, 'rotate-echo', 80, [rotateBackend]),
       backendTLSPolicy('secure', 'secure', { hostname: BACKEND_NAME, caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] }),
       backendTLSPolicy('wrong-ca', 'wrong-ca', { hostname: BACKEND_NAME, caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'other-ca' }] }),
       // The wildcard routes come first and sort first: neither age nor name can be why the
@@ -203,12 +218,6 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
   });
 
   after(async () => {
-    if (process.env.WG_DEBUG) {
-      const { execSync } = await import('node:child_process');
-      console.log(JSON.stringify((await getObject('gateway', NS, 'gw'))?.status, null, 1));
-      for (const r of ['a-wild', 'pass-a', 'term']) console.log(r, JSON.stringify((await getObject('tlsroute', NS, r))?.status));
-      console.log(execSync(`ls -la ${dir}/config ${dir}/config/*; cat ${dir}/config/*/stream.conf; tail -30 ${dir}/nginx/error.log`).toString());
-    }
     await op?.stop();
     await agent?.stop();
     await backends.close();
@@ -262,8 +271,8 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
 
   it('TLS passthrough: an unknown SNI name, the wildcard\'s own suffix and no SNI are closed before any handshake (FIN, 0 bytes, no alert)', async () => {
     // Positive control of the raw method: a known name gets the backend's ServerHello.
-    const known = await rawExchange(ADDRESS, ports.pass, await clientHello('a.pass.example.com'), { firstReply: true });
-    expect(known.received).to.be.greaterThan(0);
+    const hello = await clientHello('a.pass.example.com');
+    const known = await eventually('a ServerHello for a known name', () => rawExchange(ADDRESS, ports.pass, hello, { firstReply: true }), (r) => r.received > 0, 20_000);
     expect(known.firstByte, 'a TLS handshake record').to.equal(0x16);
     const before = [...backends.connections.values()].reduce((a, b) => a + b, 0);
     for (const sni of ['unknown.example.com', 'wild.pass.example.com', 'pass.example.com', '']) {
@@ -330,20 +339,27 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
     const ask = () => httpsGet(ADDRESS, ports.rotate, { servername: 'rotate.example.com' });
     await eventually('first certificate', ask, (r) => r.status === 200 && r.fingerprint === fp(rotations[0]!), 20_000);
     const reloadsBefore = reloads.length;
+    const servedBefore = rotateServed.requests;
     const load = new SteadyHttpsLoad(ADDRESS, ports.rotate, { servername: 'rotate.example.com', rate: 150 });
     const switches: number[] = [];
-    await sleep(1000);
-    for (const c of rotations.slice(1)) {
-      const t0 = Date.now();
-      await apply(tlsSecret(NS, 'rotate-cert', c));
-      await eventually('the new certificate', ask, (r) => r.fingerprint === fp(c), 20_000, 20);
-      switches.push(Date.now() - t0);
+    let failed: unknown; // the load stops either way
+    try {
       await sleep(1000);
+      for (const c of rotations.slice(1)) {
+        const t0 = Date.now();
+        await apply(tlsSecret(NS, 'rotate-cert', c));
+        await eventually('the new certificate', ask, (r) => r.fingerprint === fp(c), 20_000, 20);
+        switches.push(Date.now() - t0);
+        await sleep(1000);
+      }
+    } catch (e) {
+      failed = e;
     }
     const f = await load.stop();
+    if (failed) throw failed;
     out(`rotation: ${f.sent} requests in ${f.seconds.toFixed(1)} s (${f.rate.toFixed(0)}/s): ${f.fresh.requests} on new connections, ${f.keepAlive.requests} keep-alive on ${f.keepAlive.connections} connections (${f.keepAlive.reused} reused)`);
     out(`rotation: ${f.failures.length} failed (${f.keepAliveRaces} keep-alive close races), ${reloads.length - reloadsBefore} nginx reloads, Secret update -> new certificate served in ${switches.join(' / ')} ms; latency p50 ${f.latencyMs.p50} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms`);
-    out(`rotation: requests per certificate: ${rotations.map((c, i) => `#${i} ${f.certificates.get(fp(c)) ?? 0}`).join(', ')}`);
+    out(`rotation: requests per certificate: ${rotations.map((c, i) => `#${i} ${f.certificates.get(fp(c)) ?? 0}`).join(', ')}; the backend (${ROTATE_BACKEND_DELAY_MS} ms per answer) answered ${rotateServed.requests - servedBefore} (load + probes)`);
     expect(f.failures, f.failures.slice(0, 5).join('; ')).to.deep.equal([]);
     expect(f.rate).to.be.greaterThan(100);
     for (const [i, c] of rotations.entries()) expect(f.certificates.get(fp(c)) ?? 0, `requests served with certificate #${i}`).to.be.greaterThan(0);

@@ -94,7 +94,7 @@ export interface HttpsAnswer {
   fingerprint?: string;
   body?: string;
   error?: string;
-  /** Whether the request went out on a kept-alive connection used before. */
+  /** Whether the request went out on a connection that served an earlier request. */
   reused?: boolean;
   /** Whether the TLS handshake completed before the failure. */
   handshake?: boolean;
@@ -118,6 +118,7 @@ const shown = new WeakMap<object, string>();
 export function httpsGet(address: string, port: number, o: HttpsOptions): Promise<HttpsAnswer> {
   return new Promise((resolve) => {
     let handshake = false;
+    let reused = false;
     const req = request({
       host: address, port, path: o.path ?? '/', servername: o.servername, headers: { host: o.host ?? o.servername },
       rejectUnauthorized: false, agent: o.agent ?? false, ...(o.client ?? {}),
@@ -126,18 +127,19 @@ export function httpsGet(address: string, port: number, o: HttpsOptions): Promis
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, backend: res.headers['x-backend'] as string | undefined, fingerprint, body, reused: req.reusedSocket }));
-      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused: req.reusedSocket, handshake: true }));
+      res.on('end', () => resolve({ status: res.statusCode, backend: res.headers['x-backend'] as string | undefined, fingerprint, body, reused }));
+      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, handshake: true }));
     });
+    // Not req.reusedSocket: the agent hands a queued request a freed socket without setting it.
     req.on('socket', (s) => {
-      if (shown.has(s)) handshake = true;
+      if (shown.has(s)) handshake = reused = true;
       else (s as TLSSocket).once('secureConnect', () => {
         handshake = true;
         shown.set(s, (s as TLSSocket).getPeerCertificate().fingerprint256 ?? '');
       });
     });
     req.setTimeout(o.timeoutMs ?? 5000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused: req.reusedSocket, handshake: handshake || req.reusedSocket }));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, handshake }));
     req.end();
   });
 }
