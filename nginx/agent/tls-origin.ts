@@ -290,6 +290,8 @@ export class TlsOrigins {
     if (now - l.lastFailureLog < FAILURE_LOG_INTERVAL_MS) return;
     l.lastFailureLog = now;
     const name = l.entry.socket.slice(this.opts.socketDir.length + 1);
-    this.log.warn(`TLS to ${l.entry.address} for ${l.entry.source} (${name}) failed, connection closed before relaying: ${err.message}${l.failures > 1 ? ` (${l.failures} failures)` : ''}`);
+    // Node appends advice about its own CA flags to chain errors; the policy decides the CAs here.
+    const why = err.message.replace(/; if the root CA is installed locally.*$/s, '');
+    this.log.warn(`TLS to ${l.entry.address} for ${l.entry.source} (${name}) failed, connection closed before relaying: ${why}${l.failures > 1 ? ` (${l.failures} failures)` : ''}`);
   }
 }

@@ -135,6 +135,23 @@ function objects(backendPort: number, tlsEchoPort: number, extra: object[] = [])
   ];
 }
 
+/** A request to the HTTP listener sent in two parts: the request line now, the end of the headers at finish() (which answers the status line). */
+function slowRequest(path: string): { finish: () => Promise<string> } {
+  const s = netConnect(PORT, ADDRESS, () => s.write(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n`));
+  let got = '';
+  s.setEncoding('utf8').on('data', (d: string) => (got += d));
+  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  s.on('error', () => {});
+  return {
+    finish: async () => {
+      s.write('Connection: close\r\n\r\n');
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+      s.destroy();
+      return got.split('\r\n')[0] ?? '';
+    },
+  };
+}
+
 /** One line over TCP to the Gateway's TCP listener: the echo's answer, or "" when the connection closed without one. */
 function tcpLine(port: number, line: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -273,7 +290,7 @@ describe('BackendTLSPolicy on a real nginx: TLS to backends, verified', function
     expect(log.lines.some((l) => /TLS to 127\.0\.0\.1:\d+ for BackendTLSPolicy\/web\/wrong-san .*none of the subjectAltNames/.test(l)), log.lines.filter((l) => l.includes('TLS to')).join('\n')).to.equal(true);
   });
 
-  it('a SAN policy added and removed under load: the other policies\' traffic (nginx-verified and hop) never fails, their sockets stay', async () => {
+  it('a SAN policy added and removed under load: its socket is there before nginx uses it and stays while old workers may, the other policies\' traffic never fails, their sockets stay', async () => {
     const before = liveManifest().origins.map((o) => o.socket).sort();
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
     let retried = 0;
@@ -284,15 +301,28 @@ describe('BackendTLSPolicy on a real nginx: TLS to backends, verified', function
       req.on('error', (e) => (agent && req.reusedSocket ? once(path, false).then((s) => { retried++; resolve(s); }, reject) : reject(e)));
       req.end();
     });
+    /** Waits for the verdict of the version that serves /added, then asks once. */
+    const addedServedAtOnce = () => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { off(); reject(new Error('no version with the added policy within 20 s')); }, 20_000);
+      const off = standalone.agent.onVerdict((v) => {
+        if (!v.ok || !v.reloaded || !liveManifest().origins.some((o) => o.source === 'BackendTLSPolicy/web/added')) return;
+        off();
+        clearTimeout(timer);
+        answer('/added/1').then((r) => (r.status === 200 ? resolve() : reject(new Error(`first request after the verdict: ${r.status}`))), reject);
+      });
+    });
     const failures: string[] = [];
     let sent = 0;
+    let addedServed = 0;
     let loading = true;
     const loader = (async () => {
       const inflight = new Set<Promise<void>>();
       while (loading) {
-        const path = ['/secure/x', '/san/x', '/uri-san/x'][sent % 3]!;
+        // /added comes and goes: 404 before and after, 200 while it exists; a 502 means nginx found no socket for it.
+        const path = ['/secure/x', '/san/x', '/uri-san/x', '/added/x'][sent % 4]!;
         const agent = sent % 2 ? keepAlive : false;
-        const p = once(path, agent).then((s) => { if (s !== 200) failures.push(`${path}: ${s}`); }, (e: Error) => { failures.push(`${path}: ${e.message}`); });
+        const ok = (s: number) => s === 200 || (path === '/added/x' && s === 404);
+        const p = once(path, agent).then((s) => { if (s === 200 && path === '/added/x') addedServed++; if (!ok(s)) failures.push(`${path}: ${s}`); }, (e: Error) => { failures.push(`${path}: ${e.message}`); });
         sent++;
         inflight.add(p);
         void p.finally(() => inflight.delete(p));
@@ -308,12 +338,20 @@ describe('BackendTLSPolicy on a real nginx: TLS to backends, verified', function
     try {
       await new Promise((r) => setTimeout(r, 500));
       run.write('objects.yaml', objects(backend.port, echo.port, extra));
-      await eventually('/added served', () => answer('/added/1'), (r) => r.status === 200, 20_000);
+      // The hop's socket exists by the time nginx serves the version: the first request after its verdict is served.
+      await addedServedAtOnce();
       const added = liveManifest().origins.filter((o) => o.source === 'BackendTLSPolicy/web/added').map((o) => o.socket);
       expect(added).to.have.length(1);
       await new Promise((r) => setTimeout(r, 500));
+      // A request whose headers are still arriving when the policy goes: the old worker that holds
+      // it proxies it after the reload, to the old socket, which must still be there.
+      const slow = slowRequest('/added/slow');
+      await new Promise((r) => setTimeout(r, 200));
       run.write('objects.yaml', objects(backend.port, echo.port));
       await eventually('/added gone', () => answer('/added/2'), (r) => r.status === 404, 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(statSync(added[0]!).isSocket(), 'an old worker still holds a request for it').to.equal(true);
+      expect(await slow.finish()).to.match(/^HTTP\/1\.1 200 /);
       // Retired once the old workers are gone (they exit as soon as their connections are done).
       await eventually('the added socket closed', async () => { try { statSync(added[0]!); return false; } catch { return true; } }, (gone) => gone, 20_000);
       await new Promise((r) => setTimeout(r, 500));
@@ -322,8 +360,9 @@ describe('BackendTLSPolicy on a real nginx: TLS to backends, verified', function
       await loader;
       keepAlive.destroy();
     }
-    console.log(`      ${sent} requests during two changes, ${failures.length} failed, ${retried} retried (closed idle keep-alive)`);
+    console.log(`      ${sent} requests during two changes, ${failures.length} failed, ${retried} retried (closed idle keep-alive), ${addedServed} served by the added policy`);
     expect(failures, failures.slice(0, 5).join('; ')).to.deep.equal([]);
+    expect(addedServed).to.be.greaterThan(10);
     expect(sent).to.be.greaterThan(200);
     expect(liveManifest().origins.map((o) => o.socket).sort()).to.deep.equal(before);
   });
