@@ -9,6 +9,7 @@ import type { MatchCandidate } from '../graph/precedence.ts';
 import { limits } from '../values/checks.ts';
 import { ModelBuilder } from './builder.ts';
 import { hashSizes } from './hashes.ts';
+import { finishMirrorHop } from './mirror.ts';
 import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
 import { buildServer, sniListenerMap } from './server.ts';
@@ -113,14 +114,17 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
   // Creation order follows the chains (built back to front); name order reads better.
   b.model.upstreams.sort((x, y) => (x.name < y.name ? -1 : 1));
   b.model.splits.sort((x, y) => (x.variable < y.variable ? -1 : 1));
+  b.model.samples.sort((x, y) => (x.variable < y.variable ? -1 : 1));
+  finishMirrorHop(b);
   b.model.hashes = hashSizes(
     // Variable names nginx creates for us: $http_<header>, $arg_<query>, and our short wg_ names.
     // SNI maps (HTTPS) have hostnames as keys.
     { hostname: limits.hostname, headerName: limits.headerName, variableName: 5 + Math.max(limits.headerName, limits.queryName), mapKey: b.model.maps.some((m) => m.hostnames) ? Math.max(64, limits.hostname) : 64 },
     {
       serverNames: b.model.servers.length,
-      variables: b.model.maps.length + b.model.splits.length + 3, // + $wg_dollar, $wg_upgrade, $wg_connection
-      proxyHeaders: Math.max(0, ...b.model.servers.flatMap((s) => s.targets.map((t) => t.requestHeaders.length + t.hideHeaders.length))),
+      variables: b.model.maps.length + b.model.splits.length + b.model.samples.length + 3, // + $wg_dollar, $wg_upgrade, $wg_connection
+      // A mirror location sends its target's headers and one more.
+      proxyHeaders: 1 + Math.max(0, ...b.model.servers.flatMap((s) => s.targets.map((t) => t.requestHeaders.length + t.hideHeaders.length))),
       mapKeys: Math.max(0, ...b.model.maps.map((m) => m.entries.length)),
     },
   );

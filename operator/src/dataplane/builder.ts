@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { Certificate } from '../graph/certificates.ts';
 import type { BackendTLS } from '../graph/backendtlspolicy.ts';
 import type { RouteNode, RuleNode } from '../graph/types.ts';
+import { backendChoice, type BackendChoice } from './backend-choice.ts';
 import { tlsSignature } from './backend-tls.ts';
 import { h2cHop, h2cSocket, protocolProblem } from './backend-protocol.ts';
 import { HTTP_ALPN, needsHop, originEntry } from './tls-origin.ts';
@@ -22,6 +23,8 @@ export interface RuleTarget {
   tls?: BackendTLS;
   /** Set when the rule cannot be expressed (backends needing different TLS settings). */
   problem?: string;
+  /** Per-backendRef filters: one target per backendRef, picked per request (backend-choice.ts). */
+  choice?: BackendChoice;
   /** A backend declares appProtocol kubernetes.io/ws: upgraded connections may idle long. */
   websocket?: boolean;
 }
@@ -50,7 +53,7 @@ export function nginxEndpoint(address: string): string | undefined {
 }
 
 export class ModelBuilder {
-  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
+  readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
   private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();
@@ -90,11 +93,13 @@ export class ModelBuilder {
    * upstream is per rule and Gateway client certificate: nginx keeps idle connections and
    * TLS sessions per upstream, and one Gateway must not reuse another's authenticated ones.
    */
-  ruleTarget(route: RouteNode, rule: RuleNode, clientCertificate?: Certificate): RuleTarget {
+  ruleTarget(route: RouteNode, rule: RuleNode, clientCertificate?: Certificate, part = ''): RuleTarget {
     const weighted = rule.backends.filter((b) => b.weight > 0);
     const valid = weighted.filter((b) => !b.problem);
-    const tls = valid[0]?.tls;
-    let id = `r${this.routeIds.get(route)}_${rule.index}`;
+    // `part` names a target for one backend of the rule (a backendRef with filters, a mirror).
+    const perBackend = !part && rule.backends.some((b) => b.filters);
+    const tls = perBackend ? valid.find((b) => b.tls)?.tls : valid[0]?.tls;
+    let id = `r${this.routeIds.get(route)}_${rule.index}${part}`;
     if (tls && clientCertificate) {
       const n = this.clientCertificates.get(clientCertificate.id) ?? this.clientCertificates.size;
       this.clientCertificates.set(clientCertificate.id, n);
@@ -102,6 +107,11 @@ export class ModelBuilder {
     }
     let t = this.ruleTargets.get(id);
     if (t) return t;
+    if (perBackend) {
+      t = backendChoice(this, route, rule, id, clientCertificate);
+      this.ruleTargets.set(id, t);
+      return t;
+    }
     // SANs nginx cannot verify: the agent's TLS hop originates TLS, nginx speaks plain HTTP to its sockets.
     const hop = needsHop(tls);
     t = { id, source: route.key, tls: hop ? undefined : tls };

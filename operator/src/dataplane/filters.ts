@@ -1,10 +1,13 @@
 // Rule filters as nginx directives for a rule's internal location: request header
 // changes (proxy_set_header), response header changes (proxy_hide_header + add_header),
-// redirects (return) and rewrites (the Host header and the proxied URI). User values go
-// through quote() in script mode, so "$" in them stays a literal dollar.
-import type { PathModifier, RuleFilters } from '../graph/filters.ts';
+// redirects (return), rewrites (the Host header and the proxied URI) and CORS. A
+// backendRef's own filters apply after the rule's, in the location of that backend (see
+// backend-choice.ts). User values go through quote() in script mode, so "$" in them stays
+// a literal dollar.
+import type { BackendFilters, HeaderModifier, PathModifier, RuleFilters } from '../graph/filters.ts';
 import { normalizePrefix } from '../graph/precedence.ts';
 import type { RouteMatch } from '../graph/types.ts';
+import { corsActions, type CorsPreflight } from './cors.ts';
 import { headerVar, quote, regexLiteral, scriptLiteral } from './quote.ts';
 import { UPGRADE_HEADERS } from './backend-protocol.ts';
 
@@ -19,6 +22,44 @@ export interface FilterActions {
   addHeaders: { name: string; value: string }[];
   /** URLRewrite: the new path, an unquoted script expression (user parts already made inert). */
   proxyPath?: string;
+  /** CORS: preflight requests answered in the location. */
+  cors?: CorsPreflight;
+}
+
+/**
+ * The request headers after a sequence of modifiers (the rule's, then a backendRef's), per
+ * header name: untouched, a literal (set, or add after set), the client's value with
+ * suffixes (add), or removed. Each modifier sees the result of the one before it.
+ */
+type RequestHeaderState = { name: string; literal: string } | { name: string; suffixes: string[] } | { name: string; removed: true };
+
+function composeRequestHeaders(mods: readonly (HeaderModifier | undefined)[]): RequestHeaderState[] {
+  const state = new Map<string, RequestHeaderState>();
+  for (const m of mods) {
+    for (const h of m?.set ?? []) state.set(h.name.toLowerCase(), { name: h.name, literal: h.value });
+    for (const h of m?.add ?? []) {
+      const key = h.name.toLowerCase();
+      const cur = state.get(key);
+      if (!cur) state.set(key, { name: h.name, suffixes: [h.value] });
+      else if ('literal' in cur) state.set(key, { name: cur.name, literal: `${cur.literal},${h.value}` });
+      else if ('suffixes' in cur) state.set(key, { name: cur.name, suffixes: [...cur.suffixes, h.value] });
+      else state.set(key, { name: h.name, literal: h.value });
+    }
+    for (const name of m?.remove ?? []) state.set(name.toLowerCase(), { name, removed: true });
+  }
+  return [...state.values()];
+}
+
+/** Response headers after modifiers applied in order (a backendRef's first: it is nearer the backend). */
+function composeResponseHeaders(mods: readonly (HeaderModifier | undefined)[]): { name: string; hide: boolean; adds: string[] }[] {
+  const state = new Map<string, { name: string; hide: boolean; adds: string[] }>();
+  const of = (name: string) => state.get(name.toLowerCase()) ?? state.set(name.toLowerCase(), { name, hide: false, adds: [] }).get(name.toLowerCase())!;
+  for (const m of mods) {
+    for (const h of m?.set ?? []) Object.assign(of(h.name), { hide: true, adds: [h.value] });
+    for (const h of m?.add ?? []) of(h.name).adds.push(h.value);
+    for (const name of m?.remove ?? []) Object.assign(of(name), { hide: true, adds: [] });
+  }
+  return [...state.values()];
 }
 
 /** The request path without its query, from the original request line. */
@@ -49,8 +90,11 @@ function portSuffix(maps: MapFactory, scheme: string | undefined, port: number |
   return `$${maps('$scheme', [{ pattern: '"http"', value: port === 80 ? '""' : `":${port}"` }, { pattern: '"https"', value: port === 443 ? '""' : `":${port}"` }], `":${port}"`, source)}`;
 }
 
-export function filterActions(maps: MapFactory, filters: RuleFilters, match: RouteMatch, source: string, listenerPort = '$server_port'): FilterActions {
+/** `backend`: the filters of the backendRef this location sends to, applied after the rule's. */
+export function filterActions(maps: MapFactory, filters: RuleFilters, match: RouteMatch, source: string, listenerPort = '$server_port', backend: BackendFilters = {}): FilterActions {
   const out: FilterActions = { requestHeaders: [], hideHeaders: [], addHeaders: [] };
+  const cors = filters.cors ? corsActions(maps, filters.cors, source) : undefined;
+  if (cors) out.cors = cors.preflight;
   const r = filters.redirect;
   if (r) {
     const scheme = r.scheme ?? '$scheme';
@@ -59,26 +103,33 @@ export function filterActions(maps: MapFactory, filters: RuleFilters, match: Rou
     out.redirect = { status: r.statusCode, location: quote(`${scheme}://${host}${portSuffix(maps, r.scheme, r.port, source, listenerPort)}${path}$is_args$args`) };
     return out;
   }
+  const rewrite = { hostname: backend.rewrite?.hostname ?? filters.rewrite?.hostname, path: backend.rewrite?.path ?? filters.rewrite?.path };
   const headers = new Map<string, { name: string; value: string }>();
   const put = (name: string, value: string) => headers.set(name.toLowerCase(), { name: quote(name), value });
-  put('Host', filters.rewrite?.hostname ? quote(filters.rewrite.hostname, { script: true }) : '$http_host');
+  put('Host', rewrite.hostname ? quote(rewrite.hostname, { script: true }) : '$http_host');
   for (const h of UPGRADE_HEADERS) put(h.name, h.value); // WebSocket handshakes pass; else keep-alive
   put('X-Forwarded-For', '$proxy_add_x_forwarded_for');
   put('X-Forwarded-Proto', '$scheme');
-  const req = filters.requestHeaders;
-  for (const h of req?.set ?? []) put(h.name, quote(h.value, { script: true }));
-  for (const h of req?.add ?? []) {
-    // Append to a value the client sent, comma-separated, as the spec's "add" reads.
-    const existing = headerVar(h.name);
-    const v = maps(existing, [{ pattern: '""', value: quote(h.value, { script: true }) }], quote(`${existing},${scriptLiteral(h.value)}`), source);
-    put(h.name, `$${v}`);
+  for (const h of composeRequestHeaders([filters.requestHeaders, backend.requestHeaders])) {
+    if ('removed' in h) put(h.name, '""'); // an empty value drops the header
+    else if ('literal' in h) put(h.name, quote(h.literal, { script: true }));
+    else {
+      // Append to a value the client sent, comma-separated, as the spec's "add" reads.
+      const existing = headerVar(h.name);
+      const added = h.suffixes.join(',');
+      const v = maps(existing, [{ pattern: '""', value: quote(added, { script: true }) }], quote(`${existing},${scriptLiteral(added)}`), source);
+      put(h.name, `$${v}`);
+    }
   }
-  for (const name of req?.remove ?? []) put(name, '""'); // an empty value drops the header
   out.requestHeaders = [...headers.values()];
-  const res = filters.responseHeaders;
-  for (const h of res?.set ?? []) { out.hideHeaders.push(quote(h.name)); out.addHeaders.push({ name: quote(h.name), value: quote(h.value, { script: true }) }); }
-  for (const h of res?.add ?? []) out.addHeaders.push({ name: quote(h.name), value: quote(h.value, { script: true }) });
-  for (const name of res?.remove ?? []) out.hideHeaders.push(quote(name));
-  if (filters.rewrite?.path) out.proxyPath = modifiedPath(maps, filters.rewrite.path, match, source);
+  for (const h of composeResponseHeaders([backend.responseHeaders, filters.responseHeaders])) {
+    if (h.hide) out.hideHeaders.push(quote(h.name));
+    for (const value of h.adds) out.addHeaders.push({ name: quote(h.name), value: quote(value, { script: true }) });
+  }
+  if (cors) {
+    out.hideHeaders.push(...cors.hideHeaders);
+    out.addHeaders.push(...cors.addHeaders);
+  }
+  if (rewrite.path) out.proxyPath = modifiedPath(maps, rewrite.path, match, source);
   return out;
 }

@@ -28,6 +28,50 @@ export interface Split {
   source: string;
 }
 
+/** split_clients over a salted $request_id: each bucket's share of requests gets its value, the rest `rest`. */
+export interface Sample {
+  /** Quoted key, "${request_id}<salt>": one salt per use, so two samples of a request are independent. */
+  key: string;
+  variable: string;
+  /** "12.50%" and a quoted value. */
+  buckets: { percent: string; value: string }[];
+  rest: string;
+  source: string;
+}
+
+/** A server's location that sends a copy of a request to the mirror hop (mirror.ts). */
+export interface MirrorLocation {
+  /** Quoted internal URI, named by the target's `mirror` directive. */
+  uri: string;
+  /** A variable that is "" for requests outside the mirrored share (percent, fraction). */
+  sample?: string;
+  requestHeaders: { name: string; value: string }[];
+  proxyPass: string;
+  source: string;
+}
+
+/** The local server that answers mirror copies at once and sends them on (mirror.ts). */
+export interface MirrorHop {
+  /** Quoted "unix:<socket>". */
+  listen: string;
+  /** The upstream the mirror locations proxy to (that socket, no keep-alive). */
+  upstream: string;
+  /** Map variable: the X-Waygate-Mirror header's target URI, or "". */
+  dispatch: string;
+  /** Mirror copies in flight per mirror backendRef; more are dropped (503 from the hop). */
+  inFlight: number;
+  targets: MirrorHopTarget[];
+}
+
+export interface MirrorHopTarget {
+  /** Quoted URI the dispatch map names; `send` is the subrequest that proxies the copy. */
+  uri: string;
+  send: string;
+  proxyPass: string;
+  proxySsl: ProxySsl | undefined;
+  source: string;
+}
+
 /** Internal location that serves one rule: proxy, or a status for invalid backends. */
 export interface Target {
   id: string;
@@ -51,6 +95,12 @@ export interface Target {
   route: string;
   /** BackendTLSPolicy: the upstream is reached over TLS with these settings (proxy_pass https://). */
   proxySsl: ProxySsl | undefined;
+  /** RequestMirror: `mirror` subrequests to these quoted URIs (the server's mirrorLocations). */
+  mirrors?: string[];
+  /** Per-backendRef filters: the quoted URI (with the choice variable) of the backend's own location. */
+  choose?: string;
+  /** CORS: answered here when the variable is "1" (a preflight), with these headers. */
+  cors?: { variable: string; headers: { name: string; value: string }[] };
   /** GRPCRoute: `uri` is a named location that grpc_passes (grpcs:// with proxySsl as grpc_ssl_*); statuses answer gRPC UNAVAILABLE with these quoted grpc-messages (grpc-target.ts). */
   grpc?: { unavailable: string; invalidShare: string };
   /** appProtocol kubernetes.io/ws: proxy_read/send_timeout, the idle limit of upgraded connections. */
@@ -101,6 +151,8 @@ export interface Server {
   serverNames: string[];
   locations: Location[];
   targets: Target[];
+  /** RequestMirror: where the targets' `mirror` subrequests go. */
+  mirrorLocations?: MirrorLocation[];
   source: string;
   /** Quoted Gateway "ns/name": $wg_gateway, the agent's traffic label. */
   gateway: string;
@@ -125,6 +177,10 @@ export interface HttpModel {
   upstreams: Upstream[];
   maps: MatchMap[];
   splits: Split[];
+  /** Backend choices (per-backendRef filters) and mirrored shares. */
+  samples: Sample[];
+  /** RequestMirror's local hop; absent when nothing is mirrored. */
+  mirrorHop?: MirrorHop;
   servers: Server[];
   /** The agent's TLS hop: one socket per endpoint of backends whose policy lists subjectAltNames (tls-origin.json). */
   tlsOrigins: TlsOriginEntry[];

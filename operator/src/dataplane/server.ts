@@ -3,16 +3,21 @@
 // (or per match, when a prefix replacement depends on which prefix matched).
 import type { Certificate } from '../graph/certificates.ts';
 import type { ClientValidation } from '../graph/frontend-tls.ts';
+import type { BackendFilters, RuleFilters } from '../graph/filters.ts';
 import type { ListenerNode } from '../graph/types.ts';
 import { sortByPrecedence, type MatchCandidate } from '../graph/precedence.ts';
-import type { ModelBuilder } from './builder.ts';
+import type { ModelBuilder, RuleTarget } from './builder.ts';
 import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
 import { proxySsl } from './backend-tls.ts';
 import { WEBSOCKET_IDLE_TIMEOUT } from './backend-protocol.ts';
 import { filterActions } from './filters.ts';
 import { grpcLocation, grpcTargets } from './grpc-target.ts';
-import type { Location, Server, Target } from './model.ts';
+import { ruleMirrors } from './mirror.ts';
+import type { Location, MirrorLocation, Server, Target } from './model.ts';
 import { quote } from './quote.ts';
+
+/** Filters whose path replacement depends on the PathPrefix that matched. */
+const prefixReplaced = (f: Pick<RuleFilters, 'redirect' | 'rewrite'> | undefined) => f?.redirect?.path?.type === 'ReplacePrefixMatch' || f?.rewrite?.path?.type === 'ReplacePrefixMatch';
 
 /** Prefix of internal target URIs: "^" cannot occur in an Exact/PathPrefix value. */
 const TARGET_PREFIX = '/^wg/';
@@ -47,6 +52,7 @@ export function sniListenerMap(b: ModelBuilder, onPort: readonly ListenerNode[],
 export function buildServer(b: ModelBuilder, listen: string, host: string, candidates: MatchCandidate[], source: string, tls?: ServerTLS, backend: { certDir: string; clientCertificate?: Certificate } = { certDir: tls?.certDir ?? '' }): Server {
   const sorted = sortByPrecedence(candidates);
   const targets = new Map<string, Target>();
+  const mirrorLocations = new Map<string, MirrorLocation>();
   // A server serves one route kind (graph/cross-serving.ts); gRPC targets are named locations.
   const grpc = candidates.some((c) => c.route.kind === 'GRPCRoute');
   /** The internal location serving a candidate; throws when its rule cannot be expressed. */
@@ -58,22 +64,37 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
       throw new Error(rt.problem);
     }
     // A prefix replacement depends on which PathPrefix matched: one target per match then.
-    const perMatch = rule.filters.redirect?.path?.type === 'ReplacePrefixMatch' || rule.filters.rewrite?.path?.type === 'ReplacePrefixMatch';
-    const id = perMatch ? `${rt.id}_m${c.matchIndex}` : rt.id;
+    const perMatch = prefixReplaced(rule.filters) || rule.backends.some((x) => prefixReplaced(x.filters));
+    const suffix = perMatch ? `_m${c.matchIndex}` : '';
+    const id = rt.id + suffix;
     if (!targets.has(id)) {
-      let actions;
       try {
-        actions = filterActions(b.filterMap, rule.filters, c.match, rt.source, b.listenerPort);
+        const proxyTarget = (tid: string, t: RuleTarget, filters?: BackendFilters): Target => {
+          const { proxyPath, cors, ...rest } = filterActions(b.filterMap, rule.filters, c.match, rt.source, b.listenerPort, filters);
+          // The original request URI goes upstream unchanged unless a URLRewrite changes the path.
+          const scheme = t.tls ? 'https' : 'http';
+          const proxyPass = t.upstream && (proxyPath ? quote(`${scheme}://${t.upstream.name}${proxyPath}$is_args$args`) : `${scheme}://${t.upstream.name}$request_uri`);
+          const ssl = t.upstream && t.tls ? proxySsl(b, t.tls, backend.certDir, backend.clientCertificate) : undefined;
+          return { id: tid, uri: quote(TARGET_PREFIX + tid), upstream: t.upstream?.name, split: t.split, status: t.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...(t.websocket && t.upstream ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {}), ...rest };
+        };
+        // RequestMirror and CORS act once per request, with the rule's own filters.
+        const own = filterActions(b.filterMap, rule.filters, c.match, rt.source, b.listenerPort);
+        const mirrors = ruleMirrors(b, c.route, rule, own.requestHeaders, own.proxyPath, suffix, { certDir: backend.certDir, socketDir: b.files.socketDir, clientCertificate: backend.clientCertificate });
+        for (const l of mirrors.locations) mirrorLocations.set(l.uri, l);
+        const extra = { ...(mirrors.uris.length ? { mirrors: mirrors.uris } : {}), ...(own.cors ? { cors: own.cors } : {}) };
+        const choice = rt.choice;
+        if (!choice) targets.set(id, { ...proxyTarget(id, rt), ...extra });
+        else if (!choice.sample) targets.set(id, { ...proxyTarget(id, choice.targets[0]!.target, choice.targets[0]!.filters), ...extra });
+        else {
+          // The rule's location answers preflights, then hands the request to the chosen backend's location.
+          for (const ch of choice.targets) targets.set(ch.target.id + suffix, { ...proxyTarget(ch.target.id + suffix, ch.target, ch.filters), ...(extra.mirrors ? { mirrors: extra.mirrors } : {}) });
+          const choose = quote(`${TARGET_PREFIX}$${choice.sample.variable}${suffix}`);
+          targets.set(id, { id, uri: quote(TARGET_PREFIX + id), source: rt.source, route: quote(rt.source), proxySsl: undefined, requestHeaders: [], hideHeaders: [], addHeaders: [], choose, ...(own.cors ? { cors: own.cors } : {}) });
+        }
       } catch (err) {
         b.fail(c.route, c.ruleIndex, `spec.rules[${c.ruleIndex}].filters`, err);
         throw err;
       }
-      const { proxyPath, ...rest } = actions;
-      // The original request URI goes upstream unchanged unless a URLRewrite changes the path.
-      const scheme = rt.tls ? 'https' : 'http';
-      const proxyPass = rt.upstream && (proxyPath ? quote(`${scheme}://${rt.upstream.name}${proxyPath}$is_args$args`) : `${scheme}://${rt.upstream.name}$request_uri`);
-      const ssl = rt.upstream && rt.tls ? proxySsl(b, rt.tls, backend.certDir, backend.clientCertificate) : undefined;
-      targets.set(id, { id, uri: quote(TARGET_PREFIX + id), upstream: rt.upstream?.name, split: rt.split, status: rt.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...(rt.websocket && rt.upstream ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {}), ...rest });
     }
     return id;
   };
@@ -94,6 +115,7 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     serverNames: host === '*' ? ['""'] : [quote(host)],
     locations,
     targets: [...targets.values()].sort((x, y) => (x.id < y.id ? -1 : 1)),
+    ...(mirrorLocations.size ? { mirrorLocations: [...mirrorLocations.values()].sort((x, y) => (x.uri < y.uri ? -1 : 1)) } : {}),
     source,
     gateway: quote(source.replace(/^Gateway\//, '')),
     // AllowValidOnly: a valid certificate from these CAs or nothing. AllowInsecureFallback:

@@ -12,6 +12,7 @@ import { buildGateways } from './gateway.ts';
 import { buildGatewayClasses } from './gatewayclass.ts';
 import { crossServingConflicts } from './cross-serving.ts';
 import { buildGRPCRoute } from './grpcroute.ts';
+import { mirrorBackends } from './filters.ts';
 import { buildHTTPRoute } from './httproute.ts';
 import { buildStreamRoute, streamRouteConditions, streamRouteKinds } from './stream-routes.ts';
 import type { GatewayNode, Graph, GraphOptions, ParentResult, RouteNode, StreamRouteNode } from './types.ts';
@@ -115,18 +116,18 @@ function routeAccepted(route: RouteNode): boolean {
 
 export function routeParentConditions(route: RouteNode, attachProblem: { reason: string; message: string } | undefined): ParentResult['conditions'] {
   const gen = route.obj.metadata.generation;
-  const invalidRules = route.rules.flatMap((r) => (r.problem ? [{ index: r.index, problem: r.problem }] : []));
+  const invalidRules = route.rules.flatMap((r) => (r.problem ? [{ index: r.index, name: r.name, problem: r.problem }] : []));
   const out = [];
   if (route.problem) out.push(condition(ConditionType.Accepted, false, route.problem.reason, route.problem.message, gen));
   else if (attachProblem) out.push(condition(ConditionType.Accepted, false, attachProblem.reason, attachProblem.message, gen));
   // Not accepted without a route problem: the route has rules and every one failed, so invalidRules[0] exists.
   else if (!routeAccepted(route)) out.push(condition(ConditionType.Accepted, false, Reason.UnsupportedValue, `no valid rule: ${invalidRules[0]!.problem.message}`, gen));
   else out.push(condition(ConditionType.Accepted, true, Reason.Accepted, 'Route is accepted', gen));
-  const backendProblem = route.rules.filter((r) => !r.problem).flatMap((r) => r.backends).find((b) => b.problem)?.problem;
+  const backendProblem = route.rules.filter((r) => !r.problem).flatMap((r) => [...r.backends, ...mirrorBackends(r.filters)]).find((b) => b.problem)?.problem;
   out.push(resolvedRefs(backendProblem, gen));
   if (invalidRules.length && routeAccepted(route)) {
     out.push(condition(ConditionType.PartiallyInvalid, true, Reason.UnsupportedValue,
-      `rules ${invalidRules.map((r) => r.index).join(', ')} are not served: ${invalidRules.map((r) => r.problem.message).join('; ')}`, gen));
+      `rules ${invalidRules.map((r) => (r.name ? `${r.index} (${r.name})` : r.index)).join(', ')} are not served: ${invalidRules.map((r) => r.problem.message).join('; ')}`, gen));
   }
   return out;
 }

@@ -1,13 +1,13 @@
 // HTTPRoute rules: matches checked against the allow-lists (an unsafe or unsupported
 // value invalidates its rule, never the whole route unless every rule fails) and
 // backendRefs resolved.
-import type { HTTPHeaderMatch, HTTPRouteMatch, HTTPRouteRule } from '../api/gateway-api.ts';
+import type { BackendRef, HTTPHeaderMatch, HTTPRouteMatch, HTTPRouteRule } from '../api/gateway-api.ts';
 import type { HTTPRoute } from '../objects.ts';
-import { checkHeaderName, checkHostname, checkMatchPath, checkPort, checkWeight, checkPrintable, checkQueryName, checkRegex, limits } from '../values/checks.ts';
+import { checkHeaderName, checkHostname, checkMatchPath, checkPort, checkWeight, checkPrintable, checkQueryName, checkRegex, isDnsSubdomain, limits } from '../values/checks.ts';
 import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import { httpRouteProtocol } from './backend-protocol.ts';
-import { parseFilters } from './filters.ts';
+import { parseBackendFilters, parseFilters } from './filters.ts';
 import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from './types.ts';
 
 /** spec.rules[].matches[].method: the CRD's enum. */
@@ -45,6 +45,17 @@ export function parseMatch(m: HTTPRouteMatch, field: string): { match: RouteMatc
   return { match: { path, headers: headers.matches, queryParams: query.matches, method: m.method } };
 }
 
+/** How HTTPRoute backendRefs (and RequestMirror backendRefs) are resolved. */
+const RESOLVE = { backendTLS: true, protocol: httpRouteProtocol };
+
+/** rules[].name (SectionName): the CRD's pattern and uniqueness, checked again (it reaches messages). */
+function ruleNameProblem(route: HTTPRoute, rule: HTTPRouteRule, index: number): string | undefined {
+  if (rule.name === undefined) return undefined;
+  if (!isDnsSubdomain(rule.name)) return `spec.rules[${index}].name: ${JSON.stringify(String(rule.name))} is not a valid rule name (lowercase DNS subdomain, at most 253 characters)`;
+  const first = (route.spec?.rules ?? []).findIndex((r) => r.name === rule.name);
+  if (first !== index) return `spec.rules[${index}].name: ${JSON.stringify(rule.name)} is already the name of spec.rules[${first}]; rule names are unique within a route`;
+}
+
 /**
  * Rule fields waygate does not implement yet. Ignoring them would serve the rule without
  * what its author asked for (a timeout, retries, sticky sessions), so the rule is not
@@ -54,15 +65,16 @@ const UNSUPPORTED_RULE_FIELDS = ['timeouts', 'retry', 'sessionPersistence'] as c
 
 function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backends: BackendIndex, modelProblem?: string): RuleNode {
   const field = `spec.rules[${index}]`;
-  const node: RuleNode = { index, matches: [], backends: [], filters: {} };
+  const node: RuleNode = { index, matches: [], backends: [], filters: {}, ...(typeof rule.name === 'string' ? { name: rule.name } : {}) };
   const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
   // The data plane could not express this rule in an earlier pass (pipeline.ts).
   if (modelProblem) return fail(modelProblem);
   for (const name of UNSUPPORTED_RULE_FIELDS) {
     if (rule[name] !== undefined) return fail(`${field}.${name}: not supported yet; the rule is not served rather than served without it`);
   }
+  const nameErr = ruleNameProblem(route, rule, index);
+  if (nameErr) return fail(nameErr);
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
-    if (b.filters?.length) return fail(`${field}.backendRefs[${i}].filters: backendRef filters are not supported yet`);
     // Defense in depth: both are printed into nginx.conf, whatever the CRD says.
     const weightErr = b.weight === undefined ? undefined : checkWeight(b.weight);
     if (weightErr) return fail(`${field}.backendRefs[${i}].weight: ${weightErr}`);
@@ -75,10 +87,19 @@ function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backend
     if ('problem' in parsed) return fail(parsed.problem);
     node.matches.push(parsed.match);
   }
-  const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, node.matches.map((m) => m.path.type));
+  const matchTypes = node.matches.map((m) => m.path.type);
+  const resolve = (ref: BackendRef, f: string) => resolveBackendRef(backends, route, ref, f, RESOLVE);
+  const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, matchTypes, resolve);
   if (problem) return fail(problem);
   node.filters = filters;
-  node.backends = (rule.backendRefs ?? []).map((b, i) => resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`, { backendTLS: true, protocol: httpRouteProtocol }));
+  const backendFilters = (rule.backendRefs ?? []).map((b, i) => parseBackendFilters(b.filters, `${field}.backendRefs[${i}].filters`, matchTypes, filters));
+  const filterProblem = backendFilters.find((r) => r.problem)?.problem;
+  if (filterProblem) return fail(filterProblem);
+  node.backends = (rule.backendRefs ?? []).map((b, i) => {
+    const resolved = resolve(b, `${field}.backendRefs[${i}]`);
+    const f = backendFilters[i]!.filters;
+    return f ? { ...resolved, filters: f } : resolved;
+  });
   return node;
 }
 

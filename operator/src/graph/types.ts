@@ -5,7 +5,7 @@ import type { Problem } from './conditions.ts';
 import type { Certificate } from './certificates.ts';
 import type { ClientValidation } from './frontend-tls.ts';
 import type { BackendTLS } from './backendtlspolicy.ts';
-import type { RuleFilters } from './filters.ts';
+import type { BackendFilters, RuleFilters } from './filters.ts';
 import type { GatewayExposureMode, GatewayService, ServiceParameters } from './exposure.ts';
 
 export interface GraphOptions {
@@ -115,6 +115,8 @@ export interface BackendNode {
   tls?: BackendTLS;
   /** What the Service port's appProtocol asks nginx to speak (backend-protocol.ts); unset: HTTP/1.1. */
   protocol?: BackendProtocol;
+  /** HTTPRoute backendRefs[].filters: applied only to requests sent to this backend. */
+  filters?: BackendFilters;
 }
 
 /** HTTP/1.1 (WebSocket upgrades included), cleartext HTTP/2, or WebSocket (long-lived upgrades expected). */
@@ -122,6 +124,8 @@ export type BackendProtocol = 'http' | 'h2c' | 'ws';
 
 export interface RuleNode {
   index: number;
+  /** spec.rules[].name, validated (named route rules). */
+  name?: string;
   /** Set when the rule cannot be served (UnsupportedValue): it is left out. */
   problem?: Problem;
   matches: RouteMatch[];
