@@ -15,10 +15,14 @@ import type { StreamModel } from './stream-model.ts';
 // The agent's main config defines $wg_h2c and wg_h2c.preread in the stream block
 // (nginx/agent/config.ts); templates/stream.conf.hbs names them.
 
-/** Plaintext HTTP ports of a Gateway with a GRPCRoute attached to a listener there. */
+/**
+ * Plaintext HTTP ports of a Gateway with a GRPCRoute attached to a listener there, or an
+ * HTTPRoute with a kubernetes.io/h2c backend (HTTP/2 end to end: dataplane/backend-protocol.ts).
+ */
 export function h2cPorts(gw: GatewayNode): Set<number> {
   const http = gw.listeners.filter((l) => l.programmable && l.protocol === 'HTTP');
-  return new Set(http.filter((l) => l.attached.some((a) => a.route.kind === 'GRPCRoute')).map((l) => l.port));
+  const needsH2c = (r: GatewayNode['listeners'][number]['attached'][number]['route']) => r.kind === 'GRPCRoute' || r.rules.some((rule) => rule.backends.some((b) => b.protocol === 'h2c'));
+  return new Set(http.filter((l) => l.attached.some((a) => needsH2c(a.route))).map((l) => l.port));
 }
 
 /** The two sockets of a fronted port: hashes of our own keys, short enough for sun_path. */
