@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { luaHttp, luaModules } from '../../nginx/agent/lua.ts';
 import { run, sleep, tail, tryRun, waitFor, which } from './exec.ts';
 import { versions } from './paths.ts';
 
@@ -84,12 +85,14 @@ export function renderTestConfig(install: NginxInstallation, dir: string, config
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir, `${k}_temp`)};`).join('\n');
   return [
     `load_module ${install.streamModule};`,
+    luaModules(dirname(install.streamModule)),
     `pid ${join(dir, 'nginx.pid')};`,
     `error_log ${join(dir, 'error.log')} notice;`,
     'worker_processes 1;',
     'events { worker_connections 256; }',
     'http {',
     `  access_log ${join(dir, 'access.log')};`,
+    luaHttp(),
     temp,
     config.http ?? '',
     '}',

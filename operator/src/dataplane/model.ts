@@ -7,6 +7,8 @@ export interface Upstream {
   name: string;
   servers: { address: string; weight: number }[];
   source: string;
+  /** rules[].timeouts / retry: the balancer_by_lua_block lines that pick and time each try (policy.ts). */
+  balancer?: string[];
 }
 
 /** A `map` whose value picks a rule target, or a flag map for one regex condition. */
@@ -95,14 +97,16 @@ export interface Target {
   route: string;
   /** BackendTLSPolicy: the upstream is reached over TLS with these settings (proxy_pass https://). */
   proxySsl: ProxySsl | undefined;
+  /** rules[].timeouts / retry (policy.ts). */
+  policy?: TargetPolicy;
+  /** GRPCRoute: `uri` is a named location that grpc_passes (grpcs:// with proxySsl as grpc_ssl_*); statuses answer gRPC UNAVAILABLE with these quoted grpc-messages (grpc-target.ts). */
+  grpc?: { unavailable: string; invalidShare: string };
   /** RequestMirror: `mirror` subrequests to these quoted URIs (the server's mirrorLocations). */
   mirrors?: string[];
   /** Per-backendRef filters: the quoted URI (with the choice variable) of the backend's own location. */
   choose?: string;
   /** CORS: answered here when the variable is "1" (a preflight), with these headers. */
   cors?: { variable: string; headers: { name: string; value: string }[] };
-  /** GRPCRoute: `uri` is a named location that grpc_passes (grpcs:// with proxySsl as grpc_ssl_*); statuses answer gRPC UNAVAILABLE with these quoted grpc-messages (grpc-target.ts). */
-  grpc?: { unavailable: string; invalidShare: string };
   /** appProtocol kubernetes.io/ws: proxy_read/send_timeout, the idle limit of upgraded connections. */
   upgradeTimeout?: string;
 }
@@ -114,6 +118,16 @@ export interface H2cHop {
   /** The upstream of the rule's backends. */
   upstream: string;
   source: string;
+}
+
+/** proxy_next_upstream* and timeouts of a target, numbers we computed; `deadlines`: Lua filters hold the response to them. */
+export interface TargetPolicy {
+  nextUpstream?: string;
+  tries?: number;
+  nextUpstreamTimeout?: string;
+  /** proxy_connect/send/read_timeout (only "0s" timeouts: the longest nginx keeps). */
+  timeout?: string;
+  deadlines: boolean;
 }
 
 /** proxy_ssl_* of a target: quoted tokens (validated hostname, file paths we generated). */

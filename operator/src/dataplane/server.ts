@@ -11,6 +11,7 @@ import { candidateIndex, locationDispatch, locationKeys, regexStage } from './di
 import { proxySsl } from './backend-tls.ts';
 import { WEBSOCKET_IDLE_TIMEOUT } from './backend-protocol.ts';
 import { filterActions } from './filters.ts';
+import { applyPolicy } from './policy.ts';
 import { grpcLocation, grpcTargets } from './grpc-target.ts';
 import { ruleMirrors } from './mirror.ts';
 import type { Location, MirrorLocation, Server, Target } from './model.ts';
@@ -75,7 +76,9 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
           const scheme = t.tls ? 'https' : 'http';
           const proxyPass = t.upstream && (proxyPath ? quote(`${scheme}://${t.upstream.name}${proxyPath}$is_args$args`) : `${scheme}://${t.upstream.name}$request_uri`);
           const ssl = t.upstream && t.tls ? proxySsl(b, t.tls, backend.certDir, backend.clientCertificate) : undefined;
-          return { id: tid, uri: quote(TARGET_PREFIX + tid), upstream: t.upstream?.name, split: t.split, status: t.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...(t.websocket && t.upstream ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {}), ...rest };
+          // rules[].timeouts / retry: on the upstream (Lua balancer) and the location (policy.ts).
+          const policy = t.upstream && rule.policy ? { policy: applyPolicy(t.upstream, rule.policy) } : {};
+          return { id: tid, uri: quote(TARGET_PREFIX + tid), upstream: t.upstream?.name, split: t.split, status: t.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...(t.websocket && t.upstream ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {}), ...policy, ...rest };
         };
         // RequestMirror and CORS act once per request, with the rule's own filters.
         const own = filterActions(b.filterMap, rule.filters, c.match, rt.source, b.listenerPort);

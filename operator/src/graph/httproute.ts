@@ -8,6 +8,7 @@ import { Reason, type Problem } from './conditions.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import { httpRouteProtocol } from './backend-protocol.ts';
 import { parseBackendFilters, parseFilters } from './filters.ts';
+import { parseRulePolicy } from './rule-policy.ts';
 import type { HTTPRouteNode, PathMatch, RouteMatch, RuleNode, ValueMatch } from './types.ts';
 
 /** spec.rules[].matches[].method: the CRD's enum. */
@@ -58,10 +59,10 @@ function ruleNameProblem(route: HTTPRoute, rule: HTTPRouteRule, index: number): 
 
 /**
  * Rule fields waygate does not implement yet. Ignoring them would serve the rule without
- * what its author asked for (a timeout, retries, sticky sessions), so the rule is not
+ * what its author asked for (sticky sessions), so the rule is not
  * served and its route reports the field (README: "What waygate does not implement yet").
  */
-const UNSUPPORTED_RULE_FIELDS = ['timeouts', 'retry', 'sessionPersistence'] as const;
+const UNSUPPORTED_RULE_FIELDS = ['sessionPersistence'] as const;
 
 function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backends: BackendIndex, modelProblem?: string): RuleNode {
   const field = `spec.rules[${index}]`;
@@ -72,6 +73,9 @@ function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backend
   for (const name of UNSUPPORTED_RULE_FIELDS) {
     if (rule[name] !== undefined) return fail(`${field}.${name}: not supported yet; the rule is not served rather than served without it`);
   }
+  const policy = parseRulePolicy(rule, field);
+  if ('problem' in policy) return fail(policy.problem);
+  if (policy.policy) node.policy = policy.policy;
   const nameErr = ruleNameProblem(route, rule, index);
   if (nameErr) return fail(nameErr);
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {

@@ -7,6 +7,7 @@ import type { ClientValidation } from './frontend-tls.ts';
 import type { BackendTLS } from './backendtlspolicy.ts';
 import type { BackendFilters, RuleFilters } from './filters.ts';
 import type { GatewayExposureMode, GatewayService, ServiceParameters } from './exposure.ts';
+import type { RulePolicy } from './rule-policy.ts';
 
 export interface GraphOptions {
   controllerName: string;
@@ -131,6 +132,8 @@ export interface RuleNode {
   matches: RouteMatch[];
   backends: BackendNode[];
   filters: RuleFilters;
+  /** rules[].timeouts and rules[].retry (rule-policy.ts); absent when neither is set. */
+  policy?: RulePolicy;
 }
 
 export interface ParentResult {

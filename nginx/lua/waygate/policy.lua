@@ -1,0 +1,155 @@
+-- waygate.policy: HTTPRoute rules[].timeouts and rules[].retry for each proxied request.
+--
+-- nginx's own timeouts bound the gaps between reads, and its retries only ever move to
+-- another server. This module, called from the config operator/src/dataplane/policy.ts
+-- writes, keeps a deadline instead and retries on any peer, the same one included:
+--
+--   upstream NAME { ...; balancer_by_lua_block {
+--       local policy = require("waygate.policy")
+--       policy.balance(policy.upstreams["NAME"] or policy.define("NAME", SPEC)) } }
+--   SPEC = { attempts = N, request_ms = N, backend_request_ms = N,
+--            peers = { { "ip:port", weight }, ... } }       (0 ms: no such limit)
+--   location (the rule's target) {
+--       header_filter_by_lua_block { require("waygate.policy").header_filter() }
+--       body_filter_by_lua_block { require("waygate.policy").body_filter() } }
+--
+-- The location sets proxy_next_upstream (what is retried), proxy_next_upstream_tries
+-- (attempts + 1) and proxy_next_upstream_timeout (the request timeout: nginx stops
+-- retrying when it is up; its clock and ours both start with the first try).
+--
+-- Per try: connect, send and read timeouts are all cut to the smaller of the attempt's
+-- limit (backendRequest) and what is left of the request's (request), so a try times out at
+-- the deadline at the latest and nginx answers 504. A response header that arrives after it
+-- anyway (the read timer starts once the request is sent) is replaced by a 504; a body still
+-- flowing to the client after it is cut (the connection is aborted).
+--
+-- Peers: smooth weighted round robin (nginx's algorithm), preferring a peer this request has
+-- not tried and one that has not failed in the last 10 s (nginx's default fail_timeout).
+-- Peer state is per worker. The peer list is given by the config, which is where another
+-- source of endpoints can plug in: define() takes any list of { "address", weight }.
+
+local balancer = require "ngx.balancer"
+
+local ngx_now = ngx.now
+local ceil = math.ceil
+
+local FAIL_TIMEOUT = 10 -- seconds a failed peer is passed over (unless nothing else is left)
+
+local _M = { upstreams = {} }
+
+function _M.define(name, spec)
+    local u = {
+        attempts = spec.attempts or 0,
+        request = (spec.request_ms or 0) / 1000,
+        backend_request = (spec.backend_request_ms or 0) / 1000,
+        peers = {}, weights = {}, current = {}, down_until = {},
+    }
+    for i, p in ipairs(spec.peers) do
+        u.peers[i], u.weights[i], u.current[i], u.down_until[i] = p[1], p[2], 0, 0
+    end
+    if #u.peers == 0 then error("waygate.policy: upstream " .. name .. " has no peers") end
+    _M.upstreams[name] = u
+    return u
+end
+
+-- Smooth weighted round robin among the peers `eligible` accepts; nil when none does.
+local function swrr(u, eligible, tried, now)
+    local best, total = nil, 0
+    for i = 1, #u.peers do
+        if eligible(i, tried, now, u) then
+            local w = u.weights[i]
+            u.current[i] = u.current[i] + w
+            total = total + w
+            if not best or u.current[i] > u.current[best] then best = i end
+        end
+    end
+    if best then u.current[best] = u.current[best] - total end
+    return best
+end
+
+local function fresh_and_up(i, tried, now, u) return not tried[i] and u.down_until[i] <= now end
+local function up(i, tried, now, u) return u.down_until[i] <= now end
+local function fresh(i, tried) return not tried[i] end
+local function any() return true end
+
+local function pick(u, tried, now)
+    return swrr(u, fresh_and_up, tried, now) or swrr(u, up, tried, now)
+        or swrr(u, fresh, tried, now) or swrr(u, any, tried, now)
+end
+
+-- Seconds for set_timeouts, rounded up to whole milliseconds (nginx truncates to ms): a
+-- timer never fires before the deadline. At least 1 ms.
+local function timeout_seconds(s)
+    local ms = ceil(s * 1000)
+    if ms < 1 then ms = 1 end
+    return (ms + 0.5) / 1000
+end
+
+function _M.balance(u)
+    local ctx = ngx.ctx
+    local now = ngx_now()
+    local st = ctx.waygate_policy
+    if not st then
+        st = { tried = {} }
+        if u.request > 0 then st.deadline = now + u.request end
+        ctx.waygate_policy = st
+        if u.attempts > 0 then
+            -- nginx adds them to this try; proxy_next_upstream_tries caps the total at attempts + 1.
+            local ok, err = balancer.set_more_tries(u.attempts)
+            if not ok then error("waygate.policy: set_more_tries: " .. tostring(err)) end
+        end
+    elseif st.peer and balancer.get_last_failure() == "failed" then
+        u.down_until[st.peer] = now + FAIL_TIMEOUT
+    end
+
+    local limit = u.backend_request > 0 and u.backend_request or nil
+    if st.deadline then
+        local left = st.deadline - now
+        if not limit or left < limit then limit = left end
+    end
+    if limit then
+        st.try_deadline = now + limit
+        local s = timeout_seconds(limit)
+        local ok, err = balancer.set_timeouts(s, s, s)
+        if not ok then error("waygate.policy: set_timeouts: " .. tostring(err)) end
+    end
+
+    local i = pick(u, st.tried, now)
+    st.tried[i], st.peer = true, i
+    local ok, err = balancer.set_current_peer(u.peers[i])
+    if not ok then error("waygate.policy: set_current_peer " .. u.peers[i] .. ": " .. tostring(err)) end
+end
+
+-- The earlier of the request's deadline and the current attempt's.
+local function deadline_of(st)
+    local d, t = st.deadline, st.try_deadline
+    if t and (not d or t < d) then d = t end
+    return d
+end
+
+function _M.header_filter()
+    local st = ngx.ctx.waygate_policy
+    if not st or st.answered then return end
+    st.answered = true
+    -- nginx's own answers (the 504 of a timed-out try, say) have no upstream header time.
+    local header_time = ngx.var.upstream_header_time
+    if not header_time or header_time:sub(-1) == "-" then return end
+    local d = deadline_of(st)
+    if not d then return end
+    if ngx_now() > d then
+        ngx.log(ngx.INFO, "waygate.policy: response header after the deadline, answering 504")
+        return ngx.exit(504)
+    end
+    st.streaming = true
+end
+
+function _M.body_filter()
+    local st = ngx.ctx.waygate_policy
+    if st and st.streaming and ngx_now() > deadline_of(st) then
+        st.streaming = false
+        ngx.log(ngx.INFO, "waygate.policy: response body still flowing at the deadline, aborting it")
+        return ngx.ERROR
+    end
+end
+
+return _M
