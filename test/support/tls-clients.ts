@@ -96,6 +96,8 @@ export interface HttpsAnswer {
   error?: string;
   /** Whether the request went out on a connection that served an earlier request. */
   reused?: boolean;
+  /** On a reused connection: how long it was idle (its previous response ended this long before). */
+  idleMs?: number;
   /** Whether the TLS handshake completed before the failure. */
   handshake?: boolean;
 }
@@ -113,35 +115,61 @@ export interface HttpsOptions {
 
 /** The certificate each connection was shown at its handshake (a reused socket no longer tells it). */
 const shown = new WeakMap<object, string>();
+/** When each connection's last response ended. */
+const lastEnd = new WeakMap<object, number>();
 
 /** One HTTPS GET; never rejects: failures come back as `error`. */
 export function httpsGet(address: string, port: number, o: HttpsOptions): Promise<HttpsAnswer> {
   return new Promise((resolve) => {
     let handshake = false;
     let reused = false;
+    let idleMs: number | undefined;
+    let socket: object | undefined;
     const req = request({
       host: address, port, path: o.path ?? '/', servername: o.servername, headers: { host: o.host ?? o.servername },
       rejectUnauthorized: false, agent: o.agent ?? false, ...(o.client ?? {}),
     }, (res) => {
-      const fingerprint = shown.get(res.socket) ?? '';
+      const fingerprint = (socket && shown.get(socket)) ?? '';
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, backend: res.headers['x-backend'] as string | undefined, fingerprint, body, reused }));
-      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, handshake: true }));
+      res.on('end', () => {
+        if (socket) lastEnd.set(socket, performance.now());
+        resolve({ status: res.statusCode, backend: res.headers['x-backend'] as string | undefined, fingerprint, body, reused, ...(reused ? { idleMs } : {}) });
+      });
+      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, idleMs, handshake: true }));
     });
     // Not req.reusedSocket: the agent hands a queued request a freed socket without setting it.
     req.on('socket', (s) => {
-      if (shown.has(s)) handshake = reused = true;
+      socket = s;
+      if (shown.has(s)) {
+        handshake = reused = true;
+        idleMs = performance.now() - (lastEnd.get(s) ?? 0);
+      }
       else (s as TLSSocket).once('secureConnect', () => {
         handshake = true;
         shown.set(s, (s as TLSSocket).getPeerCertificate().fingerprint256 ?? '');
       });
     });
     req.setTimeout(o.timeoutMs ?? 5000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, handshake }));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, ...(reused ? { idleMs } : {}), handshake }));
     req.end();
   });
+}
+
+export interface LoadFailure {
+  at: number;
+  /** Status or error code. */
+  what: string;
+  mode: 'new connection' | 'keep-alive, new connection' | 'keep-alive, reused connection';
+  /** Sent on a kept-alive connection, which had been idle this long, and nothing came back. */
+  idleMs?: number;
+  /**
+   * A request on a reused keep-alive connection that got no response byte: the server closed
+   * the idle connection as the request went out (HTTP/1.1 lets either side close an idle
+   * connection at any time; RFC 9112 9.3.1 leaves retrying to the client).
+   */
+  keepAliveRace: boolean;
 }
 
 export interface LoadFigures {
@@ -150,10 +178,8 @@ export interface LoadFigures {
   rate: number;
   keepAlive: { requests: number; connections: number; reused: number };
   fresh: { requests: number; connections: number };
-  /** Every request that did not get a 200, with why. */
-  failures: string[];
-  /** Failures of requests sent on a reused keep-alive connection that the server closed as they went out. */
-  keepAliveRaces: number;
+  /** Every request that did not get a 200 (`at`: ms since the load started, when it was sent). */
+  failures: LoadFailure[];
   /** Requests answered per certificate fingerprint. */
   certificates: Map<string, number>;
   latencyMs: { p50: number; p99: number; max: number };
@@ -167,9 +193,10 @@ export class SteadyHttpsLoad {
   private readonly agent: Agent;
   private readonly inflight = new Set<Promise<void>>();
   private readonly latencies: number[] = [];
-  private readonly figures = { sent: 0, kaRequests: 0, kaReused: 0, fresh: 0, races: 0, failures: [] as string[], certificates: new Map<string, number>() };
+  private readonly figures = { sent: 0, kaRequests: 0, kaReused: 0, fresh: 0, failures: [] as LoadFailure[], certificates: new Map<string, number>() };
   private stopped = false;
-  private readonly started = Date.now();
+  /** Date.now() when the load started: failures' `at` counts from here. */
+  readonly started = Date.now();
   private readonly loop: Promise<void>;
 
   constructor(address: string, port: number, opts: HttpsOptions & { rate: number; maxSockets?: number }) {
@@ -181,7 +208,7 @@ export class SteadyHttpsLoad {
         const n = this.figures.sent++;
         const keepAlive = n % 2 === 1;
         const t0 = performance.now();
-        const p = this.one(address, port, opts, keepAlive, t0);
+        const p = this.one(address, port, opts, keepAlive, t0, Date.now() - this.started);
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
         const next = this.started + (n + 1) * interval;
@@ -190,7 +217,7 @@ export class SteadyHttpsLoad {
     })();
   }
 
-  private async one(address: string, port: number, opts: HttpsOptions, keepAlive: boolean, t0: number): Promise<void> {
+  private async one(address: string, port: number, opts: HttpsOptions, keepAlive: boolean, t0: number, at: number): Promise<void> {
     const f = this.figures;
     const r = await httpsGet(address, port, { ...opts, ...(keepAlive ? { agent: this.agent } : {}) });
     this.latencies.push(performance.now() - t0);
@@ -203,8 +230,8 @@ export class SteadyHttpsLoad {
       return;
     }
     const mode = keepAlive ? (r.reused ? 'keep-alive, reused connection' : 'keep-alive, new connection') : 'new connection';
-    if (keepAlive && r.reused && r.status === undefined) f.races++;
-    f.failures.push(`${new Date().toISOString()} ${r.status ?? r.error} (${mode})`);
+    const keepAliveRace = keepAlive && !!r.reused && r.status === undefined;
+    f.failures.push({ at, what: String(r.status ?? r.error), mode, keepAliveRace, ...(r.idleMs === undefined ? {} : { idleMs: Math.round(r.idleMs) }) });
   }
 
   async stop(): Promise<LoadFigures> {
@@ -221,7 +248,7 @@ export class SteadyHttpsLoad {
       // A keep-alive request that did not reuse a connection opened one.
       keepAlive: { requests: f.kaRequests, connections: f.kaRequests - f.kaReused, reused: f.kaReused },
       fresh: { requests: f.fresh, connections: f.fresh },
-      failures: f.failures, keepAliveRaces: f.races, certificates: f.certificates,
+      failures: f.failures, certificates: f.certificates,
       latencyMs: { p50: at(0.5), p99: at(0.99), max: Math.round(sorted.at(-1) ?? 0) },
     };
   }
