@@ -159,7 +159,7 @@ describe('rules[].timeouts and rules[].retry in the model', () => {
     expect(upstream('r0_0')).to.contain('balancer_by_lua_block {').and.contain('attempts = 2, request_ms = 2000, backend_request_ms = 1000,').and.contain('{ "10.0.0.2:8080", 50 },');
     expect(upstream('r0_0').indexOf('balancer_by_lua_block')).to.be.below(upstream('r0_0').indexOf('keepalive'));
     expect(target('r0_0')).to.contain('proxy_next_upstream error timeout http_502;').and.contain('proxy_next_upstream_tries 3;').and.contain('proxy_next_upstream_timeout 2000ms;')
-      .and.contain('header_filter_by_lua_block { require("waygate.policy").header_filter() }').and.contain('body_filter_by_lua_block');
+      .and.contain('header_filter_by_lua_block { require("waygate.policy").header_filter() }').and.contain('body_filter_by_lua_block { return require("waygate.policy").body_filter() }').and.contain('proxy_buffering off;');
     expect(upstream('r0_1')).not.to.contain('balancer_by_lua');
     expect(target('r0_1')).to.contain('proxy_read_timeout 2147483647ms;').and.not.contain('lua');
     expect(upstream('r0_2')).not.to.contain('balancer_by_lua');

@@ -11,7 +11,7 @@
 --            peers = { { "ip:port", weight }, ... } }       (0 ms: no such limit)
 --   location (the rule's target) {
 --       header_filter_by_lua_block { require("waygate.policy").header_filter() }
---       body_filter_by_lua_block { require("waygate.policy").body_filter() } }
+--       body_filter_by_lua_block { return require("waygate.policy").body_filter() } }
 --
 -- The location sets proxy_next_upstream (what is retried), proxy_next_upstream_tries
 -- (attempts + 1) and proxy_next_upstream_timeout (the request timeout: nginx stops
@@ -146,8 +146,11 @@ end
 function _M.body_filter()
     local st = ngx.ctx.waygate_policy
     if st and st.streaming and ngx_now() > deadline_of(st) then
-        st.streaming = false
-        ngx.log(ngx.INFO, "waygate.policy: response body still flowing at the deadline, aborting it")
+        -- Every call from now on: nginx may call again (its last buffer, say) and must not pass it.
+        if not st.cut then
+            st.cut = true
+            ngx.log(ngx.INFO, "waygate.policy: response body still flowing at the deadline, aborting it")
+        end
         return ngx.ERROR
     end
 end
