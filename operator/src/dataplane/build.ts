@@ -4,7 +4,7 @@
 // listener). Rules the model cannot express are left out and listed in model.problems,
 // so that the pipeline reports them on their route and builds again without them.
 import type { Graph, ListenerNode } from '../graph/types.ts';
-import { hostnameMatches } from '../graph/hostnames.ts';
+import { hostnameMatches, matchingRouteHostname } from '../graph/hostnames.ts';
 import type { MatchCandidate } from '../graph/precedence.ts';
 import { limits } from '../values/checks.ts';
 import { ModelBuilder } from './builder.ts';
@@ -86,7 +86,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
                 seen.add(id);
                 let list = byHost.get(host);
                 if (!list) byHost.set(host, (list = []));
-                list.push({ route, ruleIndex: rule.index, matchIndex, match });
+                list.push({ route, ruleIndex: rule.index, matchIndex, match, routeHostname: matchingRouteHostname(route.hostnames, host) });
               });
             }
           }

@@ -26,3 +26,30 @@ export function intersectHostnames(listenerHostname: string | undefined, routeHo
   }
   return [...out];
 }
+
+/**
+ * The route hostname through which a request for `host` (a server name: exact or wildcard)
+ * reaches the route: of the route's hostnames that cover `host`, the most specific; ''
+ * when the route names none (it takes any host). Precedence across routes uses this
+ * original hostname, not the listener/route intersection (spec: HTTPRoute.spec.hostnames;
+ * feature GatewayRouteHostnameIntersectionPrecedence): on a listener for abc.example.com,
+ * a route for abc.example.com goes before one for *.example.com, though both serve
+ * abc.example.com there.
+ */
+export function matchingRouteHostname(routeHostnames: readonly string[], host: string): string {
+  let best = '';
+  for (const h of routeHostnames) {
+    if ((h === host || hostnameMatches(h, host)) && compareHostnameSpecificity(h, best) < 0) best = h;
+  }
+  return best;
+}
+
+/**
+ * Which of two matching route hostnames goes first (negative: `a`): the most characters
+ * in a non-wildcard hostname, then the most characters (spec: HTTPRoute.spec.hostnames).
+ * '' (no hostnames: any host) goes last.
+ */
+export function compareHostnameSpecificity(a: string, b: string): number {
+  const exact = (h: string) => (h.startsWith('*.') ? 0 : h.length);
+  return exact(b) - exact(a) || b.length - a.length;
+}

@@ -1,8 +1,11 @@
 // Matching precedence across every rule of every route on one hostname (spec:
-// HTTPRouteRule): Exact path, then (implementation-specific) regular expressions, then
-// the longest PathPrefix; then a GRPCRoute match's rank (graph/grpcroute.ts); then a method match; then the most header matches; then the most
-// query matches; ties go to the oldest route, then namespace/name order, then rule and
-// match order within the route.
+// HTTPRouteRule): first the route whose own matching hostname is the most specific
+// (spec.hostnames: not the listener/route intersection), then Exact path, then
+// (implementation-specific) regular expressions, then the longest PathPrefix; then a
+// GRPCRoute match's rank (graph/grpcroute.ts); then a method match; then the most header
+// matches; then the most query matches; ties go to the oldest route, then namespace/name
+// order, then rule and match order within the route.
+import { compareHostnameSpecificity } from './hostnames.ts';
 import type { RouteMatch, RouteNode } from './types.ts';
 
 export interface MatchCandidate {
@@ -10,6 +13,8 @@ export interface MatchCandidate {
   ruleIndex: number;
   matchIndex: number;
   match: RouteMatch;
+  /** The route's own hostname that matched the server's name (hostnames.ts matchingRouteHostname); '' or absent: any host. */
+  routeHostname?: string;
 }
 
 const pathRank = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
@@ -22,6 +27,7 @@ export function normalizePrefix(value: string): string {
 export function comparePrecedence(a: MatchCandidate, b: MatchCandidate): number {
   const pa = a.match.path, pb = b.match.path;
   return (
+    compareHostnameSpecificity(a.routeHostname ?? '', b.routeHostname ?? '') ||
     pathRank[pa.type] - pathRank[pb.type] ||
     (pa.type === 'PathPrefix' ? normalizePrefix(pb.value).length - normalizePrefix(pa.value).length : 0) ||
     (b.match.rank ?? 0) - (a.match.rank ?? 0) ||
