@@ -24,7 +24,7 @@ import {
 } from './nginx.ts';
 import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { answerProbes } from './probes.ts';
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_MEMORY, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
 import { TlsOrigins } from './tls-origin.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
@@ -65,6 +65,8 @@ export interface AgentOptions {
   drainTimeoutMs?: number;
   /** At most this many draining workers; beyond, the oldest are ended (drain.ts; default 16). */
   maxDrainingWorkers?: number;
+  /** At most this much memory (PSS) in draining workers together; beyond, the oldest are ended (default 1 GiB). */
+  maxDrainingMemoryBytes?: number;
   /** How long the TLS hop's retired sockets wait for the old workers at most (default 240 s, worker_shutdown_timeout). */
   tlsOriginDrainMs?: number;
 }
@@ -180,10 +182,12 @@ class NginxAgent implements Agent {
   private limitDraining(): void {
     const pid = this.master.pid;
     if (!pid) return;
-    const ended = enforceDrainLimit(pid, this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS);
+    const max = this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS;
+    const maxBytes = this.opts.maxDrainingMemoryBytes ?? DEFAULT_MAX_DRAINING_MEMORY;
+    const ended = enforceDrainLimit(pid, max, maxBytes);
     if (!ended.length) return;
     this.drainEnded += ended.length;
-    this.log.warn(`ended draining nginx workers ${ended.join(', ')}: more than ${this.opts.maxDrainingWorkers ?? DEFAULT_MAX_DRAINING_WORKERS} draining (their open connections close)`, { component: 'agent' });
+    this.log.warn(`ended draining nginx workers ${ended.join(', ')}: more than ${max} draining or ${Math.round(maxBytes / 1048576)} MiB (their open connections close)`, { component: 'agent' });
   }
 
   onVerdict(cb: (v: Verdict) => void): () => void {

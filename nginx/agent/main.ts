@@ -4,14 +4,15 @@
 //           [--health-port PORT]   /healthz, /readyz, /metrics incl. per-route traffic (observability.ts)
 //           [--drain-timeout 5m]   after a reload, old workers keep open connections (WebSockets) this long
 //           [--max-draining-workers 16]   beyond this many draining workers the oldest are ended (drain.ts)
+//           [--max-draining-memory 1Gi]   likewise beyond this much memory in draining workers
 import { parseArgs } from 'node:util';
 import winston from 'winston';
 import { startAgent, type Agent } from './agent.ts';
-import { parseDrainTimeout } from './drain.ts';
+import { parseDrainTimeout, parseMemory } from './drain.ts';
 import { startObservedAgent } from './observability.ts';
 import { redactLine } from './redact.ts';
 
-const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--run-dir-volume DIR] [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT] [--drain-timeout DURATION] [--max-draining-workers N]';
+const usage = 'usage: main.ts --config-root DIR --run-dir DIR [--run-dir-volume DIR] [--nginx PATH] [--worker-processes N|auto] [--access-log PATH|stdout|off] [--verify-timeout MS] [--log-level LEVEL] [--health-port PORT] [--drain-timeout DURATION] [--max-draining-workers N] [--max-draining-memory SIZE]';
 
 function options() {
   const { values } = parseArgs({
@@ -27,6 +28,7 @@ function options() {
       'health-port': { type: 'string' },
       'drain-timeout': { type: 'string' },
       'max-draining-workers': { type: 'string' },
+      'max-draining-memory': { type: 'string' },
       'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -66,6 +68,12 @@ function options() {
     console.error(`--max-draining-workers: a positive integer, not ${mdw}`);
     process.exit(2);
   }
+  const mdm = values['max-draining-memory'];
+  const maxDrainingMemoryBytes = mdm === undefined ? undefined : parseMemory(mdm);
+  if (mdm !== undefined && maxDrainingMemoryBytes === undefined) {
+    console.error(`--max-draining-memory: a size from 16Mi to 1024Gi such as 512Mi or 2Gi, not ${mdm}`);
+    process.exit(2);
+  }
   return {
     configRoot,
     runDir,
@@ -78,6 +86,7 @@ function options() {
     healthPort,
     drainTimeoutMs,
     maxDrainingWorkers,
+    maxDrainingMemoryBytes,
   };
 }
 

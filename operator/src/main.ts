@@ -8,7 +8,7 @@ import { defaultControllerName, supportedFeatures } from './features.ts';
 import { createLogger } from './log.ts';
 import { renderCommand } from './modes/render.ts';
 import { startStandalone } from './modes/standalone.ts';
-import { parseDrainTimeout } from '../../nginx/agent/drain.ts';
+import { parseDrainTimeout, parseMemory } from '../../nginx/agent/drain.ts';
 import { leaderElectionFlags, leaderElectionFromFlags, leaderElectionUsage } from './leader/flags.ts';
 
 const usage = `usage:
@@ -16,7 +16,7 @@ const usage = `usage:
     [--gateway-addresses service|loopback] [--gateway-pod-selector SELECTOR] [--health-port PORT]
     ${leaderElectionUsage}
   waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
-    [--drain-timeout 5m] [--max-draining-workers 16]
+    [--drain-timeout 5m] [--max-draining-workers 16] [--max-draining-memory 1Gi]
   waygate render [--status] PATH...`;
 
 async function main(argv: string[]): Promise<number> {
@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       // After a reload, old nginx workers keep open connections (WebSockets) this long (standalone).
       'drain-timeout': { type: 'string' },
       'max-draining-workers': { type: 'string' },
+      'max-draining-memory': { type: 'string' },
     },
   });
   const controllerName = values['controller-name']!;
@@ -65,6 +66,9 @@ async function main(argv: string[]): Promise<number> {
       const mdw = values['max-draining-workers'];
       const maxDrainingWorkers = mdw === undefined ? undefined : Number(mdw);
       if (maxDrainingWorkers !== undefined && !(Number.isInteger(maxDrainingWorkers) && maxDrainingWorkers > 0)) { console.error(`--max-draining-workers: a positive integer, not ${JSON.stringify(mdw)}`); return 2; }
+      const mdm = values['max-draining-memory'];
+      const maxDrainingMemoryBytes = mdm === undefined ? undefined : parseMemory(mdm);
+      if (mdm !== undefined && maxDrainingMemoryBytes === undefined) { console.error(`--max-draining-memory: a size from 16Mi to 1024Gi such as 512Mi or 2Gi, not ${JSON.stringify(mdm)}`); return 2; }
       const logger = createLogger();
       const signal = waitForSignal(); // from the start: a signal while starting stops nginx once it runs
       const s = await startStandalone({
@@ -76,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
         nginxBinary: values.nginx,
         drainTimeoutMs,
         maxDrainingWorkers,
+        maxDrainingMemoryBytes,
       });
       await signal;
       logger.info('stopping');

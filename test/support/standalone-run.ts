@@ -19,7 +19,7 @@ export interface TempStandalone {
   /** An echo server answering as `name`, closed by stop(). */
   echo(name: string): Promise<EchoServer>;
   /** Starts standalone mode on dir and runDir with the default controller and features. */
-  start(logger: Logger, options?: Pick<StandaloneOptions, 'nginxBinary' | 'drainTimeoutMs' | 'maxDrainingWorkers'>): Promise<Standalone>;
+  start(logger: Logger, options?: Pick<StandaloneOptions, 'nginxBinary' | 'drainTimeoutMs' | 'maxDrainingWorkers' | 'maxDrainingMemoryBytes'>): Promise<Standalone>;
   /** Stops the instance and the echo servers, removes both directories. */
   stop(): Promise<void>;
 }

@@ -29,6 +29,8 @@ export interface StandaloneOptions {
   drainTimeoutMs?: number;
   /** Cap on draining nginx workers (agent default 16). */
   maxDrainingWorkers?: number;
+  /** Memory budget of draining nginx workers, bytes (agent default 1 GiB). */
+  maxDrainingMemoryBytes?: number;
 }
 
 export interface Standalone {
@@ -111,7 +113,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
       }
     };
 
-    agent = await startAgent({ configRoot, runDir: join(runDir, 'nginx'), nginxBinary: opts.nginxBinary, logger: opts.logger, drainTimeoutMs: opts.drainTimeoutMs, maxDrainingWorkers: opts.maxDrainingWorkers });
+    agent = await startAgent({ configRoot, runDir: join(runDir, 'nginx'), nginxBinary: opts.nginxBinary, logger: opts.logger, drainTimeoutMs: opts.drainTimeoutMs, maxDrainingWorkers: opts.maxDrainingWorkers, maxDrainingMemoryBytes: opts.maxDrainingMemoryBytes });
     controller = new Controller({
       store,
       controllerName: opts.controllerName,
