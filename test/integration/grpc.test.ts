@@ -96,7 +96,7 @@ describe('GRPCRoute on a real nginx (grpc-js clients and servers)', function () 
   const backends: Record<string, GrpcBackend> = {};
   const log = captureLogger();
   const clients: { close(): void }[] = [];
-  const client = (host: string, service: 'Echo' | 'Other' = 'Echo', port = HTTP_PORT, tls = false) => {
+  const client = (host: string, service: 'Echo' | 'Other' | 'Extra' = 'Echo', port = HTTP_PORT, tls = false) => {
     const c = grpcClient(ADDRESS, port, service, { authority: host, ...(tls ? { tls: { ca: listenerCA.cert, servername: host } } : {}) });
     clients.push(c);
     return c;
@@ -146,6 +146,14 @@ describe('GRPCRoute on a real nginx (grpc-js clients and servers)', function () 
       expect(r.code, what).to.equal(0);
       expect(r.reply!.backend, what).to.equal(want);
     }
+  });
+
+  it('regular expressions match service and method each on its own segment: Extra/Chime matches E[a-z]+ and Ch.*, Extra/Ring does not', async () => {
+    const extra = client('grpc.example.com', 'Extra');
+    const chime = await extra.call('Chime');
+    expect(chime.code).to.equal(0);
+    expect(chime.reply!.backend).to.equal('c');
+    expect((await extra.call('Ring')).code).to.equal(12);
   });
 
   it('sends the client\'s own :path and :authority to the backend', async () => {

@@ -54,6 +54,7 @@ export async function startGrpcBackend(name: string, tls?: { cert: string; key: 
   };
   server.addService(pkg.Echo.service, { Say: unary, Ping: unary, Chat: chat });
   server.addService(pkg.Other.service, { Say: unary, Poke: unary });
+  server.addService(pkg.Extra.service, { Chime: unary, Ring: unary });
   const creds = tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }]) : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
   return {
@@ -80,8 +81,8 @@ export interface ClientOptions {
   deadlineMs?: number;
 }
 
-/** A client of service `service` ("Echo" or "Other") at address:port; close() when done. */
-export function grpcClient(address: string, port: number, service: 'Echo' | 'Other', opts: ClientOptions = {}) {
+/** A client of service `service` (of test/support/grpc-echo.proto) at address:port; close() when done. */
+export function grpcClient(address: string, port: number, service: 'Echo' | 'Other' | 'Extra', opts: ClientOptions = {}) {
   const options: grpc.ChannelOptions = {};
   if (opts.authority) options['grpc.default_authority'] = opts.authority;
   if (opts.tls) options['grpc.ssl_target_name_override'] = opts.tls.servername;

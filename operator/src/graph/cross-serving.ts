@@ -42,13 +42,14 @@ export function crossServingConflicts<P extends PendingAttachment>(pending: read
     for (const { listener, hostnames } of p.listeners) {
       for (const other of accepted.get(listener) ?? []) {
         if (other.route.kind === p.route.kind) continue;
-        const host = hostnames.find((h) => other.hostnames.some((o) => hostnamesIntersect(h, o)));
+        // The winner's hostname that the loser's intersect, as the winner's author wrote it.
+        const host = other.hostnames.find((o) => hostnames.some((h) => hostnamesIntersect(h, o)));
         if (host !== undefined) { winner = { route: other.route, host, listener }; break; }
       }
       if (winner) break;
     }
     if (winner) {
-      const where = winner.host === '*' ? 'the hostnames' : `hostname ${winner.host}`;
+      const where = winner.host === '*' ? 'every hostname' : `hostname ${winner.host}`;
       out.set(p, {
         reason: Reason.HostnameConflict,
         message: `${winner.route.kind} ${fullName(winner.route)} (older) serves ${where} on listener ${winner.listener.name}; an HTTPRoute and a GRPCRoute cannot share a hostname on one listener`,
