@@ -1,4 +1,4 @@
-// The conformance profiles waygate serves (GATEWAY-HTTP, -TLS, -TCP, -UDP) inside `npm test`, on its shared test bed: the same
+// The conformance profiles waygate serves (run.ts servedProfiles: GATEWAY-HTTP, -GRPC, -TLS, -TCP, -UDP) inside `npm test`, on its shared test bed: the same
 // steps as `npm run conformance` (run.ts). judge.ts decides: the harness exits 0, and the
 // report has exactly the requested profiles, each with core result "success" and every core
 // test passed (none failed, none skipped). Alone (--no-config:
@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { testbed } from '../testbed.ts';
 import { judgeReport } from './judge.ts';
 import { coreFailures } from './results.ts';
-import { prepare, runSuite, startNode, startWaygate, Teardown } from './run.ts';
+import { prepare, runSuite, servedProfiles, startNode, startWaygate, Teardown } from './run.ts';
 import { failedTests, formatSummary, type SuiteRun } from './summary.ts';
 
-describe('Gateway API conformance: core tests of GATEWAY-HTTP, GATEWAY-TLS, GATEWAY-TCP, GATEWAY-UDP', function () {
+describe(`Gateway API conformance: core tests of ${servedProfiles.join(', ')}`, function () {
   this.timeout(3 * 3600_000); // the suite waits up to a minute or more per failing test
   const log = (m: string) => console.error(`    ${m}`);
   const teardown = new Teardown();
@@ -22,7 +22,7 @@ describe('Gateway API conformance: core tests of GATEWAY-HTTP, GATEWAY-TLS, GATE
   let harness: string;
   let run: SuiteRun | undefined;
   let passed = false;
-  const profiles = ['GATEWAY-HTTP', 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP'];
+  const profiles = [...servedProfiles];
 
   before(async function () {
     this.timeout(45 * 60_000); // a first run builds the harness

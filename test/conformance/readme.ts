@@ -38,7 +38,7 @@ As root (nginx binds ports 80 and 443; the node agent creates network namespaces
 ${goDirective()} or newer on \`PATH\`:
 
 \`\`\`sh
-npm run conformance                                          # GATEWAY-HTTP, -TLS, -TCP and -UDP, every test
+npm run conformance                                          # GATEWAY-HTTP, -GRPC, -TLS, -TCP and -UDP, every test
 npm run conformance -- --profile GATEWAY-HTTP --run HTTPRouteSimpleSameNamespace   # one test
 \`\`\`
 
@@ -52,7 +52,7 @@ README's last-run section; other runs leave their report in the run directory.
 \`--profile\` can be repeated or comma-separated; \`--no-keep-going\` makes a failed suite
 Setup abort the run (see below); \`--suite-arg=-debug\` passes a flag to the suite.
 
-test/conformance/core.test.ts runs the same four profiles the same way inside
+test/conformance/core.test.ts runs the same five profiles the same way inside
 \`npm test\`'s test bed and fails when a core test fails.
 
 ## Versions

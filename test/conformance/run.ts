@@ -170,6 +170,9 @@ export function publish(run: SuiteRun, nginx: NginxInstallation): string | undef
   return target;
 }
 
+/** The profiles waygate serves: a plain `npm run conformance` and `npm test` run these. */
+export const servedProfiles: readonly string[] = ['GATEWAY-HTTP', 'GATEWAY-GRPC', 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP'];
+
 interface CliOptions {
   profiles: string[];
   runTest?: string;
@@ -181,8 +184,8 @@ interface CliOptions {
 }
 
 const usage = `usage: npm run conformance [-- options]
-  --profile P        conformance profile, repeatable or comma-separated (default: the four waygate serves,
-                     GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP)
+  --profile P        conformance profile, repeatable or comma-separated (default: the five waygate serves,
+                     GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP)
   --run TestName     run only this test
   --no-keep-going    stop when the suite's Setup fails (upstream behaviour)
   --suite-arg FLAG   pass a flag to the suite, e.g. --suite-arg=-debug
@@ -210,7 +213,7 @@ export function parseCli(argv: string[]): CliOptions {
     console.error(usage);
     process.exit(0);
   }
-  const profiles = (values.profile ?? ['GATEWAY-HTTP', 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP']).flatMap((p) => p.split(',')).map((p) => p.trim().toUpperCase()).filter(Boolean);
+  const profiles = (values.profile ?? servedProfiles).flatMap((p) => p.split(',')).map((p) => p.trim().toUpperCase()).filter(Boolean);
   return { profiles, runTest: values.run, keepGoing: values['keep-going'], nodeAgent: values['node-agent'], extraArgs: values['suite-arg'] ?? [], features: (values.feature ?? []).flatMap((f) => f.split(',')).map((f) => f.trim()).filter(Boolean) };
 }
 
