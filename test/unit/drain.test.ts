@@ -38,3 +38,15 @@ describe('agent: draining workers', () => {
     for (const bad of ['15Mi', '0Gi', '1025Gi', '512', '512M', '1.5Gi', 'Gi']) expect(parseMemory(bad), bad).to.equal(undefined);
   });
 });
+
+describe('agent metrics: workers', () => {
+  it('exports serving and draining workers, their memory and the draining workers ended', async () => {
+    const { createAgentMetrics } = await import('../../nginx/agent/metrics.ts');
+    const m = createAgentMetrics({ served: () => '1', defaultMetrics: false, workers: () => ({ serving: 2, draining: 3, servingMemory: 10 * MiB, drainingMemory: 300 * MiB, ended: 4 }) });
+    const text = await m.registry.metrics();
+    expect(text).to.contain('waygate_nginx_workers{state="serving"} 2');
+    expect(text).to.contain('waygate_nginx_workers{state="draining"} 3');
+    expect(text).to.contain(`waygate_nginx_worker_memory_bytes{state="draining"} ${300 * MiB}`);
+    expect(text).to.contain('waygate_nginx_draining_workers_ended_total 4');
+  });
+});
