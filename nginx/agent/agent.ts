@@ -227,7 +227,7 @@ class NginxAgent implements Agent {
       this.ownTempDir = true;
       chmodSync(this.tempDir, 0o711); // workers (nobody) enter it; nginx makes its *_temp dirs 0700 for them
     }
-    this.origins = new TlsOrigins({ socketDir: this.socketDir, logger: this.log, drainMs: this.opts.tlsOriginDrainMs });
+    this.origins = new TlsOrigins({ socketDir: this.socketDir, logger: this.log, drainMs: this.opts.tlsOriginDrainMs ?? this.opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS });
     process.on('exit', this.onProcessExit);
     await this.stopLeftoverMaster();
     rmSync(this.paths.socket, { force: true }); // nginx cannot bind a unix socket whose file exists
