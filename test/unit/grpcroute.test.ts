@@ -111,6 +111,22 @@ describe('GRPCRoute: filters and rule fields', () => {
     expect(rules[4]!.problem!.message).to.match(/^spec\.rules\[4\]\.sessionPersistence/);
   });
 
+  it('named rules: the name names the rule in status; an invalid or repeated name fails its rule', () => {
+    const s = statusesOf(...base, grpcRoute('r', { rules: [
+      { name: 'echo', matches: [{ method: { service: 'a/b' } }] },
+      { name: 'Bad Name' },
+      { name: 'echo' },
+      { name: 'ok' },
+    ] }));
+    const rules = grpcNode(s.graph, 'r').rules;
+    expect(rules.map((r) => r.name)).to.deep.equal(['echo', 'Bad Name', 'echo', 'ok']);
+    expect(rules[1]!.problem!.message).to.match(/^spec\.rules\[1\]\.name: "Bad Name" is not a valid rule name/);
+    expect(rules[2]!.problem!.message).to.match(/^spec\.rules\[2\]\.name: "echo" is already the name of spec\.rules\[0\]/);
+    expect(rules[3]!.problem).to.equal(undefined);
+    const partially = s.find('GRPCRoute', 'app', 'r')!.parents![0]!.conditions.find((c) => c.type === 'PartiallyInvalid')!;
+    expect(partially.message).to.match(/^rules 0 \(echo\), 1 \(Bad Name\), 2 \(echo\) are not served/);
+  });
+
   it('refuses connection-specific request headers, which an HTTP/2 request cannot carry', () => {
     for (const name of ['Connection', 'upgrade', 'TE', 'Transfer-Encoding', 'keep-alive']) {
       const g = graphOf(...base, grpcRoute('r', { rules: [{ filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name, value: 'x' }] } }] }] }));

@@ -20,7 +20,7 @@
 // expressions by the ReDoS analysis; anything else fails its rule, never the whole route.
 import type { GRPCMethodMatch, GRPCRouteMatch, GRPCRouteRule, HTTPRouteFilter } from '../api/gateway-api.ts';
 import type { GRPCRoute } from '../objects.ts';
-import { checkHostname, checkMatchPath, checkPort, checkRegex, checkWeight } from '../values/checks.ts';
+import { checkHostname, checkMatchPath, checkPort, checkRegex, checkWeight, isDnsSubdomain } from '../values/checks.ts';
 import { checkGrpcMethod, checkGrpcService, GRPC_NAME_MAX } from '../values/grpc.ts';
 import { resolveBackendRef, type BackendIndex } from './backendrefs.ts';
 import { Reason, type Problem } from './conditions.ts';
@@ -77,9 +77,15 @@ const SERVED_FILTERS: readonly string[] = ['RequestHeaderModifier', 'ResponseHea
 
 function buildRule(route: GRPCRoute, rule: GRPCRouteRule, index: number, backends: BackendIndex, modelProblem?: string): RuleNode {
   const field = `spec.rules[${index}]`;
-  const node: RuleNode = { index, matches: [], backends: [], filters: {} };
+  const node: RuleNode = { index, matches: [], backends: [], filters: {}, ...(typeof rule.name === 'string' ? { name: rule.name } : {}) };
   const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
   if (modelProblem) return fail(modelProblem);
+  // A rule's name (GRPCRouteNamedRouteRule) only names it in status messages: checked like HTTPRoute's.
+  if (rule.name !== undefined) {
+    if (!isDnsSubdomain(rule.name)) return fail(`${field}.name: ${JSON.stringify(String(rule.name))} is not a valid rule name (lowercase DNS subdomain, at most 253 characters)`);
+    const first = (route.spec?.rules ?? []).findIndex((r) => r.name === rule.name);
+    if (first !== index) return fail(`${field}.name: ${JSON.stringify(rule.name)} is already the name of spec.rules[${first}]; rule names are unique within a route`);
+  }
   // Served without sticky sessions it would not do what its author asked.
   if (rule.sessionPersistence !== undefined) return fail(`${field}.sessionPersistence: not supported yet; the rule is not served rather than served without it`);
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
