@@ -4,6 +4,9 @@ import { expect } from 'chai';
 import { httpRouteProtocol } from '../../operator/src/graph/backend-protocol.ts';
 import { h2cSocket, protocolProblem } from '../../operator/src/dataplane/backend-protocol.ts';
 import type { BackendNode } from '../../operator/src/graph/types.ts';
+import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { buildGraph } from '../../operator/src/graph/graph.ts';
+import { CONTROLLER, gateway, gatewayClass, httpRoute, namespace, service, storeOf } from '../support/objects.ts';
 
 const check = (appProtocol: string | undefined, tls = false) => httpRouteProtocol({ port: 80, ...(appProtocol === undefined ? {} : { appProtocol }) }, tls, 'spec.rules[0].backendRefs[0]: Service a/b port 80');
 const protocolOf = (appProtocol: string | undefined, tls = false) => {
@@ -49,5 +52,22 @@ describe('backend appProtocol (HTTPRoute)', () => {
     expect(h2cSocket('/run/waygate/nginx', 'HTTPRoute/ns/name', 0)).to.equal(s);
     expect(h2cSocket('/run/waygate/nginx', 'HTTPRoute/ns/name', 1)).not.to.equal(s);
     expect(() => h2cSocket(`/${'d'.repeat(90)}`, 'HTTPRoute/ns/name', 0)).to.throw(/too long/);
+  });
+
+  it('gives each h2c target its own hop: backendRefs with filters are targets of their own', () => {
+    const h2c = (name: string, ip: string) => service('app', name, 80, [`${ip}:8080`]).map((o: any) => (o.kind === 'Service' ? { ...o, spec: { ports: [{ ...o.spec.ports[0], appProtocol: 'kubernetes.io/h2c' }] } } : o));
+    const withHeader = (name: string) => ({ name, port: 80, filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-backend', value: name }] } }] });
+    const objects = [gatewayClass(), namespace('app'), gateway('app', 'gw', [{ port: 80 }], { addresses: [{ type: 'IPAddress', value: '127.0.0.9' }] }),
+      ...h2c('one', '10.0.0.1'), ...h2c('two', '10.0.0.2'),
+      httpRoute('app', 'r', { rules: [{ backendRefs: [withHeader('one'), withHeader('two')] }] })];
+    const model = buildHttpModel(buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] }), { certDir: '/c', socketDir: '/s' });
+    expect(model.problems).to.deep.equal([]);
+    expect(model.h2cHops).to.have.length(2);
+    expect(new Set(model.h2cHops.map((h) => h.listen)).size).to.equal(2);
+    // Each hop grpc_passes to one backend's upstream; the targets proxy to the hops' sockets.
+    const upstreams = new Map(model.upstreams.map((u) => [u.name, u.servers.map((x) => x.address)]));
+    expect(model.h2cHops.map((h) => upstreams.get(h.upstream)).sort()).to.deep.equal([['"10.0.0.1:8080"'], ['"10.0.0.2:8080"']]);
+    const proxied = model.servers.flatMap((sv) => sv.targets.flatMap((t) => (t.upstream ? [upstreams.get(t.upstream)] : [])));
+    expect(proxied.map((a) => a![0]).sort()).to.deep.equal(model.h2cHops.map((h) => h.listen).sort());
   });
 });

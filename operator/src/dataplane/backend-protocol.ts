@@ -30,9 +30,9 @@ export const UPGRADE_HEADERS: readonly { name: string; value: string }[] = [
   { name: 'Connection', value: '$wg_connection' },
 ];
 
-/** The hop's socket: a hash of our own keys (never a user string), short enough for sun_path. */
-export function h2cSocket(socketDir: string, routeKey: string, rule: number): string {
-  const path = `${socketDir}/wg-2-${createHash('sha256').update(`h2c\n${routeKey}\n${rule}`).digest('hex').slice(0, 16)}.sock`;
+/** The hop's socket: a hash of our own keys (never a user string), short enough for sun_path. `part`: a target for one backendRef or mirror of the rule. */
+export function h2cSocket(socketDir: string, routeKey: string, rule: number, part = ''): string {
+  const path = `${socketDir}/wg-2-${createHash('sha256').update(`h2c\n${routeKey}\n${rule}${part}`).digest('hex').slice(0, 16)}.sock`;
   if (path.length > 100) throw new Error(`socket path ${path} is too long for a unix socket; use a shorter socket directory`);
   return path;
 }

@@ -138,7 +138,7 @@ export class ModelBuilder {
         t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
         this.model.upstreams.push(t.upstream);
         // HTTP/2 backends: the target proxies to a local hop that speaks h2c to them.
-        if (valid[0]!.protocol === 'h2c') t.upstream = h2cHop(this.model, id, t.upstream, h2cSocket(this.files.socketDir, route.key, rule.index));
+        if (valid[0]!.protocol === 'h2c') t.upstream = h2cHop(this.model, id, t.upstream, h2cSocket(this.files.socketDir, route.key, rule.index, part));
       }
       if (validWeight < totalWeight) {
         // Two decimals is split_clients' precision: a tiny valid share still gets 0.01%.
