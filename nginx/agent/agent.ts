@@ -65,7 +65,7 @@ export interface AgentOptions {
   drainTimeoutMs?: number;
   /** At most this many draining workers; beyond, the oldest are ended (drain.ts; default 16). */
   maxDrainingWorkers?: number;
-  /** At most this much memory (PSS) in draining workers together; beyond, the oldest are ended (default 1 GiB). */
+  /** At most this much memory (PSS) in draining workers together; beyond, the oldest are ended (default 512 MiB). */
   maxDrainingMemoryBytes?: number;
   /** How long the TLS hop's retired sockets wait for the old workers at most (default 240 s, worker_shutdown_timeout). */
   tlsOriginDrainMs?: number;

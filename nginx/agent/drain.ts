@@ -13,8 +13,8 @@ import { childrenOf, workerState } from './nginx.ts';
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5 * 60_000;
 /** Default cap on draining workers (several reload generations of a few workers each). */
 export const DEFAULT_MAX_DRAINING_WORKERS = 16;
-/** Default memory budget of all draining workers together (PSS). */
-export const DEFAULT_MAX_DRAINING_MEMORY = 1024 * 1048576;
+/** Default memory budget of all draining workers together (PSS): half the Deployment's nginx container limit (1Gi). */
+export const DEFAULT_MAX_DRAINING_MEMORY = 512 * 1048576;
 
 export interface WorkerStats {
   serving: number;

@@ -4,7 +4,7 @@
 //           [--health-port PORT]   /healthz, /readyz, /metrics incl. per-route traffic (observability.ts)
 //           [--drain-timeout 5m]   after a reload, old workers keep open connections (WebSockets) this long
 //           [--max-draining-workers 16]   beyond this many draining workers the oldest are ended (drain.ts)
-//           [--max-draining-memory 1Gi]   likewise beyond this much memory in draining workers
+//           [--max-draining-memory 512Mi]   likewise beyond this much memory in draining workers
 import { parseArgs } from 'node:util';
 import winston from 'winston';
 import { startAgent, type Agent } from './agent.ts';

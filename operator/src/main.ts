@@ -16,7 +16,7 @@ const usage = `usage:
     [--gateway-addresses service|loopback] [--gateway-pod-selector SELECTOR] [--health-port PORT]
     ${leaderElectionUsage}
   waygate standalone DIR [--run-dir DIR] [--nginx PATH] [--controller-name NAME]
-    [--drain-timeout 5m] [--max-draining-workers 16] [--max-draining-memory 1Gi]
+    [--drain-timeout 5m] [--max-draining-workers 16] [--max-draining-memory 512Mi]
   waygate render [--status] PATH...`;
 
 async function main(argv: string[]): Promise<number> {

@@ -29,7 +29,7 @@ export interface StandaloneOptions {
   drainTimeoutMs?: number;
   /** Cap on draining nginx workers (agent default 16). */
   maxDrainingWorkers?: number;
-  /** Memory budget of draining nginx workers, bytes (agent default 1 GiB). */
+  /** Memory budget of draining nginx workers, bytes (agent default 512 MiB). */
   maxDrainingMemoryBytes?: number;
 }
 
