@@ -158,6 +158,8 @@ export function httpsGet(address: string, port: number, o: HttpsOptions): Promis
 }
 
 export interface LoadFailure {
+  /** The request's number: its path is `${path}/${id}`. */
+  id: number;
   at: number;
   /** Status or error code. */
   what: string;
@@ -187,7 +189,8 @@ export interface LoadFigures {
 
 /**
  * HTTPS GETs at a fixed rate until stopped, alternating a shared keep-alive agent and a new
- * connection per request. No request is retried: what fails is counted.
+ * connection per request, each to its own path (`<path>/<n>`, so a backend can tell which
+ * arrived). No request is retried: what fails is counted.
  */
 export class SteadyHttpsLoad {
   private readonly agent: Agent;
@@ -208,7 +211,7 @@ export class SteadyHttpsLoad {
         const n = this.figures.sent++;
         const keepAlive = n % 2 === 1;
         const t0 = performance.now();
-        const p = this.one(address, port, opts, keepAlive, t0, Date.now() - this.started);
+        const p = this.one(address, port, { ...opts, path: `${opts.path ?? ''}/${n}` }, keepAlive, t0, n, Date.now() - this.started);
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
         const next = this.started + (n + 1) * interval;
@@ -217,7 +220,7 @@ export class SteadyHttpsLoad {
     })();
   }
 
-  private async one(address: string, port: number, opts: HttpsOptions, keepAlive: boolean, t0: number, at: number): Promise<void> {
+  private async one(address: string, port: number, opts: HttpsOptions, keepAlive: boolean, t0: number, id: number, at: number): Promise<void> {
     const f = this.figures;
     const r = await httpsGet(address, port, { ...opts, ...(keepAlive ? { agent: this.agent } : {}) });
     this.latencies.push(performance.now() - t0);
@@ -231,7 +234,7 @@ export class SteadyHttpsLoad {
     }
     const mode = keepAlive ? (r.reused ? 'keep-alive, reused connection' : 'keep-alive, new connection') : 'new connection';
     const keepAliveRace = keepAlive && !!r.reused && r.status === undefined;
-    f.failures.push({ at, what: String(r.status ?? r.error), mode, keepAliveRace, ...(r.idleMs === undefined ? {} : { idleMs: Math.round(r.idleMs) }) });
+    f.failures.push({ id, at, what: String(r.status ?? r.error), mode, keepAliveRace, ...(r.idleMs === undefined ? {} : { idleMs: Math.round(r.idleMs) }) });
   }
 
   async stop(): Promise<LoadFigures> {
