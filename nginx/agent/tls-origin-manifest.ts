@@ -24,7 +24,7 @@ export interface TlsOriginEntry {
   subjectAltNames: SubjectAltName[];
   /** A PEM file with the client certificate chain and its key (the Gateway's spec.tls.backend). */
   clientCertificate?: string;
-  /** ALPN protocols offered ("http/1.1" for HTTP upstreams; none for stream proxying). */
+  /** ALPN protocols offered ("http/1.1" for HTTP upstreams, "h2" for gRPC ones; none for stream proxying). */
   alpn: string[];
   /** The object the entry serves ("BackendTLSPolicy/ns/name"), for logs. */
   source: string;
@@ -76,7 +76,7 @@ export function entryProblem(e: unknown, socketDir: string): string | undefined 
     if (p) return `subjectAltNames[${i}] ${p}`;
   }
   if (e.clientCertificate !== undefined && !(typeof e.clientCertificate === 'string' && PEM_FILE.test(e.clientCertificate))) return 'clientCertificate is not a PEM file';
-  if (!Array.isArray(e.alpn) || !e.alpn.every((p) => p === 'http/1.1')) return 'alpn may only offer http/1.1';
+  if (!Array.isArray(e.alpn) || e.alpn.length > 2 || !e.alpn.every((p) => p === 'http/1.1' || p === 'h2')) return 'alpn may only offer http/1.1 and h2';
   if (typeof e.source !== 'string' || e.source.length > 512) return 'source is not a string';
   return undefined;
 }

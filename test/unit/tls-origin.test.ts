@@ -106,6 +106,7 @@ describe('TLS hop: the manifest the agent reads', () => {
   it('a valid entry is used as written', () => {
     expect(parse([entry()])).to.deep.equal({ origins: [entry()], problems: [] });
     expect(parse([entry({ address: '[fd00::1]:443', ca: 'System', clientCertificate: '/cfg/certs/c.pem', alpn: [] })]).problems).to.deep.equal([]);
+    expect(parse([entry({ alpn: ['h2'] })]).problems).to.deep.equal([]);
   });
 
   it('an unusable entry is reported by index and socket name and skipped; the others are kept', () => {
@@ -122,7 +123,8 @@ describe('TLS hop: the manifest the agent reads', () => {
       [{ subjectAltNames: [{ type: 'URI', uri: 'no scheme' }] }, /subjectAltNames\[0\] uri/],
       [{ subjectAltNames: [{ type: 'Hostname', hostname: 'UPPER.example.com' }] }, /subjectAltNames\[0\] hostname/],
       [{ clientCertificate: 'relative.pem' }, /clientCertificate/],
-      [{ alpn: ['h2'] }, /alpn/],
+      [{ alpn: ['h3'] }, /alpn/],
+      [{ alpn: 'http/1.1' }, /alpn/],
     ];
     for (const [over, why] of bad) {
       const other = entry({ socket: `${dir}/wg-o-fedcba9876543210.sock` });

@@ -17,6 +17,8 @@ export const needsHop = (tls: BackendTLS | undefined): boolean => !!tls?.subject
 
 /** ALPN the hop offers: HTTP upstreams speak HTTP/1.1 to it (nginx's proxy module); stream bytes offer none, as nginx's proxy_ssl does not. */
 export const HTTP_ALPN = ['http/1.1'];
+/** gRPC upstreams (grpc_pass to the socket speaks h2c): the backend must agree to HTTP/2. */
+export const GRPC_ALPN = ['h2'];
 
 export interface OriginFiles {
   socketDir: string;
