@@ -100,6 +100,8 @@ export interface HttpsAnswer {
   idleMs?: number;
   /** Whether the TLS handshake completed before the failure. */
   handshake?: boolean;
+  /** Date.now() when the request got its connection (a queued request waits for one). */
+  connectedAt?: number;
 }
 
 export interface HttpsOptions {
@@ -125,6 +127,7 @@ export function httpsGet(address: string, port: number, o: HttpsOptions): Promis
     let reused = false;
     let idleMs: number | undefined;
     let socket: object | undefined;
+    let connectedAt: number | undefined;
     const req = request({
       host: address, port, path: o.path ?? '/', servername: o.servername, headers: { host: o.host ?? o.servername },
       rejectUnauthorized: false, agent: o.agent ?? false, ...(o.client ?? {}),
@@ -135,24 +138,26 @@ export function httpsGet(address: string, port: number, o: HttpsOptions): Promis
       res.on('data', (d: string) => (body += d));
       res.on('end', () => {
         if (socket) lastEnd.set(socket, performance.now());
-        resolve({ status: res.statusCode, backend: res.headers['x-backend'] as string | undefined, fingerprint, body, reused, ...(reused ? { idleMs } : {}) });
+        resolve({ status: res.statusCode, backend: res.headers['x-backend'] as string | undefined, fingerprint, body, reused, connectedAt, ...(reused ? { idleMs } : {}) });
       });
-      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, idleMs, handshake: true }));
+      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, idleMs, connectedAt, handshake: true }));
     });
     // Not req.reusedSocket: the agent hands a queued request a freed socket without setting it.
     req.on('socket', (s) => {
       socket = s;
+      connectedAt = Date.now();
       if (shown.has(s)) {
         handshake = reused = true;
         idleMs = performance.now() - (lastEnd.get(s) ?? 0);
+      } else {
+        (s as TLSSocket).once('secureConnect', () => {
+          handshake = true;
+          shown.set(s, (s as TLSSocket).getPeerCertificate().fingerprint256 ?? '');
+        });
       }
-      else (s as TLSSocket).once('secureConnect', () => {
-        handshake = true;
-        shown.set(s, (s as TLSSocket).getPeerCertificate().fingerprint256 ?? '');
-      });
     });
     req.setTimeout(o.timeoutMs ?? 5000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, ...(reused ? { idleMs } : {}), handshake }));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message, reused, connectedAt, ...(reused ? { idleMs } : {}), handshake }));
     req.end();
   });
 }
@@ -160,6 +165,7 @@ export function httpsGet(address: string, port: number, o: HttpsOptions): Promis
 export interface LoadFailure {
   /** The request's number: its path is `${path}/${id}`. */
   id: number;
+  /** When it went out: ms since the load started at which it got its connection (or was issued, without one). */
   at: number;
   /** Status or error code. */
   what: string;
@@ -211,7 +217,7 @@ export class SteadyHttpsLoad {
         const n = this.figures.sent++;
         const keepAlive = n % 2 === 1;
         const t0 = performance.now();
-        const p = this.one(address, port, { ...opts, path: `${opts.path ?? ''}/${n}` }, keepAlive, t0, n, Date.now() - this.started);
+        const p = this.one(address, port, { ...opts, path: `${opts.path ?? ''}/${n}` }, keepAlive, t0, n);
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
         const next = this.started + (n + 1) * interval;
@@ -220,8 +226,9 @@ export class SteadyHttpsLoad {
     })();
   }
 
-  private async one(address: string, port: number, opts: HttpsOptions, keepAlive: boolean, t0: number, id: number, at: number): Promise<void> {
+  private async one(address: string, port: number, opts: HttpsOptions, keepAlive: boolean, t0: number, id: number): Promise<void> {
     const f = this.figures;
+    const issued = Date.now();
     const r = await httpsGet(address, port, { ...opts, ...(keepAlive ? { agent: this.agent } : {}) });
     this.latencies.push(performance.now() - t0);
     if (keepAlive) {
@@ -234,7 +241,7 @@ export class SteadyHttpsLoad {
     }
     const mode = keepAlive ? (r.reused ? 'keep-alive, reused connection' : 'keep-alive, new connection') : 'new connection';
     const keepAliveRace = keepAlive && !!r.reused && r.status === undefined;
-    f.failures.push({ id, at, what: String(r.status ?? r.error), mode, keepAliveRace, ...(r.idleMs === undefined ? {} : { idleMs: Math.round(r.idleMs) }) });
+    f.failures.push({ id, at: (r.connectedAt ?? issued) - this.started, what: String(r.status ?? r.error), mode, keepAliveRace, ...(r.idleMs === undefined ? {} : { idleMs: Math.round(r.idleMs) }) });
   }
 
   async stop(): Promise<LoadFigures> {
