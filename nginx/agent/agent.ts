@@ -274,7 +274,9 @@ class NginxAgent implements Agent {
     const every = this.opts.rescanIntervalMs ?? 10_000;
     // The rescan also keeps the error log bounded between reloads (a flood of error lines
     // must not fill the run directory's volume).
-    if (every > 0) this.rescanTimer = setInterval(() => { capErrorLog(this.runDir); this.schedule(); }, every).unref();
+    // And it applies the draining-worker limits again: a draining worker's memory grows after
+    // the reload that checked it, as the master reuses the old configuration's pages.
+    if (every > 0) this.rescanTimer = setInterval(() => { capErrorLog(this.runDir); this.limitDraining(); this.schedule(); }, every).unref();
     this.schedule(); // versions written while we were starting
     this.stopProbes = await answerProbes({ configRoot: this.configRoot, runDir: this.runDir, binary: this.binary, streamModule: this.opts.streamModule, tempDir: this.tempDir, logger: this.log });
   }
