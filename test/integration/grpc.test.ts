@@ -168,6 +168,13 @@ describe('GRPCRoute on a real nginx (grpc-js clients and servers)', function () 
     expect(new Set(r.replies.map((x) => `${x.backend} ${x.path}`))).to.deep.equal(new Set([`c /${ECHO}/Chat`]));
   });
 
+  it('keeps a stream that stays silent longer than nginx\'s 60 s defaults (65 s between two messages)', async function () {
+    this.timeout(120_000);
+    const r = await client('grpc.example.com').chat(2, 65_000);
+    expect(r.code).to.equal(0);
+    expect(r.replies.map((x) => x.backend)).to.deep.equal(['c', 'c']);
+  });
+
   it('answers UNIMPLEMENTED for a hostname no route serves', async () => {
     const r = await client('nothing.example.com').call('Say');
     expect(r.code).to.equal(12);

@@ -102,13 +102,14 @@ export function grpcClient(address: string, port: number, service: 'Echo' | 'Oth
         c.on('metadata', (m: grpc.Metadata) => { for (const [k, v] of Object.entries(m.getMap())) headers[k] = String(v); });
       });
     },
-    /** A bidirectional stream of Echo/Chat: sends `messages` one after another, resolves with the replies. */
-    chat(messages: number): Promise<{ code: number; replies: EchoReply[] }> {
+    /** A bidirectional stream of Echo/Chat: sends `messages` one after another (`pauseMs` apart), resolves with the replies. */
+    chat(messages: number, pauseMs = 0): Promise<{ code: number; replies: EchoReply[] }> {
       return new Promise((resolve) => {
         const replies: EchoReply[] = [];
-        const s = client.Chat!.call(client, new grpc.Metadata(), { deadline: Date.now() + (opts.deadlineMs ?? 5000) }) as grpc.ClientDuplexStream<{ text: string }, EchoReply & { metadata: string }>;
+        const s = client.Chat!.call(client, new grpc.Metadata(), { deadline: Date.now() + (opts.deadlineMs ?? 5000) + messages * pauseMs }) as grpc.ClientDuplexStream<{ text: string }, EchoReply & { metadata: string }>;
         let sent = 0;
-        const next = () => (sent < messages ? s.write({ text: `m${sent++}` }) : s.end());
+        const send = () => (sent < messages ? s.write({ text: `m${sent++}` }) : s.end());
+        const next = () => (sent && sent < messages && pauseMs ? setTimeout(send, pauseMs) : send());
         s.on('data', (r) => { replies.push({ ...r, metadata: JSON.parse(r.metadata) }); next(); });
         s.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, replies }));
         s.on('status', (st: grpc.StatusObject) => { if (st.code === 0) resolve({ code: 0, replies }); });

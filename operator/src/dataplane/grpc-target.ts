@@ -26,6 +26,12 @@ export const GRPC_LOCATION_PREFIX = '@wg_';
 /** Quoted names of the HTTP/1.1 hop-by-hop headers filters.ts sets for proxy_pass. */
 const HOP_BY_HOP = ['"connection"', '"upgrade"'];
 
+/**
+ * How long a gRPC stream may stay silent each way (grpc_read/send_timeout, client_body_timeout):
+ * nginx's 60 s would cut server-streaming RPCs that wait for events, and client streams.
+ */
+export const GRPC_STREAM_IDLE = '3600s';
+
 /** grpc-message of the UNAVAILABLE answers (printable ASCII: gRPC percent-encodes only beyond it). */
 const NO_BACKEND = 'no valid backend for this GRPCRoute rule';
 const NO_ENDPOINT = 'no ready endpoint for this GRPCRoute rule';
@@ -123,7 +129,7 @@ export function grpcTargets(b: ModelBuilder, targets: Map<string, Target>, backe
     targets.set(rt.id, {
       id: rt.id,
       uri: grpcLocation(rt.id),
-      grpc: { unavailable: quote(rt.status === 503 ? NO_ENDPOINT : NO_BACKEND), invalidShare: quote(INVALID_SHARE) },
+      grpc: { unavailable: quote(rt.status === 503 ? NO_ENDPOINT : NO_BACKEND), invalidShare: quote(INVALID_SHARE), idle: GRPC_STREAM_IDLE },
       upstream: rt.upstream?.name,
       split: rt.split,
       status: rt.status,

@@ -100,7 +100,7 @@ export interface Target {
   /** rules[].timeouts / retry (policy.ts). */
   policy?: TargetPolicy;
   /** GRPCRoute: `uri` is a named location that grpc_passes (grpcs:// with proxySsl as grpc_ssl_*); statuses answer gRPC UNAVAILABLE with these quoted grpc-messages (grpc-target.ts). */
-  grpc?: { unavailable: string; invalidShare: string };
+  grpc?: { unavailable: string; invalidShare: string; idle: string };
   /** RequestMirror: `mirror` subrequests to these quoted URIs (the server's mirrorLocations). */
   mirrors?: string[];
   /** Per-backendRef filters: the quoted URI (with the choice variable) of the backend's own location. */
