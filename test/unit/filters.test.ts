@@ -13,7 +13,9 @@ import { shareUnits } from '../../operator/src/dataplane/backend-choice.ts';
 import { ANY_ORIGIN, originPattern } from '../../operator/src/dataplane/cors.ts';
 import { mirrorUnits } from '../../operator/src/dataplane/mirror.ts';
 import { regexProblem } from '../../operator/src/values/regex.ts';
-import { httpRoute } from '../support/objects.ts';
+import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { buildGraph } from '../../operator/src/graph/graph.ts';
+import { backendTLSPolicy, CONTROLLER, gateway, gatewayClass, httpRoute, namespace, service, storeOf } from '../support/objects.ts';
 import type { HTTPRoute } from '../../operator/src/objects.ts';
 
 const backendNode: BackendNode = { name: 'app/m:80', weight: 1, endpoints: ['10.0.0.1:80'] };
@@ -184,5 +186,26 @@ describe('backend choice shares (split_clients hundredths of a percent)', () => 
   it('1:3 is 25%/75%; 1:1:1 is 33.34/33.33/33.33', () => {
     expect(shareUnits([1, 3])).to.deep.equal([2500, 7500]);
     expect(shareUnits([1, 1, 1])).to.deep.equal([3334, 3333, 3333]);
+  });
+});
+
+describe('RequestMirror to a Service a BackendTLSPolicy protects (model)', () => {
+  it('the hop sends the copy over verified TLS, the policy gets status from the mirroring route', () => {
+    const objects = [
+      gatewayClass(), namespace('app'), gateway('app', 'gw'),
+      ...service('app', 'svc', 80, ['10.0.0.1:8080']), ...service('app', 'secure', 443, ['10.0.0.2:8443']),
+      backendTLSPolicy('app', 'tls', [{ name: 'secure' }]),
+      httpRoute('app', 'r', { rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'secure', port: 443 } } }], backendRefs: [{ name: 'svc', port: 80 }] }] }),
+    ];
+    const graph = buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] });
+    const model = buildHttpModel(graph, { certDir: '/cfg/certs', socketDir: '/run/wg' });
+    expect(model.problems).to.deep.equal([]);
+    const hop = model.mirrorHop!;
+    expect(hop.listen).to.equal('"unix:/run/wg/wg-mirror.sock"');
+    expect(hop.targets).to.have.length(1);
+    expect(hop.targets[0]!.proxyPass).to.match(/^https:\/\/wg_u_r0_0_mirror0\$request_uri$/);
+    expect(hop.targets[0]!.proxySsl).to.include({ name: '"backend.example.com"' });
+    const policy = graph.backendTLSPolicies.find((p) => p.obj.metadata.name === 'tls')!;
+    expect(policy.ancestors.map((a) => a.gateway.key)).to.deep.equal(['app/gw']);
   });
 });

@@ -11,6 +11,7 @@ import type { ServicePort } from '../api/core.ts';
 import { checkHostname } from '../values/checks.ts';
 import { condition, conditionFor, ConditionType, Reason, resolvedRefs, type Problem } from './conditions.ts';
 import type { BackendTLSPolicyNode, GatewayNode, RouteNode, StreamRouteNode } from './types.ts';
+import { mirrorBackends } from './filters.ts';
 
 /** PEM trust anchors from caCertificateRefs, re-encoded from the parsed certificates. */
 export interface CaBundle {
@@ -221,7 +222,7 @@ export function backendTLSProblem(field: string, service: string, policy: string
 export function buildBackendTLSPolicies(policies: readonly BackendTLSPolicy[], routes: readonly (RouteNode | StreamRouteNode)[], index: BackendTLSPolicyIndex): BackendTLSPolicyNode[] {
   const gatewaysOf = new Map<string, Map<string, GatewayNode>>();
   for (const route of routes) {
-    for (const backend of 'rules' in route ? route.rules.flatMap((r) => r.backends) : route.backends) {
+    for (const backend of 'rules' in route ? route.rules.flatMap((r) => [...r.backends, ...mirrorBackends(r.filters)]) : route.backends) {
       for (const key of backend.tlsPolicies ?? []) {
         const gws = gatewaysOf.get(key) ?? new Map<string, GatewayNode>();
         for (const p of route.parents) if (p.gateway) gws.set(p.gateway.key, p.gateway);
