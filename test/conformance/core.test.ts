@@ -44,7 +44,7 @@ describe(`Gateway API conformance: core tests of ${servedProfiles.join(', ')}`, 
   });
 
   it('passes every core test', async () => {
-    run = await runSuite({ harness, kubeconfig: testbed().kubeconfig, profiles, dir: join(dir, 'run') });
+    run = await runSuite({ harness, kubeconfig: testbed().kubeconfig, profiles, dir: join(dir, 'run'), addressBlock: 11 });
     const where = `output ${run.outputPath}, logs in ${join(dir, 'run')}`;
     const problems = judgeReport(run.report, run.exitCode, profiles);
     if (run.output.setup?.outcome === 'FAIL') problems.push(`the suite's Setup failed: ${run.output.setup.detail ?? 'see the output'}`);

@@ -122,8 +122,19 @@ export interface SuiteOptions {
   echo?: boolean;
   keepGoing?: boolean;
   extraArgs?: string[];
+  /** The 127.x/16 block waygate was started with (startWaygate): GatewayStaticAddresses requests an address there. */
+  addressBlock?: number;
   /** Called with the running harness, e.g. to kill it on Ctrl-C. */
   onStart?: (p: HarnessProcess) => void;
+}
+
+/**
+ * GatewayStaticAddresses asks for one usable and one unusable address. With loopback
+ * addresses: one in the run's own block that no derived address takes (derived ones have a
+ * third octet from 1), and a documentation address (TEST-NET-1) nginx cannot bind here.
+ */
+export function staticAddressArgs(block: number): string[] {
+  return [`-usable-address=127.${block}.0.10`, '-unusable-address=192.0.2.10'];
 }
 
 export async function runSuite(o: SuiteOptions): Promise<SuiteRun> {
@@ -140,7 +151,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteRun> {
     reportPath,
     outputPath,
     echo: o.echo,
-    extraArgs: [...(o.keepGoing === false ? ['-waygate-keep-going=false'] : []), ...(o.extraArgs ?? [])],
+    extraArgs: [...(o.keepGoing === false ? ['-waygate-keep-going=false'] : []), ...staticAddressArgs(o.addressBlock ?? 10), ...(o.extraArgs ?? [])],
   });
   o.onStart?.(proc);
   const exitCode = await proc.done;
@@ -255,7 +266,7 @@ async function main(): Promise<number> {
     teardown.add('waygate', () => waygate.stop());
     log(`conformance: logs: operator and agent ${waygate.logFile}, node agent ${join(runDir, 'node-agent.log')}, harness ${join(runDir, 'harness.log')}`);
     log(`conformance: running ${opts.profiles.join(', ')}${opts.runTest ? ` (only ${opts.runTest})` : ''}; export KUBECONFIG=${cluster.kubeconfig} to look around`);
-    const run = await runSuite({ harness, kubeconfig: cluster.kubeconfig, profiles: opts.profiles, runTest: opts.runTest, dir: runDir, echo: true, keepGoing: opts.keepGoing, extraArgs, onStart: (p) => teardown.add('harness', () => p.kill()) });
+    const run = await runSuite({ harness, kubeconfig: cluster.kubeconfig, profiles: opts.profiles, runTest: opts.runTest, dir: runDir, echo: true, keepGoing: opts.keepGoing, extraArgs, addressBlock: 10, onStart: (p) => teardown.add('harness', () => p.kill()) });
     if (interrupted) return 130; // the harness was killed: nothing to summarise or publish
     console.log(`\n${formatSummary(run)}\n  total time with start-up: ${((Date.now() - began) / 1000).toFixed(0)} s`);
     // Only a finished run of the whole suite as configured in the repository becomes the committed report.

@@ -173,9 +173,12 @@ describe('graph: Gateways exposed through Services', () => {
     expect(r.gateway('infra', 'gw').service).to.equal(undefined);
   });
 
-  it('spec.addresses is refused behind a Service (UnsupportedAddress): the Service decides the address', () => {
-    const r = run([gw('infra', 'gw', 1, { addresses: [{ type: 'IPAddress', value: '10.1.2.3' }] })]);
+  it('spec.addresses behind a Service: a Hostname is UnsupportedAddress; a requested IP needs a LoadBalancer Service (gateway-static-addresses.test.ts)', () => {
+    const r = run([gw('infra', 'gw', 1, { addresses: [{ type: 'Hostname', value: 'gw.example.com' }] })]);
     expect(r.cond('Gateway', 'infra', 'gw').Accepted).to.include({ status: 'False', reason: 'UnsupportedAddress' });
+    const lb = run([gw('infra', 'gw', 1, { addresses: [{ type: 'IPAddress', value: '10.1.2.3' }] })]);
+    expect(lb.cond('Gateway', 'infra', 'gw').Accepted).to.include({ status: 'True', reason: 'Accepted' });
+    expect(lb.gateway('infra', 'gw').service?.loadBalancerIP).to.equal('10.1.2.3');
   });
 
   it('a redirect without a port keeps the listener port the client used, not nginx\'s internal one', () => {

@@ -70,10 +70,10 @@ describe('graph: Gateway and listeners', () => {
       listeners: [{ ResolvedRefs: 'False/InvalidRouteKinds' }],
     },
     {
-      name: 'a non-loopback address: UnsupportedAddress',
+      name: 'a non-loopback address: accepted, not programmed (AddressNotUsable: loopback mode binds 127.0.0.0/8)',
       gw: gateway('infra', 'gw', [{}], { addresses: [{ type: 'IPAddress', value: '192.0.2.1' }] }),
-      gateway: { Accepted: 'False/UnsupportedAddress', Programmed: 'False/Invalid' },
-      listeners: [{ Accepted: 'False/Invalid' }],
+      gateway: { Accepted: 'True/Accepted', Programmed: 'False/AddressNotUsable' },
+      listeners: [{ Accepted: 'True/Accepted', Programmed: 'False/Pending' }],
     },
     {
       name: 'a Hostname address: UnsupportedAddress',

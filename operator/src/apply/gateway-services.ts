@@ -50,6 +50,7 @@ export function serviceObject(s: GatewayService, gw: Gateway): KubeObject {
       ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
       ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
       ...(s.loadBalancerClass ? { loadBalancerClass: s.loadBalancerClass } : {}),
+      ...(s.loadBalancerIP ? { loadBalancerIP: s.loadBalancerIP } : {}),
     },
   };
 }

@@ -28,6 +28,7 @@ export const Reason = {
   ListenersNotValid: 'ListenersNotValid',
   UnsupportedAddress: 'UnsupportedAddress',
   AddressNotUsable: 'AddressNotUsable',
+  AddressNotAssigned: 'AddressNotAssigned',
   // Listener
   NoConflicts: 'NoConflicts',
   HostnameConflict: 'HostnameConflict',

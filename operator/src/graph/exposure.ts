@@ -29,6 +29,8 @@ export interface GatewayService {
   type: ServiceType;
   externalTrafficPolicy?: 'Cluster' | 'Local';
   loadBalancerClass?: string;
+  /** spec.addresses[0].value: the address the load balancer is asked for (Service spec.loadBalancerIP). */
+  loadBalancerIP?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   ports: { name: string; port: number; targetPort: number; protocol: 'TCP' | 'UDP' }[];
@@ -217,7 +219,7 @@ export function infrastructureMetadata(gw: Gateway): { labels: Record<string, st
 }
 
 /** The Service for a Gateway, from the merged parameters (the Gateway's override its class's). */
-export function gatewayService(gw: Gateway, parameters: ServiceParameters, internalPorts: ReadonlyMap<number, number>, protocols: ReadonlyMap<number, 'TCP' | 'UDP'>, meta: { labels: Record<string, string>; annotations: Record<string, string> }): GatewayService {
+export function gatewayService(gw: Gateway, parameters: ServiceParameters, internalPorts: ReadonlyMap<number, number>, protocols: ReadonlyMap<number, 'TCP' | 'UDP'>, meta: { labels: Record<string, string>; annotations: Record<string, string> }, requested?: string): GatewayService {
   const type = parameters.serviceType ?? 'LoadBalancer';
   return {
     namespace: gw.metadata.namespace ?? 'default',
@@ -226,6 +228,8 @@ export function gatewayService(gw: Gateway, parameters: ServiceParameters, inter
     // Only node-facing Services take a traffic policy; a ClusterIP Service refuses one.
     ...(type !== 'ClusterIP' && parameters.externalTrafficPolicy ? { externalTrafficPolicy: parameters.externalTrafficPolicy } : {}),
     ...(type === 'LoadBalancer' && parameters.loadBalancerClass ? { loadBalancerClass: parameters.loadBalancerClass } : {}),
+    // Only a load balancer can be asked for an address (graph/addresses.ts serviceAddress refuses the rest).
+    ...(type === 'LoadBalancer' && requested ? { loadBalancerIP: requested } : {}),
     labels: { ...meta.labels, [gatewayNameLabel]: gw.metadata.name, [managedByLabel]: managedByValue },
     annotations: meta.annotations,
     ports: [...internalPorts].sort((a, b) => a[0] - b[0]).map(([port, targetPort]) => {
@@ -238,15 +242,29 @@ export function gatewayService(gw: Gateway, parameters: ServiceParameters, inter
 /**
  * The Gateway's addresses from its Service as stored: the load balancer's, else the
  * ClusterIP until one exists. A Service of that name that is not this Gateway's (a user's)
- * is never taken over.
+ * is never taken over. With a requested address (spec.addresses[0].value) only that one:
+ * none until the load balancer has it, and AddressNotUsable when it took another.
  */
-export function serviceAddresses(gw: Gateway, name: string, svc: Service | undefined): { addresses: { type: 'IPAddress' | 'Hostname'; value: string }[] } | { problem: Problem } {
-  if (!svc) return { problem: { reason: 'AddressNotAssigned', message: `waiting for Service ${gw.metadata.namespace}/${name} to be created` } };
+export function serviceAddresses(gw: Gateway, name: string, svc: Service | undefined, requested?: string): { addresses: { type: 'IPAddress' | 'Hostname'; value: string }[] } | { problem: Problem } {
+  if (!svc) return { problem: { reason: Reason.AddressNotAssigned, message: `waiting for Service ${gw.metadata.namespace}/${name} to be created` } };
   if (!isGatewayService(gw, svc)) return { problem: { reason: Reason.AddressNotUsable, message: `Service ${gw.metadata.namespace}/${name} exists and does not belong to this Gateway; waygate exposes a Gateway through a Service of that name: rename or remove the other Service` } };
   type Address = { type: 'IPAddress' | 'Hostname'; value: string };
   const lb = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i): Address[] => (i.ip ? [{ type: 'IPAddress', value: i.ip }] : i.hostname ? [{ type: 'Hostname', value: i.hostname }] : []));
+  if (requested) {
+    if (lb.some((a) => a.type === 'IPAddress' && sameIP(a.value, requested))) return { addresses: [{ type: 'IPAddress', value: requested }] };
+    if (lb.length) return { problem: { reason: Reason.AddressNotUsable, message: `spec.addresses[0].value: the load balancer of Service ${gw.metadata.namespace}/${name} took ${lb.map((a) => a.value).join(', ')}, not ${requested} (spec.loadBalancerIP): its provider ignores requested addresses or cannot give this one; request an address the provider has reserved for you, or leave the value empty` } };
+    return { problem: { reason: Reason.AddressNotAssigned, message: `waiting for the load balancer of Service ${gw.metadata.namespace}/${name} to take ${requested} (spec.loadBalancerIP)` } };
+  }
   if (lb.length) return { addresses: lb };
   const ip = svc.spec?.clusterIP;
   if (ip && ip !== 'None') return { addresses: [{ type: 'IPAddress', value: ip }] };
-  return { problem: { reason: 'AddressNotAssigned', message: `Service ${gw.metadata.namespace}/${name} has no address yet` } };
+  return { problem: { reason: Reason.AddressNotAssigned, message: `Service ${gw.metadata.namespace}/${name} has no address yet` } };
+}
+
+/** IP equality across spellings (an IPv6 address may be written in several ways; IPv4 has one, isIP refuses leading zeros). */
+function sameIP(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (!a.includes(':') || !b.includes(':')) return false;
+  const canonical = (ip: string) => new URL(`http://[${ip}]/`).hostname;
+  try { return canonical(a) === canonical(b); } catch { return false; }
 }

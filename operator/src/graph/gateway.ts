@@ -1,8 +1,8 @@
 // Gateways of our accepted GatewayClasses: address (or Service exposure) and listeners.
 import { keyOf, type ConfigMap, type Gateway, type Service } from '../objects.ts';
-import { allocateAddresses, requestedAddress } from './addresses.ts';
+import { allocateAddresses, loopbackAddress, serviceAddress, type SpecAddress } from './addresses.ts';
 import { Reason, type Problem } from './conditions.ts';
-import { allocateInternalPorts, currentInternalPorts, gatewayParameters, gatewayService, gatewayServiceName, infrastructureMetadata, mergeParameters, serviceAddresses, type GatewayExposureMode, type ServiceParameters } from './exposure.ts';
+import { allocateInternalPorts, currentInternalPorts, gatewayParameters, gatewayService, gatewayServiceName, infrastructureMetadata, isGatewayService, mergeParameters, serviceAddresses, type GatewayExposureMode, type ServiceParameters } from './exposure.ts';
 import { buildListeners } from './listener.ts';
 import { resolveBackendClientCertificate, type CertificateIndex } from './certificates.ts';
 import type { GatewayClassNode, GatewayNode } from './types.ts';
@@ -21,14 +21,10 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
   const nodes = gateways.flatMap((obj) => {
     const cls = obj.spec && byName.get(obj.spec.gatewayClassName);
     if (!cls) return [];
-    // Loopback addresses are ours to pick; behind Services the address is the Service's.
-    const { address: requested, problem: addressProblem } = service
-      ? { address: undefined, problem: obj.spec?.addresses?.length ? { reason: Reason.UnsupportedAddress, message: 'spec.addresses: a Gateway exposed through a Service gets the Service\'s address; remove spec.addresses (or set the Service type through parameters)' } : undefined }
-      : requestedAddress(obj);
-    let problem: Problem | undefined = addressProblem;
+    let problem: Problem | undefined;
     let parameters: ServiceParameters = {};
     if (!cls.accepted) problem = { reason: Reason.Invalid, message: `GatewayClass ${cls.obj.metadata.name} is not accepted` };
-    else if (!problem && obj.spec?.infrastructure?.parametersRef) {
+    else if (obj.spec?.infrastructure?.parametersRef) {
       // Parameters shape the Service; without one there is nothing they could change.
       if (!service) problem = { reason: Reason.InvalidParameters, message: 'spec.infrastructure.parametersRef: parameters apply only when Gateways are exposed through Services (operator --gateway-addresses service)' };
       else {
@@ -38,15 +34,20 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
         else parameters = merged.parameters;
       }
     }
+    const effective = obj.spec?.infrastructure?.parametersRef ? parameters : cls.parameters;
+    // Loopback addresses are nginx's to bind; behind a Service the load balancer's (its type decides what it can take).
+    const spec: SpecAddress = service ? serviceAddress(obj, effective.serviceType ?? 'LoadBalancer') : loopbackAddress(obj);
+    problem ??= spec.acceptProblem;
     const listeners = buildListeners(obj, problem, inputs.certs, inputs.configMaps);
     const valid = !problem && listeners.some((l) => l.valid);
     if (!problem && !valid) problem = { reason: Reason.ListenersNotValid, message: 'no listener is valid' };
     const backendClientCertificate = obj.spec?.tls?.backend ? resolveBackendClientCertificate(obj, inputs.certs) : undefined;
     const node: GatewayNode = { obj, key: `${obj.metadata.namespace}/${obj.metadata.name}`, valid, problem, listeners, backendClientCertificate, addresses: [] };
-    return [{ node, requested, parameters: obj.spec?.infrastructure?.parametersRef ? parameters : cls.parameters }];
+    if (valid && spec.addressProblem) node.addressProblem = spec.addressProblem;
+    return [{ node, requested: spec.value, parameters: effective }];
   });
-  // Only accepted Gateways hold addresses: one that is not served must not keep an address from one that is.
-  const accepted = nodes.filter((n) => n.node.valid);
+  // Only accepted Gateways with a usable request hold addresses: one that is not served must not keep an address from one that is.
+  const accepted = nodes.filter((n) => n.node.valid && !n.node.addressProblem);
   if (service) {
     exposeThroughServices(accepted, inputs.services);
     return nodes.map((n) => n.node);
@@ -62,7 +63,7 @@ export function buildGateways(gateways: readonly Gateway[], classes: readonly Ga
   return nodes.map((n) => n.node);
 }
 
-function exposeThroughServices(accepted: readonly { node: GatewayNode; parameters: ServiceParameters }[], services: ReadonlyMap<string, Service>): void {
+function exposeThroughServices(accepted: readonly { node: GatewayNode; requested?: string; parameters: ServiceParameters }[], services: ReadonlyMap<string, Service>): void {
   const serviceOf = (gw: GatewayNode) => services.get(`${gw.obj.metadata.namespace}/${gatewayServiceName(gw.obj)}`);
   const ports = allocateInternalPorts(accepted.map(({ node }) => ({
     key: keyOf(node.obj),
@@ -70,7 +71,7 @@ function exposeThroughServices(accepted: readonly { node: GatewayNode; parameter
     ports: node.listeners.map((l) => l.port),
     current: currentInternalPorts(node.obj, serviceOf(node)),
   })));
-  for (const { node, parameters } of accepted) {
+  for (const { node, requested, parameters } of accepted) {
     const listenPorts = ports.get(keyOf(node.obj));
     if (!listenPorts) {
       node.addressProblem = { reason: Reason.AddressNotUsable, message: 'no internal port is left for this Gateway\'s listeners (waygate serves at most 10000 listener ports in all)' };
@@ -85,10 +86,10 @@ function exposeThroughServices(accepted: readonly { node: GatewayNode; parameter
     const protocols = new Map(node.listeners.map((l) => [l.port, l.protocol === 'UDP' ? ('UDP' as const) : ('TCP' as const)]));
     const name = gatewayServiceName(node.obj);
     const current = services.get(`${node.obj.metadata.namespace}/${name}`);
-    const a = serviceAddresses(node.obj, name, current);
+    const a = serviceAddresses(node.obj, name, current, requested);
     if ('problem' in a) node.addressPending = a.problem;
     else node.addresses = a.addresses;
     // A Service of that name that is someone else's is left alone.
-    if (!('problem' in a && a.problem.reason === Reason.AddressNotUsable)) node.service = gatewayService(node.obj, parameters, listenPorts, protocols, meta);
+    if (!current || isGatewayService(node.obj, current)) node.service = gatewayService(node.obj, parameters, listenPorts, protocols, meta, requested);
   }
 }
