@@ -88,14 +88,14 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
   let seq = 0;
 
   /** A GET on a new connection; `id` makes the backends count this request's attempts apart. */
-  const send = (path: string, query: Record<string, string | number> = {}, opts: { body?: { chunks: number; everyMs: number } } = {}) =>
+  const send = (path: string, query: Record<string, string | number> = {}, opts: { body?: { chunks: number; everyMs: number }; method?: string; small?: string } = {}) =>
     new Promise<Answer & { id: string }>((resolve) => {
       const id = `r${++seq}`;
       const qs = new URLSearchParams({ id, ...Object.fromEntries(Object.entries(query).map(([k, v]) => [k, String(v)])) });
       const t = Date.now();
       let headersMs: number | undefined;
       let body = '';
-      const req = request({ host: ADDRESS, port, path: `${path}?${qs}`, method: opts.body ? 'PUT' : 'GET', agent: false, headers: { host: HOST } }, (res) => {
+      const req = request({ host: ADDRESS, port, path: `${path}?${qs}`, method: opts.method ?? (opts.body ? 'PUT' : 'GET'), agent: false, headers: { host: HOST } }, (res) => {
         headersMs = Date.now() - t;
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
         res.on('end', () => resolve({ id, status: res.statusCode ?? 0, body, ms: Date.now() - t, headersMs, backend: res.headers['x-backend'] as string | undefined }));
@@ -103,7 +103,7 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
       });
       req.setTimeout(20_000, () => req.destroy(new Error('client timeout')));
       req.on('error', (e) => resolve({ id, status: 0, body, ms: Date.now() - t, headersMs, error: e.message }));
-      if (!opts.body) { req.end(); return; }
+      if (!opts.body) { req.end(opts.small); return; }
       // A body uploaded slowly: nginx streams it to the backend as it comes.
       let n = 0;
       const tick = setInterval(() => { req.write('y'.repeat(16)); if (++n === opts.body!.chunks) { clearInterval(tick); req.end(); } }, opts.body.everyMs);
@@ -203,6 +203,18 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
     const disabled = await send('/no-retry', { fail: 1, code: 500 });
     expect(disabled.status, 'attempts: 0').to.equal(500);
     expect(attempts(disabled.id)).to.have.length(1);
+  });
+
+  it('nginx\'s own limits, as the README says: POST is not retried on a code, a streamed body not once sent; a small PUT is', async () => {
+    const put = await send('/codes', { fail: 1, code: 500 }, { method: 'PUT', small: 'small body' });
+    expect(put.status, 'PUT, body in hand with the headers').to.equal(200);
+    expect(attempts(put.id)).to.have.length(2);
+    const post = await send('/codes', { fail: 1, code: 500 }, { method: 'POST', small: 'small body' });
+    expect(post.status, 'POST answered 500: not retried').to.equal(500);
+    expect(attempts(post.id)).to.have.length(1);
+    const streamed = await send('/codes', { fail: 1, code: 500 }, { body: { chunks: 3, everyMs: 50 } });
+    expect(streamed.status, 'PUT whose body nginx streamed: not re-sent').to.equal(500);
+    expect(attempts(streamed.id)).to.have.length(1);
   });
 
   it('a retried request reaches the second endpoint', async () => {
