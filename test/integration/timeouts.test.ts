@@ -21,6 +21,8 @@ const ADDRESS = '127.0.0.151';
 const HOST = 'timeouts.example.com';
 /** How late nginx may answer after a deadline on a busy 2-core machine (timers, scheduling). */
 const LATE_MS = 250;
+/** How much earlier than asked a gap between two attempts may look to the backend (nginx's cached clock). */
+const EARLY_MS = 20;
 
 interface Hit { server: string; id: string; at: number }
 
@@ -174,7 +176,8 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
     expect(r.body).to.contain('ok 3');
     const at = attempts(r.id).map((h) => h.at);
     expect(at).to.have.length(3);
-    for (const gap of [at[1]! - at[0]!, at[2]! - at[1]!]) expect(gap, 'between attempts').to.be.within(290, 300 + LATE_MS);
+    // Seen by the backend: nginx's timer runs on its cached clock, which may lag a busy event loop by some ms.
+    for (const gap of [at[1]! - at[0]!, at[2]! - at[1]!]) expect(gap, 'between attempts').to.be.within(300 - EARLY_MS, 300 + LATE_MS);
     expect(r.ms).to.be.within(590, 600 + 2 * LATE_MS);
   });
 
