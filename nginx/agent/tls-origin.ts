@@ -92,6 +92,7 @@ export class TlsOrigins {
    * socket and nginx answers 502 for it alone.
    */
   async prepare(versionDir: string | undefined): Promise<string[]> {
+    if (this.pending) this.abort(); // a previous attempt that neither committed nor aborted (it threw)
     const problems: string[] = [];
     const wanted = new Set<string>();
     let entries: TlsOriginEntry[] = [];

@@ -1,10 +1,17 @@
 // The agent's TLS hop: the subjectAltNames check (nginx/agent/san-match.ts: RFC 6125 wildcard
 // rules for Hostname entries, byte-exact URI entries, SANs read from real certificates' DER),
-// and the manifest it reads (tls-origin-manifest.ts: every field checked, bad entries skipped).
+// the manifest it reads (tls-origin-manifest.ts: every field checked, bad entries skipped), and
+// its listeners across versions (tls-origin.ts: opened per version, retired after old workers).
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { certificateSANs, dnsNameMatches, sanMismatch, sansMatch } from '../../nginx/agent/san-match.ts';
 import { parseAddress, parseTlsOriginManifest } from '../../nginx/agent/tls-origin-manifest.ts';
+import { TlsOrigins } from '../../nginx/agent/tls-origin.ts';
+import { captureLogger } from '../support/logs.ts';
 import { issue, makeCA } from '../support/test-ca.ts';
 
 const der = (pem: string) => new X509Certificate(pem).raw;
@@ -143,5 +150,80 @@ describe('TLS hop: the manifest the agent reads', () => {
     expect(parseTlsOriginManifest(JSON.stringify({ version: 2, origins: [entry()] }), dir)).to.deep.equal({ origins: [], problems: ['tls-origin.json is not a version 1 manifest'] });
     expect(parseAddress('[::ffff:1.2.3.4]:80')).to.deep.equal({ host: '::ffff:1.2.3.4', port: 80 });
     expect(parseAddress('1.2.3.4:0')).to.equal(undefined);
+  });
+});
+
+describe('TLS hop: listeners per version (TlsOrigins)', function () {
+  this.timeout(20_000);
+  const ca = makeCA('origins unit CA');
+  let dir: string;
+  let origins: TlsOrigins;
+  const log = captureLogger('debug');
+  const socket = (n: number) => join(dir, `wg-o-${String(n).padStart(16, '0')}.sock`);
+  const entry = (n: number, over: object = {}) => ({ socket: socket(n), address: '127.0.0.1:9', serverName: 'svc.app.svc', ca: { file: join(dir, 'ca.pem') }, subjectAltNames: [{ type: 'URI', uri: 'spiffe://x/y' }], alpn: ['http/1.1'], source: `BackendTLSPolicy/app/p${n}`, ...over });
+  const version = (name: string, content: string | object[]) => {
+    const v = join(dir, name);
+    mkdirSync(v);
+    writeFileSync(join(v, 'tls-origin.json'), typeof content === 'string' ? content : JSON.stringify({ version: 1, origins: content }));
+    return v;
+  };
+  const exists = (p: string) => existsSync(p);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'wg-origins-'));
+    writeFileSync(join(dir, 'ca.pem'), ca.cert, { mode: 0o600 });
+    origins = new TlsOrigins({ socketDir: dir, logger: log.logger, workerUid: process.getuid?.() });
+  });
+  afterEach(async () => {
+    await origins.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an unusable entry (unreadable CA file) or manifest is reported; the other entries listen', async () => {
+    const problems = await origins.prepare(version('1', [entry(1), entry(2, { ca: { file: join(dir, 'missing.pem') } })]));
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/wg-o-0000000000000002\.sock .*BackendTLSPolicy\/app\/p2.*CA file .*missing\.pem cannot be read: ENOENT/);
+    expect(origins.sockets).to.deep.equal([socket(1)]);
+    expect(statSync(socket(1)).mode & 0o777).to.equal(0o600);
+    origins.commit([]);
+    expect(await origins.prepare(version('2', '{"version": 1, "origins": ['))).to.deep.equal([`tls-origin.json does not parse: ${(() => { try { JSON.parse('{"version": 1, "origins": ['); } catch (e) { return (e as Error).message; } })()}`]);
+    origins.abort(); // not applied: the live version's listener stays
+    expect(origins.sockets).to.deep.equal([socket(1)]);
+    expect(log.lines.some((l) => l.includes('BEGIN'))).to.equal(false);
+  });
+
+  it('abort closes only what the aborted version opened; commit retires what only the previous version used once its workers exited', async () => {
+    await origins.prepare(version('1', [entry(1), entry(2)]));
+    origins.commit([]);
+    await origins.prepare(version('2', [entry(2), entry(3)]));
+    expect(origins.sockets).to.deep.equal([socket(1), socket(2), socket(3)]);
+    origins.abort();
+    expect(origins.sockets).to.deep.equal([socket(1), socket(2)]);
+    expect(exists(socket(3))).to.equal(false);
+    // An old worker (a child process standing in for one) still runs: socket 1 stays until it exits.
+    const worker = spawn('sleep', ['30']);
+    await origins.prepare(version('3', [entry(2), entry(3)]));
+    origins.commit([worker.pid!]);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(origins.sockets).to.deep.equal([socket(1), socket(2), socket(3)]);
+    expect(exists(socket(1))).to.equal(true);
+    worker.kill();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(origins.sockets).to.deep.equal([socket(2), socket(3)]);
+    expect(exists(socket(1))).to.equal(false);
+  });
+
+  it('a socket re-added before its retirement keeps its listener', async () => {
+    await origins.prepare(version('1', [entry(1)]));
+    origins.commit([]);
+    const worker = spawn('sleep', ['30']);
+    await origins.prepare(version('2', [entry(2)]));
+    origins.commit([worker.pid!]);
+    await origins.prepare(version('3', [entry(1), entry(2)]));
+    origins.commit([]);
+    worker.kill();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(origins.sockets).to.deep.equal([socket(1), socket(2)]);
+    expect(exists(socket(1))).to.equal(true);
   });
 });
