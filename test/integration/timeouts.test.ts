@@ -8,6 +8,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -16,6 +18,7 @@ import { eventually } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
 import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
 import { gateway, gatewayClass, httpRoute } from '../support/standalone-yaml.ts';
+import { issue, makeCA } from '../support/test-ca.ts';
 
 const ADDRESS = '127.0.0.151';
 const HOST = 'timeouts.example.com';
@@ -69,6 +72,21 @@ async function flaky(name: string, hits: Hit[]): Promise<{ server: Server; port:
   return { server, port: (server.address() as AddressInfo).port, close: () => { server.closeAllConnections(); server.close(); } };
 }
 
+const backendCA = makeCA('timeouts backend CA');
+const TLS_NAME = 'secure.web.svc';
+
+/** An HTTPS backend (certificate for TLS_NAME from backendCA) with flaky()'s behaviour, recording the SNI. */
+async function flakyTls(hits: Hit[], snis: string[]): Promise<{ port: number; close(): void }> {
+  const plain = await flaky('tls', hits);
+  const cert = issue(backendCA, TLS_NAME, { dns: [TLS_NAME] });
+  const server = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    snis.push(String((req.socket as TLSSocket).servername));
+    plain.server.emit('request', req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => { server.closeAllConnections(); server.close(); plain.close(); } };
+}
+
 interface Answer { status: number; body: string; ms: number; backend?: string; error?: string; headersMs?: number }
 
 const service = (name: string): object => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'web' }, spec: { ports: [{ name: 'http', port: 80 }] } });
@@ -86,6 +104,8 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
   const hits: Hit[] = [];
   let a: Awaited<ReturnType<typeof flaky>>;
   let b: Awaited<ReturnType<typeof flaky>>;
+  let tls: Awaited<ReturnType<typeof flakyTls>>;
+  const snis: string[] = [];
   const log = captureLogger();
   let seq = 0;
 
@@ -118,7 +138,7 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
 
   before(async () => {
     port = await freePort();
-    [a, b] = await Promise.all([flaky('a', hits), flaky('b', hits)]);
+    [a, b, tls] = await Promise.all([flaky('a', hits), flaky('b', hits), flakyTls(hits, snis)]);
     const closed = await freePort(); // nothing listens there: connection refused
     run = tempStandalone('timeouts');
     run.write('objects.yaml', [
@@ -126,6 +146,10 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
       service('one'), ...slices('one', [a.port]),
       service('pair'), ...slices('pair', [a.port, b.port]),
       service('half-dead'), ...slices('half-dead', [closed, b.port]),
+      service('secure'), ...slices('secure', [tls.port]),
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'backend-ca', namespace: 'web' }, data: { 'ca.crt': backendCA.cert } },
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'BackendTLSPolicy', metadata: { name: 'secure', namespace: 'web' },
+        spec: { targetRefs: [{ group: '', kind: 'Service', name: 'secure' }], validation: { hostname: TLS_NAME, caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] } } },
       httpRoute({ name: 'timeouts', hostnames: [HOST], rules: [
         rule('/request', 'one', { timeouts: { request: '500ms' } }),
         rule('/backend', 'one', { timeouts: { backendRequest: '300ms' } }),
@@ -136,6 +160,9 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
         rule('/pair', 'pair', { retry: { attempts: 1, codes: [503] } }),
         rule('/half-dead', 'half-dead', { retry: { attempts: 1 } }),
         rule('/half-dead-no-retry', 'half-dead', { retry: { attempts: 0 } }),
+        rule('/tls', 'secure', { timeouts: { request: '1s' }, retry: { attempts: 2, codes: [503] } }),
+        { matches: [{ path: { type: 'PathPrefix', value: '/split' } }], retry: { attempts: 2, codes: [500] },
+          backendRefs: [{ name: 'one', port: 80, weight: 1 }, { name: 'missing', port: 80, weight: 1 }] },
       ] }),
       httpRoute({ name: 'backoff', hostnames: ['backoff.example.com'], rules: [rule('/', 'one', { retry: { attempts: 2, backoff: '100ms' } })] }),
     ]);
@@ -147,6 +174,7 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
     await run?.stop();
     a?.close();
     b?.close();
+    tls?.close();
   });
 
   it('request timeout: 200 from a backend answering before it, 504 at the deadline and not before', async () => {
@@ -271,6 +299,30 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
     expect(stalled.error ?? 'no error').to.match(/aborted|socket hang up|ECONNRESET/);
     expect(stalled.body).to.equal('x');
     expect(stalled.ms).to.be.within(495, 500 + LATE_MS);
+  });
+
+  it('with a BackendTLSPolicy: retries and the deadline over TLS, the policy\'s hostname as SNI on every attempt', async () => {
+    snis.length = 0;
+    const r = await send('/tls', { fail: 2, code: 503 });
+    expect(r.status).to.equal(200);
+    expect(attempts(r.id).map((h) => h.server)).to.deep.equal(['tls', 'tls', 'tls']);
+    expect(snis).to.deep.equal([TLS_NAME, TLS_NAME, TLS_NAME]);
+    const slow = await send('/tls', { delay: 3000 });
+    expect(slow.status).to.equal(504);
+    expect(slow.ms).to.be.within(995, 1000 + LATE_MS);
+  });
+
+  it('an invalid backendRef\'s share still answers 500 (nginx\'s own, not retried); the valid share is retried', async () => {
+    const results = [];
+    for (let i = 0; i < 24; i++) results.push(await send('/split', { fail: 1, code: 500 }));
+    const invalid = results.filter((r) => attempts(r.id).length === 0);
+    const valid = results.filter((r) => attempts(r.id).length > 0);
+    expect(invalid.length, 'the invalid share').to.be.within(3, 21);
+    for (const r of invalid) expect(r.status).to.equal(500);
+    for (const r of valid) {
+      expect(r.status).to.equal(200);
+      expect(attempts(r.id)).to.have.length(2);
+    }
   });
 
   it('backoff is refused: the rule is not served and the route names the field', async () => {
