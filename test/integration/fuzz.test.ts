@@ -322,6 +322,39 @@ const cases: Case[] = [
       if (dir === 'request') expect(Object.hasOwn(b.headers, v.toLowerCase()), `header ${v} still reaches the backend`).to.equal(false);
     },
   })),
+  // backendRef filters and CORS (their values reach nginx.conf too)
+  {
+    name: 'backendRef RequestHeaderModifier set value', field: 'spec.rules[0].backendRefs[0].filters[0].requestHeaderModifier.set[0]', owner: 'route',
+    values: headerValue('.backendRefs[*].filters[*].requestHeaderModifier.set[*].value'),
+    build: (v, s) => [route(s, { backendRefs: [{ name: 'echo', port: 80, filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-fz', value: v }] } }] }] })],
+    carriers: (v) => [{ what: 'proxy_set_header x-fz with the value, "$" inert', ok: (d) => args(d, 'proxy_set_header', ['x-fz', scriptForm(v)]) }],
+    probe: async (v, s, c) => { expect(echoBody(await onMain(s, c)).headers['x-fz']).to.equal(v === '' ? undefined : v.trim()); },
+  },
+  {
+    name: 'CORS allowOrigins', field: 'spec.rules[0].filters[0].cors.allowOrigins[0]', owner: 'route',
+    values: str(routeSchema('.filters[*].cors.allowOrigins[*]')),
+    build: (v, s) => [route(s, { filters: [{ type: 'CORS', cors: { allowOrigins: [v] } }] })],
+    carriers: () => [{ what: 'an origin map entry answering the Origin (or "*")', ok: (d) => mapEntry(d) && d.name.startsWith('~*^(?:') && d.args.length === 1 && ['$http_origin', '*'].includes(d.args[0]) }],
+    probe: async (v, s, c) => {
+      // A wildcard host stands for any name: probe with one of ours. Browsers send a port
+      // without leading zeros ("http://x:01" is port 1, sent as "http://x:1").
+      const origin = v === '*' ? 'https://any.fuzz.test' : v.replace('://*.', `://wz${s.i}.`).replace('://*', `://wz${s.i}.fuzz.test`).replace(/:0+(?=[0-9]+$)/, ':');
+      const r = await onMain(s, c, s.path, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'GET' } });
+      expect(r.status).to.equal(204);
+      expect(r.headers['access-control-allow-origin']).to.equal(v === '*' ? '*' : origin);
+    },
+  },
+  ...(['allowHeaders', 'exposeHeaders'] as const).map((list): Case => ({
+    name: `CORS ${list}`, field: `spec.rules[0].filters[0].cors.${list}[0]`, owner: 'route',
+    values: headerName(`.filters[*].cors.${list}[*]`),
+    build: (v, s) => [route(s, { filters: [{ type: 'CORS', cors: { allowOrigins: ['https://ok.fuzz.test'], [list]: [v] } }] })],
+    carriers: (v) => [{ what: `a map answering ${JSON.stringify(v)} for allowed origins`, ok: (d) => mapEntry(d) && d.name === 'default' && d.args.length === 1 && d.args[0] === v }],
+    probe: async (v, s, c) => {
+      const headers = { Origin: 'https://ok.fuzz.test', ...(list === 'allowHeaders' ? { 'Access-Control-Request-Method': 'GET' } : {}) };
+      const r = await onMain(s, c, s.path, { method: list === 'allowHeaders' ? 'OPTIONS' : 'GET', headers });
+      expect(r.headers[list === 'allowHeaders' ? 'access-control-allow-headers' : 'access-control-expose-headers']).to.equal(v);
+    },
+  })),
   // RequestRedirect
   {
     name: 'RequestRedirect scheme', field: 'spec.rules[0].filters[0].requestRedirect.scheme', owner: 'route',

@@ -53,8 +53,8 @@ export function corsActions(maps: MapFactory, cors: Cors, source: string): CorsA
     ? maps('$http_origin', origins.map((o) => ({ pattern: quote(`~*^(?:${o})$`), value: originValue })), '""', source)
     : undefined;
   const origin = allowed ? `$${allowed}` : '""';
-  /** A fixed value, sent only when the origin is allowed. */
-  const whenAllowed = (value: string) => (allowed ? `$${maps(`$${allowed}`, [{ pattern: '""', value: '""' }], quote(value), source)}` : '""');
+  /** A fixed value, sent only when the origin is allowed (a map value is a script: "$" made inert). */
+  const whenAllowed = (value: string) => (allowed ? `$${maps(`$${allowed}`, [{ pattern: '""', value: '""' }], quote(value, { script: true }), source)}` : '""');
   /** The request header's value when it is a valid list of tokens and the origin is allowed. */
   const echo = (header: string, list: boolean) => {
     if (!allowed) return '""';
