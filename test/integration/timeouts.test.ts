@@ -108,6 +108,8 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
   const snis: string[] = [];
   const log = captureLogger();
   let seq = 0;
+  /** The directory's objects; Service "one" reaches `onePort`. */
+  let objects: (onePort: number) => object[];
 
   /** A GET on a new connection; `id` makes the backends count this request's attempts apart. */
   const send = (path: string, query: Record<string, string | number> = {}, opts: { body?: { chunks: number; everyMs: number }; method?: string; small?: string } = {}) =>
@@ -141,9 +143,9 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
     [a, b, tls] = await Promise.all([flaky('a', hits), flaky('b', hits), flakyTls(hits, snis)]);
     const closed = await freePort(); // nothing listens there: connection refused
     run = tempStandalone('timeouts');
-    run.write('objects.yaml', [
+    objects = (onePort: number) => [
       gatewayClass(), gateway({ address: ADDRESS, port }),
-      service('one'), ...slices('one', [a.port]),
+      service('one'), ...slices('one', [onePort]),
       service('pair'), ...slices('pair', [a.port, b.port]),
       service('half-dead'), ...slices('half-dead', [closed, b.port]),
       service('secure'), ...slices('secure', [tls.port]),
@@ -165,7 +167,8 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
           backendRefs: [{ name: 'one', port: 80, weight: 1 }, { name: 'missing', port: 80, weight: 1 }] },
       ] }),
       httpRoute({ name: 'backoff', hostnames: ['backoff.example.com'], rules: [rule('/', 'one', { retry: { attempts: 2, backoff: '100ms' } })] }),
-    ]);
+    ];
+    run.write('objects.yaml', objects(a.port));
     await run.start(log.logger);
     await eventually('/request served', () => send('/request'), (r) => r.status === 200, 30_000);
   });
@@ -323,6 +326,16 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
       expect(r.status).to.equal(200);
       expect(attempts(r.id)).to.have.length(2);
     }
+  });
+
+  it('after a reload with other endpoints, the Lua policy picks from the new ones', async () => {
+    run.write('objects.yaml', objects(b.port));
+    const r = await eventually('Service one answered by b', () => send('/codes', { fail: 1, code: 500 }), (x) => x.backend === 'b', 30_000);
+    expect(r.status).to.equal(200);
+    expect(attempts(r.id).map((h) => h.server)).to.deep.equal(['b', 'b']);
+    for (let i = 0; i < 6; i++) expect((await send('/codes')).backend, 'no worker keeps the old peer').to.equal('b');
+    run.write('objects.yaml', objects(a.port));
+    await eventually('Service one answered by a again', () => send('/codes'), (x) => x.backend === 'a', 30_000);
   });
 
   it('backoff is refused: the rule is not served and the route names the field', async () => {
