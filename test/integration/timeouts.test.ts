@@ -95,6 +95,7 @@ const slices = (name: string, ports: number[]): object[] => ports.map((p, i) => 
   apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-${i}`, namespace: 'web', labels: { 'kubernetes.io/service-name': name } },
   addressType: 'IPv4', ports: [{ name: 'http', port: p }], endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
 }));
+const setHeader = (name: string, value: string) => ({ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name, value }] } });
 const rule = (path: string, to: string, extra: object): object => ({ matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs: [{ name: to, port: 80 }], ...extra });
 
 describe('rules[].timeouts and rules[].retry on a real nginx', function () {
@@ -149,6 +150,7 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
       service('pair'), ...slices('pair', [a.port, b.port]),
       service('half-dead'), ...slices('half-dead', [closed, b.port]),
       service('secure'), ...slices('secure', [tls.port]),
+      service('b-only'), ...slices('b-only', [b.port]),
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'backend-ca', namespace: 'web' }, data: { 'ca.crt': backendCA.cert } },
       { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'BackendTLSPolicy', metadata: { name: 'secure', namespace: 'web' },
         spec: { targetRefs: [{ group: '', kind: 'Service', name: 'secure' }], validation: { hostname: TLS_NAME, caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] } } },
@@ -163,6 +165,8 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
         rule('/half-dead', 'half-dead', { retry: { attempts: 1 } }),
         rule('/half-dead-no-retry', 'half-dead', { retry: { attempts: 0 } }),
         rule('/tls', 'secure', { timeouts: { request: '1s' }, retry: { attempts: 2, codes: [503] } }),
+        { matches: [{ path: { type: 'PathPrefix', value: '/choice' } }], retry: { attempts: 1, codes: [503] }, timeouts: { request: '1s' },
+          backendRefs: [{ name: 'one', port: 80, filters: [setHeader('x-to', 'one')] }, { name: 'b-only', port: 80, filters: [setHeader('x-to', 'b-only')] }] },
         { matches: [{ path: { type: 'PathPrefix', value: '/split' } }], retry: { attempts: 2, codes: [500] },
           backendRefs: [{ name: 'one', port: 80, weight: 1 }, { name: 'missing', port: 80, weight: 1 }] },
       ] }),
@@ -311,6 +315,22 @@ describe('rules[].timeouts and rules[].retry on a real nginx', function () {
     expect(attempts(r.id).map((h) => h.server)).to.deep.equal(['tls', 'tls', 'tls']);
     expect(snis).to.deep.equal([TLS_NAME, TLS_NAME, TLS_NAME]);
     const slow = await send('/tls', { delay: 3000 });
+    expect(slow.status).to.equal(504);
+    expect(slow.ms).to.be.within(995, 1000 + LATE_MS);
+  });
+
+  it('with per-backendRef filters: the chosen backend\'s location retries and keeps the deadline', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const r = await send('/choice', { fail: 1, code: 503 });
+      expect(r.status).to.equal(200);
+      const servers = attempts(r.id).map((h) => h.server);
+      expect(servers, 'retried on the chosen backend').to.have.length(2);
+      expect(servers[0]).to.equal(servers[1]);
+      seen.add(servers[0]!);
+    }
+    expect([...seen].sort(), 'both backendRefs chosen').to.deep.equal(['a', 'b']);
+    const slow = await send('/choice', { delay: 3000 });
     expect(slow.status).to.equal(504);
     expect(slow.ms).to.be.within(995, 1000 + LATE_MS);
   });
