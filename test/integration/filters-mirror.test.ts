@@ -214,6 +214,17 @@ describe('RequestMirror on a real nginx', function () {
     expect(n).to.equal(MIRROR_IN_FLIGHT);
   });
 
+  it('a change that adds maps ahead of the hop\'s (a new route with header matches) is applied, and mirrors keep working', async () => {
+    // nginx refuses a reload (after `nginx -t` passed) when a limit_conn_zone's key variable is renamed.
+    run.write('more.yaml', [httpRoute({ name: 'extra', hostnames: ['extra.example.com'], rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'X-A', value: '1' }] }, { path: { type: 'PathPrefix', value: '/b' }, headers: [{ name: 'X-B', value: '2' }] }], backendRefs: [{ name: 'main', port: 80 }] },
+    ] })]);
+    await eventually('the new route', () => send('/', { headers: { host: 'extra.example.com', 'X-A': '1' } }), (r) => r.status === 200, 20_000);
+    a.seen.length = 0;
+    expect((await send('/one/after')).status).to.equal(200);
+    await eventually('the copy after the change', async () => a.seen.map((c) => c.url), (u) => u.includes('/one/after'));
+  });
+
   it('an invalid mirror backendRef: ResolvedRefs False (BackendNotFound) naming the filter, the rule still served', async () => {
     const route = await eventually('status of the invalid route', async () => statusOf('invalid'), (s) => s?.parents?.length > 0);
     const conds = Object.fromEntries(route.parents[0].conditions.map((c: any) => [c.type, c]));

@@ -36,19 +36,29 @@ const hops = new WeakMap<ModelBuilder, HopState>();
 function hopOf(b: ModelBuilder, socketDir: string): HopState {
   let h = hops.get(b);
   if (!h) {
+    const socket = `${socketDir}/${MIRROR_SOCKET}`;
+    // sun_path holds 108 bytes: a longer path would fail `nginx -t` for everyone.
+    if (socket.length > 100) throw new Error(`the mirror hop's socket path ${socket} is too long for a unix socket; use a shorter socket directory`);
     const entries: HopState['entries'] = [];
-    h = { hop: { listen: quote(`unix:${socketDir}/${MIRROR_SOCKET}`), upstream: 'wg_mirror_hop', dispatch: '', inFlight: MIRROR_IN_FLIGHT, targets: [] }, ids: new Set(), entries, samples: new Map() };
+    h = { hop: { listen: quote(`unix:${socket}`), upstream: 'wg_mirror_hop', dispatch: '', inFlight: MIRROR_IN_FLIGHT, targets: [] }, ids: new Set(), entries, samples: new Map() };
     hops.set(b, h);
     b.model.mirrorHop = h.hop;
   }
   return h;
 }
 
+/**
+ * The hop's dispatch map's variable, also the key of its limit_conn_zone. Fixed: nginx
+ * refuses to reload (after `nginx -t` passed) when a zone's key variable changes name.
+ */
+export const MIRROR_TARGET_VARIABLE = 'wg_mirror_target';
+
 /** Called once the model is complete: the hop's dispatch map (X-Waygate-Mirror -> target URI). */
 export function finishMirrorHop(b: ModelBuilder): void {
   const h = hops.get(b);
   if (!h) return;
-  h.hop.dispatch = b.addMap({ key: '$http_x_waygate_mirror', entries: h.entries, default: '""' });
+  h.hop.dispatch = identifier(MIRROR_TARGET_VARIABLE);
+  b.model.maps.push({ key: '$http_x_waygate_mirror', variable: h.hop.dispatch, entries: h.entries, default: '""' });
   h.hop.targets.sort((x, y) => (x.uri < y.uri ? -1 : 1));
 }
 
