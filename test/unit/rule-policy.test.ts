@@ -163,6 +163,25 @@ describe('rules[].timeouts and rules[].retry in the model', () => {
     expect(upstream('r0_1')).not.to.contain('balancer_by_lua');
     expect(target('r0_1')).to.contain('proxy_read_timeout 2147483647ms;').and.not.contain('lua');
     expect(upstream('r0_2')).not.to.contain('balancer_by_lua');
+    expect(target('r0_0').match(/proxy_buffering off;/g)).to.have.length(1);
     expect(target('r0_2')).not.to.contain('proxy_next_upstream').and.not.contain('timeout').and.not.contain('lua');
+  });
+
+  it('a kubernetes.io/ws backend keeps its idle limit unless a "0s" timeout sets the longest itself (never two proxy_read_timeout)', () => {
+    const ws = service('app', 'svc', 80, ['10.0.0.1:8080']);
+    (ws[0] as any).spec.ports[0].appProtocol = 'kubernetes.io/ws';
+    const route = httpRoute('app', 'r', {
+      rules: [
+        { matches: [{ path: { type: 'PathPrefix', value: '/zero' } }], timeouts: { request: '0s' }, backendRefs: [{ name: 'svc', port: 80 }] },
+        { matches: [{ path: { type: 'PathPrefix', value: '/retry' } }], retry: { attempts: 1 }, backendRefs: [{ name: 'svc', port: 80 }] },
+        { matches: [{ path: { type: 'PathPrefix', value: '/deadline' } }], timeouts: { request: '5s' }, backendRefs: [{ name: 'svc', port: 80 }] },
+      ],
+    });
+    const { graph } = statusesOf(gateway('app', 'gw'), ws, route);
+    const http = renderConfig(buildHttpModel(graph)).files['http.conf']!;
+    const target = (id: string) => { const at = http.indexOf(`location = "/^wg/${id}"`); return http.slice(at, http.indexOf('# waygate:end', at)); };
+    expect(target('r0_0').match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 2147483647ms;']);
+    expect(target('r0_1').match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 3600s;']);
+    expect(target('r0_2').match(/proxy_read_timeout [^;]+;/g), 'Lua cuts each try; the static idle limit stays').to.deep.equal(['proxy_read_timeout 3600s;']);
   });
 });

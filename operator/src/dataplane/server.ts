@@ -77,8 +77,10 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
           const proxyPass = t.upstream && (proxyPath ? quote(`${scheme}://${t.upstream.name}${proxyPath}$is_args$args`) : `${scheme}://${t.upstream.name}$request_uri`);
           const ssl = t.upstream && t.tls ? proxySsl(b, t.tls, backend.certDir, backend.clientCertificate) : undefined;
           // rules[].timeouts / retry: on the upstream (Lua balancer) and the location (policy.ts).
-          const policy = t.upstream && rule.policy ? { policy: applyPolicy(t.upstream, rule.policy) } : {};
-          return { id: tid, uri: quote(TARGET_PREFIX + tid), upstream: t.upstream?.name, split: t.split, status: t.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...(t.websocket && t.upstream ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {}), ...policy, ...rest };
+          const policy = t.upstream && rule.policy ? applyPolicy(t.upstream, rule.policy) : undefined;
+          // A "0s" timeout sets proxy_read/send_timeout itself (the longest): no WebSocket idle limit beside it.
+          const upgrade = t.websocket && t.upstream && !policy?.timeout ? { upgradeTimeout: WEBSOCKET_IDLE_TIMEOUT } : {};
+          return { id: tid, uri: quote(TARGET_PREFIX + tid), upstream: t.upstream?.name, split: t.split, status: t.status, source: rt.source, proxyPass, route: quote(rt.source), proxySsl: ssl, ...upgrade, ...(policy ? { policy } : {}), ...rest };
         };
         // RequestMirror and CORS act once per request, with the rule's own filters.
         const own = filterActions(b.filterMap, rule.filters, c.match, rt.source, b.listenerPort);
