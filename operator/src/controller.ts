@@ -139,7 +139,7 @@ export class Controller {
       rejected: this.rejected,
       addressBlock: this.opts.addressBlock,
       exposure: this.opts.exposure,
-      build: { certDir: this.writer.certsDir, ...(this.opts.socketDir ? { socketDir: this.opts.socketDir } : {}) },
+      build: { certDir: this.writer.certsDir, frontSockets: true, ...(this.opts.socketDir ? { socketDir: this.opts.socketDir } : {}) },
       recency: (key) => this.opts.store.lastChanged(key),
     };
   }

@@ -83,7 +83,8 @@ export interface ClientOptions {
 
 /** A client of service `service` (of test/support/grpc-echo.proto) at address:port; close() when done. */
 export function grpcClient(address: string, port: number, service: 'Echo' | 'Other' | 'Extra', opts: ClientOptions = {}) {
-  const options: grpc.ChannelOptions = {};
+  // Each client its own connections: grpc-js shares subchannels (and their reconnect backoff) otherwise.
+  const options: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1 };
   if (opts.authority) options['grpc.default_authority'] = opts.authority;
   if (opts.tls) options['grpc.ssl_target_name_override'] = opts.tls.servername;
   const creds = opts.tls ? grpc.credentials.createSsl(Buffer.from(opts.tls.ca)) : grpc.credentials.createInsecure();

@@ -198,10 +198,22 @@ describe('GRPCRoute: the model (named targets, UNAVAILABLE, the h1/h2c front)', 
     expect(text).to.contain('js_preread wg_h2c.preread;').and.to.contain('map $wg_h2c $wg_front_0 {');
   });
 
-  it('a port with HTTPRoutes only, or no GRPCRoute accepted there, keeps its direct listen and no front', () => {
+  it('a port with HTTPRoutes only keeps its direct listen and no front; with frontSockets (the controller) it listens on the front\'s sockets too', () => {
     const g = graphOf(...ports, httpRoute('app', 'web', {}));
     expect(buildStreamModel(g, build).servers).to.deep.equal([]);
-    expect(buildHttpModel(g, build).servers.some((s) => s.listen === '"127.0.0.9:80"')).to.equal(true);
+    const plain = buildHttpModel(g, build).servers.filter((s) => s.listen === '"127.0.0.9:80"');
+    expect(plain).to.have.length.above(0);
+    for (const s of plain) expect(s).to.not.have.any.keys('plainListen', 'h2cListen', 'proxyProtocol');
+    const kept = buildHttpModel(g, { ...build, frontSockets: true }).servers.filter((s) => s.listen === '"127.0.0.9:80"');
+    expect(kept).to.have.length(plain.length);
+    for (const s of kept) {
+      expect(s.plainListen).to.match(new RegExp(`^"unix:${SOCKETS}/wg-p-[0-9a-f]{16}\\.sock"$`));
+      expect(s.h2cListen).to.match(new RegExp(`^"unix:${SOCKETS}/wg-c-[0-9a-f]{16}\\.sock"$`));
+      expect(s.proxyProtocol).to.not.equal(true);
+    }
+    // The same sockets as the port's front would use, so a reload between the two finds them.
+    const fronted = buildHttpModel(graphOf(...ports, grpcRoute('rpc', { parentRefs: [{ name: 'gw', sectionName: 'http' }] })), build).servers.find((s) => s.h2cListen && s.proxyProtocol)!;
+    expect([fronted.listen, fronted.h2cListen]).to.deep.equal([kept[0]!.plainListen, kept[0]!.h2cListen]);
   });
 
   it('gRPC servers dispatch by error_page to named locations (the request URI stays the client\'s) and grpc_pass; no backend answers UNAVAILABLE', () => {

@@ -26,6 +26,14 @@ export interface BuildOptions {
    * and whose path nginx's workers may traverse (they connect to the sockets).
    */
   socketDir?: string;
+  /**
+   * Plaintext ports listen on their h1/h2c front's sockets (grpc-front.ts) also while they
+   * have no front, so that the connections a front accepted just before the reload that
+   * removes it still find its sockets (nginx deletes sockets no listen names any more, and
+   * the old workers' front would fail to connect, logging [crit]). The controller sets it;
+   * one-shot renders and tests whose nginx has no socket directory leave it off.
+   */
+  frontSockets?: boolean;
 }
 
 /** The agent's run directory in the Deployment (manifests/base/deployment.yaml). */
@@ -64,6 +72,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
     // hands the http block its connections on a local socket, with PROXY protocol (stream.ts).
     const behindFront = sharedHttpsPorts(gw);
     // Plaintext ports with GRPCRoutes: behind the h1/h2c front, on two local sockets (grpc-front.ts).
+    // With frontSockets the other plaintext ports listen on their sockets too.
     const h2c = h2cPorts(gw);
     if (!gw.valid || gw.addressProblem || !(gw.address || gw.listenPorts)) continue;
     const httpListeners = gw.listeners.filter((l) => l.programmable && (l.protocol === 'HTTP' || l.protocol === 'HTTPS'));
@@ -93,8 +102,9 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         }
       }
       const fronted = behindFront.has(port);
-      const sockets = h2c.has(port) ? frontSockets(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port) : undefined;
-      const listen = quote(fronted ? `unix:${httpsSocket(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port)}` : sockets ? `unix:${sockets.plain}` : listenOn(port));
+      const sockets = onPort[0]!.protocol === 'HTTP' && (h2c.has(port) || opts.frontSockets) ? frontSockets(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port) : undefined;
+      const behindH2cFront = !!sockets && h2c.has(port);
+      const listen = quote(fronted ? `unix:${httpsSocket(opts.socketDir ?? DEFAULT_SOCKET_DIR, gw, port)}` : behindH2cFront ? `unix:${sockets.plain}` : listenOn(port));
       const sni = https ? sniListenerMap(b, onPort, `Gateway/${gw.key}`) : undefined;
       // Client validation is per port (spec.tls.frontend), so every server of the port has it.
       const client = onPort.find((l) => l.clientValidation)?.clientValidation;
@@ -106,7 +116,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
         const tls = https ? { certificates: owner.certificates, certDir: opts.certDir, client, sni: sni && { variable: sni.variable, listener: handler && sni.id(handler) } } : undefined;
         const server = buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate });
         if (fronted) server.proxyProtocol = true;
-        if (sockets) Object.assign(server, { proxyProtocol: true, h2cListen: quote(`unix:${sockets.h2c}`) });
+        if (sockets) Object.assign(server, behindH2cFront ? { proxyProtocol: true } : { plainListen: quote(`unix:${sockets.plain}`) }, { h2cListen: quote(`unix:${sockets.h2c}`) });
         b.model.servers.push(server);
       }
     }

@@ -158,8 +158,10 @@ export interface Server {
   defaultServer: boolean;
   /** Behind the stream block's SNI front (a unix socket): PROXY protocol carries the client address. */
   proxyProtocol?: boolean;
-  /** Behind the h1/h2c front (grpc-front.ts): the quoted unix socket of its HTTP/2 (prior knowledge) side. */
+  /** Plaintext ports: the quoted unix socket of the h1/h2c front's HTTP/2 (prior knowledge) side (grpc-front.ts). */
   h2cListen?: string;
+  /** Plaintext port without a front: its HTTP/1.1 socket all the same (a previous configuration's front may still send there). */
+  plainListen?: string;
   /** Serves GRPCRoutes: targets are named locations, "@wg_" answers 404 when no rule matched. */
   grpc?: boolean;
   serverNames: string[];
