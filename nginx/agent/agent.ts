@@ -1,7 +1,7 @@
 // The agent: watches <configRoot>/versions, tests the newest complete version with
 // `nginx -t`, switches nginx to it with SIGHUP only when the test passes, proves the new
 // workers serve it (status endpoint on a unix socket), and writes a verdict.
-import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import winston from 'winston';
@@ -87,6 +87,23 @@ export interface Agent {
   settled(): Promise<void>;
   /** Stops nginx gracefully (SIGQUIT, then SIGKILL after 5 s) and closes the watcher. */
   stop(): Promise<void>;
+}
+
+/**
+ * Unix sockets nginx listens on (local hops: wg-h-, wg-r-, wg-t-, gRPC/h2c fronts, wg-mirror...)
+ * that a master killed hard (SIGKILL, OOM) left behind: nginx cannot bind a socket whose file
+ * exists, so the next master would fail to start. The agent's own TLS-hop sockets (wg-o-) stay.
+ */
+export function removeStaleNginxSockets(socketDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(socketDir);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => /^wg-.+\.sock$/.test(n) && !n.startsWith('wg-o-'));
+  for (const n of stale) rmSync(join(socketDir, n), { force: true });
+  return stale;
 }
 
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
@@ -324,6 +341,7 @@ class NginxAgent implements Agent {
     }
     renameSync(this.paths.candidate, this.paths.conf);
     rmSync(this.paths.socket, { force: true }); // a master that failed to start may leave it behind
+    removeStaleNginxSockets(this.socketDir);
     const offset = errorLogSize(this.runDir);
     this.master.start();
     const r = await waitForVersion(this.paths.socket, version ?? '', {
@@ -386,6 +404,7 @@ class NginxAgent implements Agent {
     if (this.restartDelay) await sleep(this.restartDelay);
     if (this.stopping) return;
     rmSync(this.paths.socket, { force: true });
+    removeStaleNginxSockets(this.socketDir);
     this.prepareLogs();
     const offset = errorLogSize(this.runDir);
     this.master.start();

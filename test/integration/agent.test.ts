@@ -325,6 +325,25 @@ describe('nginx agent (real nginx)', function () {
     expect((await httpGet(port)).body).to.equal('v34');
   });
 
+  it('restarts nginx after a hard kill (master and workers) that left its unix sockets behind', async () => {
+    // A local hop (HTTPS front, gRPC/h2c front, mirror) is a unix socket nginx listens on;
+    // SIGKILL/OOM leaves the file, and nginx cannot bind a socket whose file exists.
+    const sock = join(agent!.socketDir, 'wg-h-killtest.sock');
+    writeVersion(configRoot, 35, { http: `${serverReturning(port, 'v35')}server {\n    listen unix:${sock};\n    location / { return 200 "hop"; }\n}\n` });
+    expect(await verdictFor(35)).to.include({ ok: true, live: '35' });
+    const master = masterPid();
+    for (const pid of [...childPids(master), master]) process.kill(pid, 'SIGKILL');
+    expect(existsSync(sock), 'the killed nginx left its socket file').to.equal(true);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const pid = existsSync(join(runDir, 'nginx.pid')) ? Number(readFileSync(join(runDir, 'nginx.pid'), 'utf8').trim()) : 0;
+      const r = pid && pid !== master && alive(pid) ? await httpGet(port).catch(() => undefined) : undefined;
+      if (r?.body === 'v35') break;
+      if (Date.now() > deadline) throw new Error(`nginx was not restarted after the hard kill; agent log:\n${logLines.slice(-8).join('\n')}`);
+      await sleep(50);
+    }
+  });
+
   it('coalesces versions arriving over 400 ms (one every 20 ms) without starving', async () => {
     const first = 40;
     const last = first + 19;
