@@ -108,6 +108,10 @@ export class TlsOrigins {
       entries = parsed.origins;
       problems.push(...parsed.problems);
     }
+    // One trust store per CA file and client certificate for the whole version: a context costs
+    // ~1 MB and ~10 ms of blocking work (the system store), and one tenant's Service may list
+    // thousands of endpoints, each its own entry (files are named by content, so sharing is exact).
+    const contexts = new Map<string, SecureContext>();
     for (const entry of entries) {
       const name = entry.socket.slice(this.opts.socketDir.length + 1);
       const existing = this.listeners.get(entry.socket);
@@ -117,7 +121,7 @@ export class TlsOrigins {
         continue;
       }
       try {
-        await this.open(entry);
+        await this.open(entry, contexts);
         wanted.add(entry.socket);
       } catch (err) {
         problems.push(`${TLS_ORIGIN_FILE}: socket ${name} (${entry.source}): ${(err as Error).message}`);
@@ -158,9 +162,11 @@ export class TlsOrigins {
 
   // --- listeners ---------------------------------------------------------------------
 
-  private async open(entry: TlsOriginEntry): Promise<void> {
+  private async open(entry: TlsOriginEntry, contexts: Map<string, SecureContext>): Promise<void> {
     const target = parseAddress(entry.address)!;
-    const context = this.context(entry);
+    const key = JSON.stringify([entry.ca, entry.clientCertificate ?? null]);
+    const context = contexts.get(key) ?? this.context(entry);
+    contexts.set(key, context);
     const listener: Listener = { entry, settings: settingsOf(entry), server: createServer({ pauseOnConnect: true, noDelay: true }), connections: new Set(), failures: 0, lastFailureLog: 0 };
     listener.server.on('connection', (down: Socket) => this.relay(listener, down, target, context));
     listener.server.on('error', (err) => this.log.error(`socket ${entry.socket}: ${err.message}`));
