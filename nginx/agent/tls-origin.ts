@@ -24,6 +24,8 @@ import { parseAddress, parseTlsOriginManifest, TLS_ORIGIN_FILE, type TlsOriginEn
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 /** TCP connect + TLS handshake to the backend (nginx's own proxy_connect_timeout default). */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
+/** How long what nginx wrote may take to reach the backend after nginx closed its side. */
+const CLOSE_FLUSH_MS = 5_000;
 /** At most one log line per socket for this long when its handshakes keep failing. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
@@ -276,9 +278,13 @@ export class TlsOrigins {
       down.destroy();
       up.destroy();
     });
-    // nginx gave up before the handshake ended: so do we.
+    // nginx gave up before the handshake ended: so do we. Once relaying, nginx closing its side
+    // ends the backend connection too, after what nginx wrote is flushed (as nginx's own proxies
+    // do): a backend that never answers nor closes must not hold the agent's sockets forever.
     down.once('close', () => {
-      if (!relaying) up.destroy();
+      if (!relaying || up.writableFinished) return void up.destroy();
+      up.once('finish', () => up.destroy());
+      setTimeout(() => up.destroy(), CLOSE_FLUSH_MS).unref();
     });
     up.once('secureConnect', () => {
       if (down.destroyed) return up.destroy();
