@@ -17,12 +17,18 @@ import { identifier, quote } from './quote.ts';
 
 /** The header naming a copy's mirror at the hop; the hop removes it before sending the copy on. */
 export const MIRROR_HEADER = 'X-Waygate-Mirror';
-/** Copies in flight per mirror at the hop. */
-export const MIRROR_IN_FLIGHT = 128;
+/**
+ * Copies in flight at the hop, per mirror and for all mirrors together (each holds its body,
+ * up to 1 MiB, and two connections until the mirror backend answers or times out): beyond
+ * either cap copies are dropped, so no tenant's mirrors to a stalled backend can take the
+ * workers' memory or connections from everyone (a mirror is best effort).
+ */
+export const MIRROR_IN_FLIGHT = 16;
+export const MIRROR_IN_FLIGHT_TOTAL = 64;
 export const MIRROR_SOCKET = 'wg-mirror.sock';
 const TARGET_PREFIX = '/^wg/';
 /** Quoted header names the mirror location sets itself. */
-const NOT_COPIED = new Set(['"upgrade"', '"connection"']);
+const NOT_COPIED = new Set(['"upgrade"', '"connection"', quote(MIRROR_HEADER).toLowerCase()]);
 
 interface HopState {
   hop: MirrorHop;
@@ -40,7 +46,7 @@ function hopOf(b: ModelBuilder, socketDir: string): HopState {
     // sun_path holds 108 bytes: a longer path would fail `nginx -t` for everyone.
     if (socket.length > 100) throw new Error(`the mirror hop's socket path ${socket} is too long for a unix socket; use a shorter socket directory`);
     const entries: HopState['entries'] = [];
-    h = { hop: { listen: quote(`unix:${socket}`), upstream: 'wg_mirror_hop', dispatch: '', inFlight: MIRROR_IN_FLIGHT, targets: [] }, ids: new Set(), entries, samples: new Map() };
+    h = { hop: { listen: quote(`unix:${socket}`), upstream: 'wg_mirror_hop', dispatch: '', inFlight: MIRROR_IN_FLIGHT, inFlightTotal: MIRROR_IN_FLIGHT_TOTAL, targets: [] }, ids: new Set(), entries, samples: new Map() };
     hops.set(b, h);
     b.model.mirrorHop = h.hop;
   }
@@ -127,7 +133,9 @@ export function ruleMirrors(b: ModelBuilder, route: RouteNode, rule: RuleNode, r
       uri,
       ...(sample ? { sample } : {}),
       // A copy is never an upgrade, and its connection to the hop ends with the hop's answer.
-      requestHeaders: [...requestHeaders.filter((h) => !NOT_COPIED.has(h.name.toLowerCase())), { name: '"Upgrade"', value: '""' }, { name: '"Connection"', value: '"close"' }, { name: quote(MIRROR_HEADER), value: quote(id) }],
+      // The hop reads the first X-Waygate-Mirror: ours comes first and a route's own header of
+      // that name is not copied (nginx 1.22 sends both), so no tenant picks another's mirror target.
+      requestHeaders: [{ name: quote(MIRROR_HEADER), value: quote(id) }, ...requestHeaders.filter((h) => !NOT_COPIED.has(h.name.toLowerCase())), { name: '"Upgrade"', value: '""' }, { name: '"Connection"', value: '"close"' }],
       proxyPass: proxyPath ? quote(`http://${h.hop.upstream}${proxyPath}$is_args$args`) : `http://${h.hop.upstream}$request_uri`,
       source: route.key,
     });

@@ -62,6 +62,8 @@ export interface MirrorHop {
   dispatch: string;
   /** Mirror copies in flight per mirror backendRef; more are dropped (503 from the hop). */
   inFlight: number;
+  /** Mirror copies in flight for all mirrors together. */
+  inFlightTotal: number;
   targets: MirrorHopTarget[];
 }
 
