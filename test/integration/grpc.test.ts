@@ -27,7 +27,8 @@ const OTHER = 'waygate.test.Other';
 const listenerCA = makeCA('listener CA');
 const listenerCert = issue(listenerCA, 'grpc.example.com', { dns: ['*.example.com'] });
 const backendCA = makeCA('backend CA');
-const backendCert = issue(backendCA, 'secure.grpc.svc', { dns: ['secure.grpc.svc'] });
+const SPIFFE = 'spiffe://cluster.local/ns/grpc/sa/secure';
+const backendCert = issue(backendCA, 'secure.grpc.svc', { dns: ['secure.grpc.svc'], uris: [SPIFFE] });
 
 /** A Service whose EndpointSlice points at a local port (name http, port 80 -> target). */
 const svc = (name: string, target: number) => backend('web', name, target);
@@ -54,13 +55,19 @@ function objects(ports: Record<string, number>): object[] {
       },
     },
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'listener-cert', namespace: 'web' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': listenerCert.cert, 'tls.key': listenerCert.key } },
-    ...svc('a', ports.a!), ...svc('b', ports.b!), ...svc('c', ports.c!), ...svc('web', ports.web!), ...svc('secure', ports.secure!),
+    ...svc('a', ports.a!), ...svc('b', ports.b!), ...svc('c', ports.c!), ...svc('web', ports.web!), ...svc('secure', ports.secure!), ...svc('san', ports.secure!), ...svc('wrong-san', ports.secure!),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'empty', namespace: 'web' }, spec: { ports: [{ name: 'http', port: 80 }] } },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'backend-ca', namespace: 'web' }, data: { 'ca.crt': backendCA.cert } },
     {
       apiVersion: G, kind: 'BackendTLSPolicy', metadata: { name: 'secure', namespace: 'web' },
       spec: { targetRefs: [{ group: '', kind: 'Service', name: 'secure' }], validation: { hostname: 'secure.grpc.svc', caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] } },
     },
+    // subjectAltNames: through the agent's TLS hop (ALPN h2); the right URI SAN, and one the certificate lacks.
+    ...[['san', SPIFFE], ['wrong-san', 'spiffe://cluster.local/ns/grpc/sa/other']].map(([name, uri]) => ({
+      apiVersion: G, kind: 'BackendTLSPolicy', metadata: { name, namespace: 'web' },
+      spec: { targetRefs: [{ group: '', kind: 'Service', name }], validation: { hostname: 'secure.grpc.svc', subjectAltNames: [{ type: 'URI', uri }], caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] } },
+    })),
+    grpcRoute('san', ['san.example.com'], [{ matches: [method(ECHO)], backendRefs: [ref('san')] }, { matches: [method(OTHER)], backendRefs: [ref('wrong-san')] }]),
     grpcRoute('match', ['grpc.example.com'], [
       { matches: [method(ECHO, 'Say')], backendRefs: [ref('a')] },
       { matches: [{ ...method(ECHO, 'Say'), headers: [{ name: 'x-version', value: '2' }] }], backendRefs: [ref('b')] },
@@ -231,6 +238,18 @@ describe('GRPCRoute on a real nginx (grpc-js clients and servers)', function () 
     const r = await client('secure.example.com').call('Say');
     expect(r.code).to.equal(0);
     expect(r.reply!.backend).to.equal('secure');
+  });
+
+  it('BackendTLSPolicy subjectAltNames: the agent\'s TLS hop verifies them (ALPN h2); a SAN the certificate lacks is UNAVAILABLE and reaches nothing', async () => {
+    const before = backends.secure!.calls;
+    const ok = await client('san.example.com').call('Say');
+    expect(ok.code).to.equal(0);
+    expect(ok.reply!.backend).to.equal('secure');
+    expect(backends.secure!.calls).to.equal(before + 1);
+    const wrong = await client('san.example.com', 'Other').call('Say');
+    expect(wrong.code).to.equal(14);
+    expect(backends.secure!.calls).to.equal(before + 1);
+    expect(conditions('GRPCRoute', 'san')).to.include({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
   });
 
   it('HTTP/1.1 and h2c on one plaintext port: an HTTPRoute answers both, with the client address kept', async () => {

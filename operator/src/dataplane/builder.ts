@@ -150,9 +150,9 @@ export class ModelBuilder {
     return t;
   }
 
-  /** The hop socket for one endpoint; its manifest entry is recorded once. */
-  private tlsOrigin(address: string, tls: BackendTLS, client: Certificate | undefined): string {
-    const entry = originEntry(address, tls, client, HTTP_ALPN, { ...this.files, register: (c) => this.certificateFile(c, this.files.certDir) });
+  /** The hop socket for one endpoint; its manifest entry is recorded once. `alpn`: GRPC_ALPN for gRPC targets (grpc-target.ts). */
+  tlsOrigin(address: string, tls: BackendTLS, client: Certificate | undefined, alpn: readonly string[] = HTTP_ALPN): string {
+    const entry = originEntry(address, tls, client, alpn, { ...this.files, register: (c) => this.certificateFile(c, this.files.certDir) });
     if (!this.originSockets.has(entry.socket)) {
       this.originSockets.add(entry.socket);
       this.model.tlsOrigins.push(entry);

@@ -7,7 +7,8 @@
 // gets the client's own :path, byte for byte (server.hbs).
 //
 // Backends are always spoken to in HTTP/2 (grpc:// or grpcs:// when a BackendTLSPolicy
-// applies, with grpc_ssl_* like proxy_ssl_* of HTTP targets), whatever a Service port's
+// applies, with grpc_ssl_* like proxy_ssl_* of HTTP targets; a policy with subjectAltNames
+// goes through the agent's TLS hop with ALPN h2, tls-origin.ts), whatever a Service port's
 // appProtocol says. A rule without a usable backend, or the share of invalid backendRefs,
 // is answered with gRPC status UNAVAILABLE (spec: GRPCRouteRule.backendRefs) as a
 // trailers-only response (HTTP 200, content-type application/grpc, grpc-status 14).
@@ -17,6 +18,7 @@ import type { RouteNode, RuleNode } from '../graph/types.ts';
 import { proxySsl, tlsSignature } from './backend-tls.ts';
 import { nginxEndpoint, splitPercent, type ModelBuilder, type RuleTarget } from './builder.ts';
 import { filterActions } from './filters.ts';
+import { GRPC_ALPN, needsHop } from './tls-origin.ts';
 import type { Target } from './model.ts';
 import { identifier, quote } from './quote.ts';
 
@@ -73,16 +75,12 @@ export function grpcRuleTarget(b: ModelBuilder, route: RouteNode, rule: RuleNode
   }
   let t = s.targets.get(id);
   if (t) return t;
-  t = { id, source: route.key, tls };
+  // SANs nginx cannot verify: the agent's TLS hop originates TLS (ALPN h2), nginx speaks h2c to its sockets.
+  const hop = needsHop(tls);
+  t = { id, source: route.key, tls: hop ? undefined : tls };
   s.targets.set(id, t);
   if (new Set(valid.map((x) => tlsSignature(x.tls))).size > 1) {
     t.problem = `spec.rules[${rule.index}].backendRefs: the backends need different TLS settings (BackendTLSPolicy: ${valid.map((x) => `${x.name} ${x.tls ? x.tls.policy : 'none'}`).join(', ')}); one rule cannot mix them`;
-    return t;
-  }
-  // grpc_ssl_* verifies the certificate against one name, the policy's hostname.
-  const san = tls?.subjectAltNames?.find((x) => x.type !== 'Hostname' || x.hostname !== tls.serverName);
-  if (san) {
-    t.problem = `spec.rules[${rule.index}].backendRefs: BackendTLSPolicy ${tls!.policy} lists subjectAltNames other than its hostname, which nginx cannot verify for gRPC backends`;
     return t;
   }
   const validWeight = valid.reduce((sum, x) => sum + x.weight, 0);
@@ -91,7 +89,8 @@ export function grpcRuleTarget(b: ModelBuilder, route: RouteNode, rule: RuleNode
     t.status = 500; // no backendRefs, all invalid, or all weight 0
     return t;
   }
-  const servers = valid.flatMap((x) => x.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(address), weight: Math.max(1, Math.round((x.weight * 100) / x.endpoints.length)) })));
+  const via = (address: string) => (hop && tls ? `unix:${b.tlsOrigin(address, tls, clientCertificate, GRPC_ALPN)}` : address);
+  const servers = valid.flatMap((x) => x.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(via(address)), weight: Math.max(1, Math.round((x.weight * 100) / x.endpoints.length)) })));
   if (!servers.length) t.status = 503; // Services without ready endpoints
   else {
     t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
