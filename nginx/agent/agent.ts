@@ -25,6 +25,7 @@ import {
 import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { answerProbes } from './probes.ts';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_MEMORY, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
+import { pushPeers, readPeers } from './peers.ts';
 import { TlsOrigins } from './tls-origin.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
@@ -159,6 +160,8 @@ class NginxAgent implements Agent {
   private stopProbes: (() => Promise<void>) | undefined;
   private ownTempDir = false;
   private drainEnded = 0;
+  /** Upstreams of older configs stay in the peers dict until no draining worker may still use them. */
+  private prunePending = false;
   /** The TLS hop's listeners (tls-origin.ts), opened per version before nginx loads it. */
   private origins: TlsOrigins | undefined;
   /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
@@ -359,6 +362,9 @@ class NginxAgent implements Agent {
     this.origins!.commit([]);
     this.setLive(version, meta?.hash, version);
     this.restartDelay = 0;
+    // A new master has an empty peers dict: fill it (upstreams answer 503 until then).
+    const pushed = await this.pushPeersOf(version, true);
+    if (pushed) warnings.push(pushed);
     this.log.info(`nginx serves version ${version ?? '(empty)'}`, { component: 'agent' });
     return { ok: true, judged: { ok: true, reloaded: true, ...(warnings.length ? { warnings } : {}) }, meta };
   }
@@ -392,7 +398,10 @@ class NginxAgent implements Agent {
       this.dirty = false;
       try {
         if (!this.master.running) await this.restart();
-        else await this.step();
+        else {
+          await this.step();
+          if (this.prunePending) await this.prunePeers();
+        }
       } catch (err) {
         this.log.error(`agent: ${(err as Error).stack ?? err}`, { component: 'agent' });
       }
@@ -421,6 +430,8 @@ class NginxAgent implements Agent {
     }
     this.protectSocket();
     this.restartDelay = 0;
+    // The restarted master's peers dict is empty: the live version's peers (maybe newer than the config it serves).
+    await this.pushPeersOf(this.liveVersion, true);
     this.dirty = true; // and now the versions
   }
 
@@ -444,7 +455,10 @@ class NginxAgent implements Agent {
 
   private async apply(version: string, meta: VersionMeta): Promise<Judged> {
     if (meta.hash && meta.hash === this.liveHash) {
-      this.setLive(version, meta.hash, this.serving); // same files: nothing to reload
+      // Same config files: no reload; its peers (endpoints) may differ and go to nginx directly.
+      const failed = await this.pushPeersOf(version, true);
+      if (failed) return { ok: false, reloaded: false, error: failed };
+      this.setLive(version, meta.hash, this.serving);
       return { ok: true, reloaded: false };
     }
     // The TLS hop's sockets of this version exist before nginx may connect to them.
@@ -458,6 +472,9 @@ class NginxAgent implements Agent {
     capErrorLog(this.runDir);
     const offset = errorLogSize(this.runDir);
     const previous = readFileSync(this.paths.conf, 'utf8');
+    // The new workers find their upstreams' peers at once; the old ones' upstreams stay until pruned below.
+    const before = await this.pushPeersOf(version, false);
+    if (before) warnings.push(before);
     const oldWorkers = servingWorkers(this.master.pid!);
     const deadline = Date.now() + this.verifyTimeoutMs;
     renameSync(this.paths.candidate, this.paths.conf);
@@ -474,6 +491,8 @@ class NginxAgent implements Agent {
       // Sockets only the previous version used close once its workers are gone (requests in flight there).
       this.origins!.commit(oldWorkers);
       this.setLive(version, meta.hash, version);
+      const after = await this.pushPeersOf(version, true);
+      if (after) warnings.push(after);
       return { ok: true, reloaded: true, ...(warnings.length ? { warnings } : {}) };
     }
     // Not confirmed: the master keeps its old workers. Put the old config back on disk so a
@@ -485,6 +504,31 @@ class NginxAgent implements Agent {
     const reason = r.reason.startsWith('timed out') ? `${r.reason}\n${errorLogTail(this.runDir, offset)}`.trim() : r.reason;
     this.log.warn(`version ${version}: reload not confirmed: ${reason}`, { component: 'agent' });
     return { ok: false, reloaded: false, error: `reload not confirmed: ${reason}` };
+  }
+
+  /**
+   * Pushes the peers of `version` (none: an empty document) into nginx's shared dict; with
+   * `prune` upstreams it does not name are removed. Returns the error message on failure.
+   */
+  private async pushPeersOf(version: string | undefined, prune: boolean): Promise<string | undefined> {
+    try {
+      const doc = version === undefined ? '' : readPeers(versionDir(this.configRoot, version));
+      // Draining workers run older configs whose upstreams may be gone from `doc`: prune later (prunePeers).
+      const now = prune && workerStats(this.master.pid).draining === 0;
+      await pushPeers(this.paths.socket, doc, now);
+      this.prunePending = prune && !now;
+      return undefined;
+    } catch (err) {
+      const message = `version ${version ?? '(empty)'}: ${(err as Error).message}`;
+      this.log.warn(message, { component: 'agent' });
+      return message;
+    }
+  }
+
+  /** Removes the upstreams of older configs from the peers dict once no draining worker is left (the rescan brings the loop here). */
+  private async prunePeers(): Promise<void> {
+    if (workerStats(this.master.pid).draining > 0) return;
+    await this.pushPeersOf(this.liveVersion, true);
   }
 
   /** Waits until the workers of the previous config stopped accepting connections (they may still finish requests). */

@@ -1,6 +1,7 @@
 // The Lua module of nginx (Debian's libnginx-mod-http-lua, with NDK, which it needs) and
 // waygate's own Lua code in nginx/lua: HTTPRoute rules[].timeouts and rules[].retry
-// (waygate/policy.lua). Loaded by every main config, the agent's and the tests' alike.
+// (waygate/policy.lua) and the upstreams' peers (waygate/peers.lua, pushed by the agent:
+// peers.ts). Loaded by every main config, the agent's and the tests' alike.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,13 +13,21 @@ export function luaModules(modulesDir: string): string {
   return ['ndk_http_module.so', 'ngx_http_lua_module.so'].map((m) => `load_module ${safePath(join(modulesDir, m))};`).join('\n');
 }
 
+/** The shared dict of the upstreams' peers: outlives reloads, so new workers have them at once. */
+export const PEERS_DICT_SIZE = '32m';
+
 /**
  * http-block lines: where require() finds waygate's modules (then LuaJIT's defaults, where
- * lua-resty-core lives), and the policy loaded in the master: workers inherit it, never read
- * the file themselves (they may lack the permission), and `nginx -t` fails if it is broken.
+ * lua-resty-core lives), the peers' shared dict, and the modules loaded in the master:
+ * workers inherit them, never read the files themselves (they may lack the permission), and
+ * `nginx -t` fails if one is broken. `unavailable`: the unix socket of the main config's 503
+ * server, where upstreams without peers send requests.
  */
-export function luaHttp(luaDir: string = LUA_DIR): string {
-  return `    lua_package_path "${safePath(luaDir)}/?.lua;;";\n    init_by_lua_block { require("waygate.policy") }`;
+export function luaHttp(luaDir: string = LUA_DIR, unavailable?: string, peersFile?: string): string {
+  let init = unavailable ? ` require("waygate.peers").unavailable = "unix:${safePath(unavailable)}";` : '';
+  // The tests' throwaway nginx: the peers from a file at every start and reload (the agent pushes them instead).
+  if (peersFile) init += ` require("waygate.peers").load_file("${safePath(peersFile)}");`;
+  return `    lua_package_path "${safePath(luaDir)}/?.lua;;";\n    lua_shared_dict wg_peers ${PEERS_DICT_SIZE};\n    init_by_lua_block { require("waygate.policy");${init} }`;
 }
 
 function safePath(p: string): string {

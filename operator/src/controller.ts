@@ -65,6 +65,8 @@ export class Controller {
   /** An nginx rejection that named no object, to be searched before the next rebuild. */
   private untraced: { version: string; error: string } | undefined;
   private lastHash?: string;
+  /** Of the last version's peers.txt: endpoints alone changed -> a version the agent applies without a reload. */
+  private lastPeersHash?: string;
   private lastVersion?: string;
   private programmed: ProgrammedState = { ok: false, reason: Reason.Pending, message: 'waiting for the first configuration' };
   private timer?: NodeJS.Timeout;
@@ -154,11 +156,14 @@ export class Controller {
     this.stats.lastRenderMs = performance.now() - t0;
     this.lastGraph = graph;
     let written: string | undefined;
-    if (config.hash !== this.lastHash) {
+    if (config.hash !== this.lastHash || config.peersHash !== this.lastPeersHash) {
+      const reload = config.hash !== this.lastHash;
       this.lastVersion = written = this.writer.write(config);
       this.lastHash = config.hash;
+      this.lastPeersHash = config.peersHash;
       this.stats.versionsWritten++;
-      this.programmed = { ok: false, reason: Reason.Pending, message: `waiting for nginx to load configuration version ${this.lastVersion}` };
+      // Endpoints alone: the agent pushes them, the routes' programming does not change.
+      if (reload) this.programmed = { ok: false, reason: Reason.Pending, message: `waiting for nginx to load configuration version ${this.lastVersion}` };
       this.opts.logger.info(`wrote configuration version ${this.lastVersion}`, { routes: graph.routes.length, gateways: graph.gateways.length, ms: Math.round(this.stats.lastRenderMs) });
     }
     const desired = desiredStatuses(graph, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures }, this.programmed);

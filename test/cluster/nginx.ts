@@ -67,6 +67,8 @@ export interface NginxConfig {
   http?: string;
   /** Contents of the stream {} block. */
   stream?: string;
+  /** The rendered peers.txt (upstreams' endpoints, nginx/lua/waygate/peers.lua): loaded at start and reload. */
+  peers?: string;
 }
 
 export interface ThrowawayNginx {
@@ -92,9 +94,11 @@ export function renderTestConfig(install: NginxInstallation, dir: string, config
     'events { worker_connections 256; }',
     'http {',
     `  access_log ${join(dir, 'access.log')};`,
-    luaHttp(),
+    luaHttp(undefined, join(dir, 'wg-503.sock'), config.peers === undefined ? undefined : join(dir, 'peers.txt')),
     temp,
     config.http ?? '',
+    // Upstreams without peers send requests here (waygate.peers), as the agent's main config does.
+    `  server { listen unix:${join(dir, 'wg-503.sock')}; access_log off; return 503; }`,
     '}',
     config.stream ? `stream {\n${config.stream}\n}` : '',
     '',
@@ -111,6 +115,7 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
     const r = await tryRun(base[0], [...base.slice(1), '-t']);
     return { ok: r.code === 0, output: (r.stderr + r.stdout).trim() };
   };
+  if (config.peers !== undefined) writeFileSync(join(dir, 'peers.txt'), config.peers);
   writeFileSync(conf, renderTestConfig(install, dir, config));
   const checked = await test();
   if (!checked.ok) throw new Error(`nginx -t failed for ${conf}:\n${checked.output}`);
@@ -138,6 +143,7 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
     errorLog: () => readErrorLog(dir),
     async reload(next) {
       const previous = readFileSync(conf, 'utf8');
+      if (next.peers !== undefined) writeFileSync(join(dir, 'peers.txt'), next.peers);
       writeFileSync(conf, renderTestConfig(install, dir, next));
       const r = await test();
       if (!r.ok) {

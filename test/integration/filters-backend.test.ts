@@ -94,7 +94,8 @@ describe('per-backendRef filters and named rules on a real nginx', function () {
     graph = buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] });
     const model = buildHttpModel(graph);
     expect(model.problems).to.deep.equal([]);
-    nginx = await startNginx({ http: `proxy_http_version 1.1;\n${renderConfig(model).files['http.conf']}` });
+    const rendered = renderConfig(model);
+    nginx = await startNginx({ http: `proxy_http_version 1.1;\n${rendered.files['http.conf']}`, peers: rendered.files['peers.txt'] });
     await eventually('nginx', () => send('/zero'), (r) => r.status === 200);
   });
 

@@ -46,8 +46,9 @@ describe('tenant regexes on a real nginx (graph + render + nginx + HTTP)', funct
     const graph = buildGraph(storeOf(...objects).snapshot(), opts);
     const statuses = desiredStatuses(graph, opts, programmed);
     conditions = (name) => (statuses.find((d) => d.kind === 'HTTPRoute' && d.name === name)?.parents?.[0]?.conditions ?? []) as any;
-    httpConf = renderConfig(buildHttpModel(graph)).files['http.conf'];
-    nginx = await startNginx({ http: httpConf });
+    const rendered = renderConfig(buildHttpModel(graph));
+    httpConf = rendered.files['http.conf'];
+    nginx = await startNginx({ http: httpConf, peers: rendered.files['peers.txt'] });
     await eventually('nginx to listen', () => get(ADDRESS, port, '/', { host: HOST }).then(() => true), (ok) => ok, 5000)
       .catch((e) => { throw new Error(`${e.message}\n${nginx.errorLog()}`); });
   });

@@ -176,7 +176,7 @@ describe('model: proxy_ssl_* for backends a BackendTLSPolicy protects', () => {
   it('https upstream, SNI and verified name, CA file beside the certificates, and the Gateway\'s client certificate', () => {
     const { graph } = build(...base(), tlsSecret('app', 'client', client), withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc', sectionName: 'http' }]), caRefs('ca')));
     const plainConf = renderConfig(buildHttpModel(graph)).files['http.conf']!;
-    expect(plainConf).to.contain('proxy_pass https://wg_u_r0_0$request_uri;').and.contain('proxy_pass http://wg_u_r0_2$request_uri;');
+    expect(plainConf).to.match(/proxy_pass https:\/\/wg_u_[0-9a-f]{16}\$request_uri;/).and.match(/proxy_pass http:\/\/wg_u_[0-9a-f]{16}\$request_uri;/);
     expect(plainConf).to.contain('proxy_ssl_name "svc.app.svc";').and.contain('proxy_ssl_verify on;').and.contain('proxy_ssl_verify_depth 4;');
     expect(plainConf).to.not.contain('proxy_ssl_certificate '); // this Gateway has no spec.tls.backend
     const withClient = build(gwWithClient('gw'), twoPortService(), service('app', 'plain'), configMap('ca', { 'ca.crt': ca.cert }), tlsSecret('app', 'client', client),
@@ -187,7 +187,7 @@ describe('model: proxy_ssl_* for backends a BackendTLSPolicy protects', () => {
     expect(target.proxySsl!.trustedCertificate).to.equal(`"/etc/waygate/config/certs/${caFile.name}"`);
     const clientFile = model.certificates.find((c) => c.pem.includes(client.key.trim().split('\n')[1]!))!;
     expect(target.proxySsl!.certificate).to.equal(`"/etc/waygate/config/certs/${clientFile.name}"`);
-    expect(target.proxyPass).to.match(/^https:\/\/wg_u_r0_0_c0\$request_uri$/);
+    expect(target.proxyPass).to.match(/^https:\/\/wg_u_[0-9a-f]{16}\$request_uri$/);
   });
 
   it('two Gateways with different client certificates never share an upstream (idle connections and TLS sessions are per upstream)', () => {
@@ -199,7 +199,8 @@ describe('model: proxy_ssl_* for backends a BackendTLSPolicy protects', () => {
     const model = buildHttpModel(graph);
     const byGateway = model.servers.map((s) => [s.gateway, s.targets.map((t) => t.upstream)]);
     expect(new Set(model.upstreams.map((u) => u.name)).size).to.equal(2);
-    expect(byGateway).to.deep.equal([['"app/gw"', ['wg_u_r0_0_c0']], ['"app/gw2"', ['wg_u_r0_0_c1']]]);
+    expect(byGateway.map(([g, names]) => [g, names!.length])).to.deep.equal([['"app/gw"', 1], ['"app/gw2"', 1]]);
+    expect(byGateway[0]![1]![0]).to.not.equal(byGateway[1]![1]![0]);
   });
 
   it('one rule whose backends need different TLS settings is not served, and its route says why', () => {
@@ -232,8 +233,10 @@ describe('model: the agent\'s TLS hop for policies with subjectAltNames', () => 
     const config = renderConfig(model);
     const http = config.files['http.conf']!;
     expect(http).to.not.contain('proxy_ssl');
-    expect(http).to.match(/upstream wg_u_r0_0_c0 \{\n    server "unix:\/run\/wg\/wg-o-[0-9a-f]{16}\.sock" weight=50;\n    server "unix:\/run\/wg\/wg-o-[0-9a-f]{16}\.sock" weight=50;/);
-    expect(http).to.contain('proxy_pass http://wg_u_r0_0_c0$request_uri;');
+    // The upstream's peers (peers.txt, pushed by the agent): the hop's sockets.
+    const name = model.servers[0]!.targets.find((t) => t.id === 'r0_0_c0')!.upstream!;
+    expect(config.files['peers.txt']).to.match(new RegExp(`upstream ${name}\n${'unix:/run/wg/wg-o-[0-9a-f]{16}\\.sock 50\n'.repeat(2)}`));
+    expect(http).to.contain(`proxy_pass http://${name}$request_uri;`);
     const manifest = JSON.parse(config.files['tls-origin.json']!);
     const caFile = model.certificates.find((c) => c.pem.includes(ca.cert.trim().split('\n')[1]!))!;
     const clientFile = model.certificates.find((c) => c.pem.includes(client.key.trim().split('\n')[1]!))!;
@@ -242,7 +245,7 @@ describe('model: the agent\'s TLS hop for policies with subjectAltNames', () => 
     expect(manifest.origins.map((o: any) => o.address)).to.have.members(['10.0.0.1:8443', '10.0.0.2:8443']);
     for (const o of manifest.origins) {
       expect(o).to.deep.include({ serverName: 'svc.app.svc', ca: { file: `/cfg/certs/${caFile.name}` }, subjectAltNames: sans, clientCertificate: `/cfg/certs/${clientFile.name}`, alpn: ['http/1.1'], source: 'BackendTLSPolicy/app/tls' });
-      expect(http).to.contain(`server "unix:${o.socket}"`);
+      expect(config.files['peers.txt']).to.contain(`unix:${o.socket} 50\n`);
     }
     expect(config.files['tls-origin.json']).to.not.contain('BEGIN');
     expect(config.certificates.map((c) => c.name)).to.include.members([caFile.name, clientFile.name]);

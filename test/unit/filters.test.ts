@@ -203,7 +203,7 @@ describe('RequestMirror to a Service a BackendTLSPolicy protects (model)', () =>
     const hop = model.mirrorHop!;
     expect(hop.listen).to.equal('"unix:/run/wg/wg-mirror.sock"');
     expect(hop.targets).to.have.length(1);
-    expect(hop.targets[0]!.proxyPass).to.match(/^https:\/\/wg_u_r0_0_mirror0\$request_uri$/);
+    expect(hop.targets[0]!.proxyPass).to.match(/^https:\/\/wg_u_[0-9a-f]{16}\$request_uri$/);
     expect(hop.targets[0]!.proxySsl).to.include({ name: '"backend.example.com"' });
     const policy = graph.backendTLSPolicies.find((p) => p.obj.metadata.name === 'tls')!;
     expect(policy.ancestors.map((a) => a.gateway.key)).to.deep.equal(['app/gw']);

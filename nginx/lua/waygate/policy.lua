@@ -7,8 +7,7 @@
 --   upstream NAME { ...; balancer_by_lua_block {
 --       local policy = require("waygate.policy")
 --       policy.balance(policy.upstreams["NAME"] or policy.define("NAME", SPEC)) } }
---   SPEC = { attempts = N, request_ms = N, backend_request_ms = N,
---            peers = { { "ip:port", weight }, ... } }       (0 ms: no such limit)
+--   SPEC = { attempts = N, request_ms = N, backend_request_ms = N }   (0 ms: no such limit)
 --   location (the rule's target) {
 --       header_filter_by_lua_block { require("waygate.policy").header_filter() }
 --       body_filter_by_lua_block { return require("waygate.policy").body_filter() } }
@@ -23,58 +22,27 @@
 -- anyway (the read timer starts once the request is sent) is replaced by a 504; a body still
 -- flowing to the client after it is cut (the connection is aborted).
 --
--- Peers: smooth weighted round robin (nginx's algorithm), preferring a peer this request has
--- not tried and one that has not failed in the last 10 s (nginx's default fail_timeout).
--- Peer state is per worker. The peer list is given by the config, which is where another
--- source of endpoints can plug in: define() takes any list of { "address", weight }.
+-- Peers: the upstream's in waygate.peers (pushed by the agent, no reload), picked as there:
+-- smooth weighted round robin, preferring a peer this request has not tried and one that
+-- has not failed in the last 10 s. An upstream without peers answers 503 (waygate.peers).
 
 local balancer = require "ngx.balancer"
+local peers = require "waygate.peers"
 
 local ngx_now = ngx.now
 local ceil = math.ceil
-
-local FAIL_TIMEOUT = 10 -- seconds a failed peer is passed over (unless nothing else is left)
 
 local _M = { upstreams = {} }
 
 function _M.define(name, spec)
     local u = {
+        name = name,
         attempts = spec.attempts or 0,
         request = (spec.request_ms or 0) / 1000,
         backend_request = (spec.backend_request_ms or 0) / 1000,
-        peers = {}, weights = {}, current = {}, down_until = {},
     }
-    for i, p in ipairs(spec.peers) do
-        u.peers[i], u.weights[i], u.current[i], u.down_until[i] = p[1], p[2], 0, 0
-    end
-    if #u.peers == 0 then error("waygate.policy: upstream " .. name .. " has no peers") end
     _M.upstreams[name] = u
     return u
-end
-
--- Smooth weighted round robin among the peers `eligible` accepts; nil when none does.
-local function swrr(u, eligible, tried, now)
-    local best, total = nil, 0
-    for i = 1, #u.peers do
-        if eligible(i, tried, now, u) then
-            local w = u.weights[i]
-            u.current[i] = u.current[i] + w
-            total = total + w
-            if not best or u.current[i] > u.current[best] then best = i end
-        end
-    end
-    if best then u.current[best] = u.current[best] - total end
-    return best
-end
-
-local function fresh_and_up(i, tried, now, u) return not tried[i] and u.down_until[i] <= now end
-local function up(i, tried, now, u) return u.down_until[i] <= now end
-local function fresh(i, tried) return not tried[i] end
-local function any() return true end
-
-local function pick(u, tried, now)
-    return swrr(u, fresh_and_up, tried, now) or swrr(u, up, tried, now)
-        or swrr(u, fresh, tried, now) or swrr(u, any, tried, now)
 end
 
 -- Seconds for set_timeouts, rounded up to whole milliseconds (nginx truncates to ms): a
@@ -86,6 +54,8 @@ local function timeout_seconds(s)
 end
 
 function _M.balance(u)
+    local s = peers.state(u.name)
+    if not s then return peers.set_unavailable() end
     local ctx = ngx.ctx
     local now = ngx_now()
     local st = ctx.waygate_policy
@@ -98,9 +68,10 @@ function _M.balance(u)
             local ok, err = balancer.set_more_tries(u.attempts)
             if not ok then error("waygate.policy: set_more_tries: " .. tostring(err)) end
         end
-    elseif st.peer and balancer.get_last_failure() == "failed" then
-        u.down_until[st.peer] = now + FAIL_TIMEOUT
+    elseif st.peer and st.state == s and balancer.get_last_failure() == "failed" then
+        peers.failed(s, st.peer, now)
     end
+    if st.state ~= s then st.tried, st.state = {}, s end -- the list changed: its indices are new
 
     local limit = u.backend_request > 0 and u.backend_request or nil
     if st.deadline then
@@ -114,10 +85,9 @@ function _M.balance(u)
         if not ok then error("waygate.policy: set_timeouts: " .. tostring(err)) end
     end
 
-    local i = pick(u, st.tried, now)
+    local i = peers.pick(s, st.tried, now)
     st.tried[i], st.peer = true, i
-    local ok, err = balancer.set_current_peer(u.peers[i])
-    if not ok then error("waygate.policy: set_current_peer " .. u.peers[i] .. ": " .. tostring(err)) end
+    peers.set_peer(s.peers[i])
 end
 
 -- The earlier of the request's deadline and the current attempt's.

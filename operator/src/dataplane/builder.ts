@@ -2,6 +2,7 @@
 // in nginx's http block, so they are created once and deduplicated here. It also collects
 // the problems of rules that cannot be expressed (a value too long for one nginx token,
 // say): those rules are left out and reported on their route, never thrown at everyone.
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Certificate } from '../graph/certificates.ts';
 import type { BackendTLS } from '../graph/backendtlspolicy.ts';
@@ -11,6 +12,7 @@ import { tlsSignature } from './backend-tls.ts';
 import { h2cHop, h2cSocket, protocolProblem } from './backend-protocol.ts';
 import { HTTP_ALPN, needsHop, originEntry } from './tls-origin.ts';
 import type { HttpModel, MatchMap, Split, Upstream } from './model.ts';
+import { needsLua } from './policy.ts';
 import { identifier, quote } from './quote.ts';
 
 export interface RuleTarget {
@@ -52,6 +54,16 @@ export function nginxEndpoint(address: string): string | undefined {
   return `${new URL(`http://[${ip}]/`).hostname}:${Number(port)}`;
 }
 
+/**
+ * What an upstream of these backends is: the Services and ports (one backend: its weight
+ * does not matter), how nginx speaks to them, and the rule policy's balancer settings.
+ */
+function upstreamSignature(valid: readonly RuleNode['backends'][number][], hop: boolean, clientCertificate: string | undefined, rule: RuleNode): string {
+  const backends = valid.length === 1 ? [[valid[0]!.name, 1]] : valid.map((b) => [b.name, b.weight]).sort((a, b) => (String(a) < String(b) ? -1 : 1));
+  const policy = rule.policy && needsLua(rule.policy) ? rule.policy : null;
+  return JSON.stringify([backends, valid[0]!.protocol ?? 'http', tlsSignature(valid[0]!.tls), hop, clientCertificate ?? '', policy]);
+}
+
 export class ModelBuilder {
   readonly model: HttpModel = { certificates: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
@@ -59,6 +71,8 @@ export class ModelBuilder {
   private readonly certificateFiles = new Set<string>();
   private readonly originSockets = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
+  /** Upstreams by name, with the signature the name was made from (names are hashes: a collision is refused, never shared). */
+  private readonly upstreams = new Map<string, { upstream: Upstream; signature: string }>();
   private readonly flags = new Map<string, string>();
   private readonly routeIds = new Map<RouteNode, number>();
   private readonly maps = new Map<string, string>();
@@ -133,12 +147,20 @@ export class ModelBuilder {
     else {
       const via = (address: string) => (hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address);
       const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(via(address)), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
-      if (!servers.length) t.status = 503; // Services without ready endpoints
+      // HTTP/1.1 backends: the peers go to peers.txt, not http.conf (an endpoint change needs no
+      // reload), and without a ready endpoint waygate.peers answers 503. The h2c hop grpc_passes
+      // to its upstream, which cannot answer that 503: its servers stay in http.conf.
+      const dynamic = valid[0]!.protocol !== 'h2c';
+      if (!servers.length && !dynamic) t.status = 503; // Services without ready endpoints
       else {
-        t.upstream = { name: identifier(`wg_u_${id}`), servers, source: route.key };
-        this.model.upstreams.push(t.upstream);
+        t.upstream = this.upstream(upstreamSignature(valid, hop, tls && clientCertificate?.id, rule), servers, route.key, dynamic);
+        if (!t.upstream) {
+          t.problem = `spec.rules[${rule.index}].backendRefs: two upstreams of this configuration got the same name; this rule is left out`;
+          this.ruleTargets.set(id, t);
+          return t;
+        }
         // HTTP/2 backends: the target proxies to a local hop that speaks h2c to them.
-        if (valid[0]!.protocol === 'h2c') t.upstream = h2cHop(this.model, id, t.upstream, h2cSocket(this.files.socketDir, route.key, rule.index, part));
+        if (!dynamic) t.upstream = h2cHop(this.model, id, t.upstream, h2cSocket(this.files.socketDir, route.key, rule.index, part));
       }
       if (validWeight < totalWeight) {
         // Two decimals is split_clients' precision: a tiny valid share still gets 0.01%.
@@ -148,6 +170,23 @@ export class ModelBuilder {
     }
     this.ruleTargets.set(id, t);
     return t;
+  }
+
+  /**
+   * The upstream of a backend set, shared by every rule that uses the same set. Its name is
+   * a hash of the set (Services, ports, weights, protocol, TLS, the policy's balancer), so
+   * it means the same in every version: the agent pushes the peers (endpoints) of a new
+   * version before the reload and the old workers' upstream of that name gets the endpoints
+   * of the same backends. Undefined on a hash collision.
+   */
+  private upstream(signature: string, servers: Upstream['servers'], source: string, dynamic: boolean): Upstream | undefined {
+    const name = identifier(`wg_u_${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
+    const known = this.upstreams.get(name);
+    if (known) return known.signature === signature ? known.upstream : undefined;
+    const upstream: Upstream = { name, servers, source, ...(dynamic ? { dynamic } : {}) };
+    this.upstreams.set(name, { upstream, signature });
+    this.model.upstreams.push(upstream);
+    return upstream;
   }
 
   /** The hop socket for one endpoint; its manifest entry is recorded once. `alpn`: GRPC_ALPN for gRPC targets (grpc-target.ts). */

@@ -9,6 +9,8 @@ export interface Upstream {
   source: string;
   /** rules[].timeouts / retry: the balancer_by_lua_block lines that pick and time each try (policy.ts). */
   balancer?: string[];
+  /** The servers are the Lua balancer's peers, in peers.txt (pushed by the agent, no reload), not in http.conf. */
+  dynamic?: boolean;
 }
 
 /** A `map` whose value picks a rule target, or a flag map for one regex condition. */
@@ -62,6 +64,8 @@ export interface MirrorHop {
   dispatch: string;
   /** Mirror copies in flight per mirror backendRef; more are dropped (503 from the hop). */
   inFlight: number;
+  /** Mirror copies in flight per namespace of the mirroring routes. */
+  inFlightNamespace: number;
   /** Mirror copies in flight for all mirrors together. */
   inFlightTotal: number;
   targets: MirrorHopTarget[];

@@ -4,14 +4,12 @@
 // sent to a peer it picks (the same one again when the Service has one endpoint), with
 // connect/send/read timeouts cut to what is left of the request's deadline and the attempt's
 // limit, and the response is held to the deadline by a header and a body filter. Everything
-// printed here is a number we computed, a generated name, or a validated endpoint token.
+// printed here is a number we computed or a generated name; the peers are in peers.txt
+// (render/peers.ts), which the agent pushes to waygate.peers.
 import type { RulePolicy } from '../graph/rule-policy.ts';
 import { MAX_TIMEOUT_MS } from '../values/duration.ts';
 import type { TargetPolicy, Upstream } from './model.ts';
 import { identifier, UnsafeValueError } from './quote.ts';
-
-/** A quoted endpoint token ("10.0.0.1:8080", "[fd00::1]:80", "unix:/run/...sock") is also a Lua string literal. */
-const ENDPOINT_TOKEN = /^"[A-Za-z0-9._:/[\]-]+"$/;
 
 const positive = (ms: number | undefined): ms is number => ms !== undefined && ms > 0;
 const retries = (p: RulePolicy) => p.retry?.attempts ?? 0;
@@ -26,20 +24,13 @@ function int(n: number): string {
   return String(n);
 }
 
-/** The balancer_by_lua_block body of the rule's upstream: its peers and limits, defined once per worker. */
+/** The balancer_by_lua_block body of the rule's upstream: its limits, defined once per worker (the peers are waygate.peers', pushed by the agent). */
 export function balancerLua(u: Upstream, p: RulePolicy): string[] {
   const name = identifier(u.name);
-  const peers = u.servers.map((s) => {
-    if (!ENDPOINT_TOKEN.test(s.address)) throw new UnsafeValueError(`endpoint ${s.address} cannot be written as a Lua string`);
-    return `        { ${s.address}, ${int(s.weight)} },`;
-  });
   return [
     'local policy = require("waygate.policy")',
     `policy.balance(policy.upstreams["${name}"] or policy.define("${name}", {`,
     `    attempts = ${int(retries(p))}, request_ms = ${int(positive(p.requestMs) ? p.requestMs : 0)}, backend_request_ms = ${int(positive(p.backendRequestMs) ? p.backendRequestMs : 0)},`,
-    '    peers = {',
-    ...peers,
-    '    },',
     '}))',
   ];
 }

@@ -11,6 +11,8 @@ import Handlebars from 'handlebars';
 import type { HttpModel } from '../dataplane/model.ts';
 import type { StreamModel } from '../dataplane/stream-model.ts';
 import { renderManifest, TLS_ORIGIN_FILE } from '../dataplane/tls-origin.ts';
+import { PEERS_FILE } from '../../../nginx/agent/peers.ts';
+import { renderPeers } from './peers.ts';
 
 export const templatesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'templates');
 
@@ -26,7 +28,10 @@ export interface RenderedConfig {
   /** Certificate bundles the config refers to (by content hash), written apart from versions. */
   certificates: HttpModel['certificates'];
   sources: SourceRange[];
+  /** Of every file but peers.txt: a version with an equal hash needs no reload. */
   hash: string;
+  /** Of peers.txt, the upstreams' endpoints (pushed to nginx without a reload). */
+  peersHash?: string;
 }
 
 const OBJECT_KEY = /^[A-Za-z]+\/[a-z0-9][a-z0-9.-]*(\/[a-z0-9][a-z0-9.-]*)?$/;
@@ -83,7 +88,11 @@ export function renderConfig(http: HttpModel, stream?: StreamModel): RenderedCon
   const hash = createHash('sha256');
   for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
   const sources = Object.entries(files).flatMap(([name, text]) => sourceRanges(name, text));
-  return { files, certificates, sources, hash: hash.digest('hex') };
+  // The endpoints: written with the version, outside its hash (the agent pushes them, no reload).
+  const peers = renderPeers(http.upstreams);
+  if (peers) files[PEERS_FILE] = peers;
+  const peersHash = createHash('sha256').update(peers).digest('hex');
+  return { files, certificates, sources, hash: hash.digest('hex'), peersHash };
 }
 
 /** The object that produced a line of a rendered file, if any. */

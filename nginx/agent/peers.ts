@@ -1,0 +1,44 @@
+// The upstreams' peers (endpoints) of a version: <version dir>/peers.txt, written by the
+// operator (operator/src/render/peers.ts) apart from http.conf, so that an endpoint change
+// leaves http.conf alone and needs no reload. The agent pushes the file into nginx's shared
+// dict (nginx/lua/waygate/peers.lua) through its status socket: before a reload (new workers
+// find their upstreams' peers at once; the old ones keep theirs), again after it with
+// pruning, for an endpoint-only version instead of a reload, and after every nginx start.
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PEERS_PATH } from './config.ts';
+
+export const PEERS_FILE = 'peers.txt';
+
+/** The version's peers document; empty when it has none (no HTTP upstream balanced by Lua). */
+export function readPeers(versionDir: string): string {
+  try {
+    return readFileSync(join(versionDir, PEERS_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/**
+ * Stores `doc` in nginx's shared dict through the status socket; `prune` also removes the
+ * upstreams `doc` does not name. Rejects with nginx's answer when it is not "ok".
+ */
+export function pushPeers(socket: string, doc: string, prune: boolean, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const body = Buffer.from(doc);
+    const req = request(
+      { socketPath: socket, method: 'POST', path: `${PEERS_PATH}${prune ? '?prune=1' : ''}`, headers: { 'content-type': 'text/plain', 'content-length': body.length }, timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => (res.statusCode === 200 && text.startsWith('ok') ? resolve() : reject(new Error(`pushing the peers: nginx answered ${res.statusCode}: ${text.trim()}`))));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`pushing the peers: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,73 @@
+// Upstream peers outside http.conf (issue 14): the model's dynamic upstreams, peers.txt, and
+// the hashes that decide between a reload and a push of the endpoints.
+import { expect } from 'chai';
+import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import type { KubeObject } from '../../operator/src/objects.ts';
+import { renderPeers } from '../../operator/src/render/peers.ts';
+import { renderConfig } from '../../operator/src/render/render.ts';
+import { gateway, httpRoute, service } from '../support/objects.ts';
+import { statusesOf } from '../support/statuses.ts';
+
+const route = (backendRefs: object[]) => httpRoute('app', 'r', { rules: [{ backendRefs }] });
+
+function render(endpoints: string[], backendRefs: object[] = [{ name: 'svc', port: 80 }], more: KubeObject[] = []) {
+  const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, endpoints), ...more, route(backendRefs));
+  const model = buildHttpModel(graph);
+  const name = model.servers[0]!.targets[0]!.upstream;
+  return { model, config: renderConfig(model), name };
+}
+
+describe('upstream peers outside http.conf', () => {
+  it('an HTTP rule upstream is dynamic: a placeholder server and the Lua balancer in http.conf, the endpoints in peers.txt', () => {
+    const { config, name } = render(['10.0.0.1:8080', '10.0.0.2:8080']);
+    const http = config.files['http.conf']!;
+    expect(name).to.match(/^wg_u_[0-9a-f]{16}$/);
+    expect(http).to.contain(`upstream ${name} {`).and.contain('server 0.0.0.1:1;').and.contain(`balancer_by_lua_block { require("waygate.peers").balance("${name}") }`).and.contain('keepalive 16;');
+    expect(http).not.to.contain('10.0.0.1');
+    expect(config.files['peers.txt']).to.equal(`upstream ${name}\n10.0.0.1:8080 50\n10.0.0.2:8080 50\n`);
+  });
+
+  it('endpoints alone change peers.txt and its hash, never http.conf or the config hash', () => {
+    const a = render(['10.0.0.1:8080', '10.0.0.2:8080']).config;
+    const b = render(['10.0.0.3:8080']).config;
+    const { config: none, name } = render([]);
+    expect(b.files['http.conf']).to.equal(a.files['http.conf']);
+    expect(none.files['http.conf']).to.equal(a.files['http.conf']);
+    expect(b.hash).to.equal(a.hash);
+    expect(none.hash).to.equal(a.hash);
+    expect(b.peersHash).not.to.equal(a.peersHash);
+    expect(none.peersHash).not.to.equal(b.peersHash);
+    expect(none.files['peers.txt']).to.equal(`upstream ${name}\n`);
+  });
+
+  it('no ready endpoint: the upstream stays (waygate.peers answers 503); invalid backends: still the 500 share of the config', () => {
+    const none = render([]);
+    const t = none.model.servers[0]!.targets[0]!;
+    expect(t.status).to.equal(undefined);
+    expect(t.upstream).to.equal(none.name);
+    // Half the weight on a Service that does not exist: split_clients answers 500 for it.
+    const split = render(['10.0.0.1:8080'], [{ name: 'svc', port: 80, weight: 1 }, { name: 'missing', port: 80, weight: 1 }]);
+    expect(split.config.files['http.conf']).to.match(/split_clients[^{]*\{\s*50\.00% ok;/);
+    expect(split.config.files['peers.txt']).to.equal(`upstream ${split.name}\n10.0.0.1:8080 100\n`);
+    const invalid = render(['10.0.0.1:8080'], [{ name: 'missing', port: 80 }]);
+    expect(invalid.model.servers[0]!.targets[0]!.status).to.equal(500);
+    expect(invalid.config.files['peers.txt']).to.equal(undefined);
+  });
+
+  it('weights: each backend weight spread over its endpoints, as the upstream server weights were', () => {
+    const { config, name } = render(['10.0.0.1:8080'], [{ name: 'svc', port: 80, weight: 3 }, { name: 'other', port: 80, weight: 1 }], service('app', 'other', 80, ['10.0.1.1:9090', '10.0.1.2:9090']));
+    expect(config.files['peers.txt']).to.equal(`upstream ${name}\n10.0.0.1:8080 300\n10.0.1.1:9090 50\n10.0.1.2:9090 50\n`);
+  });
+
+  it('peers.txt is written only from endpoint tokens and generated names', () => {
+    const u = { name: 'wg_u_r0_1', source: 'HTTPRoute/app/r', dynamic: true, servers: [{ address: '"10.0.0.1:8080"', weight: 50 }, { address: '"[fd00::1]:80"', weight: 50 }, { address: '"unix:/run/waygate/nginx/wg-1.sock"', weight: 1 }] };
+    expect(renderPeers([u])).to.equal('upstream wg_u_r0_1\n10.0.0.1:8080 50\n[fd00::1]:80 50\nunix:/run/waygate/nginx/wg-1.sock 1\n');
+    for (const address of ['"10.0.0.1:80" .. os.exit()', '"a\\"b"', '"10.0.0.1:80\nupstream x"', '10.0.0.1:80', '"10.0.0.1:80 1"']) {
+      expect(() => renderPeers([{ ...u, servers: [{ address, weight: 1 }] }]), address).to.throw(/cannot be written as a peer/);
+    }
+    expect(() => renderPeers([{ ...u, servers: [{ address: '"10.0.0.1:80"', weight: 0 }] }])).to.throw(/not a weight/);
+    expect(() => renderPeers([{ ...u, name: 'wg\nx' }])).to.throw(/bad identifier/);
+    // Static upstreams without a Lua balancer keep their servers in http.conf only.
+    expect(renderPeers([{ ...u, dynamic: undefined }])).to.equal('');
+  });
+});
