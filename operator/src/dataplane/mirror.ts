@@ -24,7 +24,9 @@ export const MIRROR_HEADER = 'X-Waygate-Mirror';
  * workers' memory or connections from everyone (a mirror is best effort).
  */
 export const MIRROR_IN_FLIGHT = 16;
-export const MIRROR_IN_FLIGHT_TOTAL = 64;
+/** Per namespace of the mirroring routes: one tenant's stalled mirrors leave the rest of the total to others. */
+export const MIRROR_IN_FLIGHT_NAMESPACE = 32;
+export const MIRROR_IN_FLIGHT_TOTAL = 128;
 export const MIRROR_SOCKET = 'wg-mirror.sock';
 const TARGET_PREFIX = '/^wg/';
 /** Quoted header names the mirror location sets itself. */
@@ -35,6 +37,8 @@ interface HopState {
   /** Hop target ids already added, dispatch entries, samples by mirror id. */
   ids: Set<string>;
   entries: { pattern: string; value: string; source: string }[];
+  /** X-Waygate-Mirror id -> the mirroring route's namespace (the per-namespace cap's key). */
+  namespaces: { pattern: string; value: string; source: string }[];
   samples: Map<string, string>;
 }
 const hops = new WeakMap<ModelBuilder, HopState>();
@@ -46,7 +50,7 @@ function hopOf(b: ModelBuilder, socketDir: string): HopState {
     // sun_path holds 108 bytes: a longer path would fail `nginx -t` for everyone.
     if (socket.length > 100) throw new Error(`the mirror hop's socket path ${socket} is too long for a unix socket; use a shorter socket directory`);
     const entries: HopState['entries'] = [];
-    h = { hop: { listen: quote(`unix:${socket}`), upstream: 'wg_mirror_hop', dispatch: '', inFlight: MIRROR_IN_FLIGHT, inFlightTotal: MIRROR_IN_FLIGHT_TOTAL, targets: [] }, ids: new Set(), entries, samples: new Map() };
+    h = { hop: { listen: quote(`unix:${socket}`), upstream: 'wg_mirror_hop', dispatch: '', inFlight: MIRROR_IN_FLIGHT, inFlightNamespace: MIRROR_IN_FLIGHT_NAMESPACE, inFlightTotal: MIRROR_IN_FLIGHT_TOTAL, targets: [] }, ids: new Set(), entries, namespaces: [], samples: new Map() };
     hops.set(b, h);
     b.model.mirrorHop = h.hop;
   }
@@ -58,6 +62,7 @@ function hopOf(b: ModelBuilder, socketDir: string): HopState {
  * refuses to reload (after `nginx -t` passed) when a zone's key variable changes name.
  */
 export const MIRROR_TARGET_VARIABLE = 'wg_mirror_target';
+export const MIRROR_NAMESPACE_VARIABLE = 'wg_mirror_ns';
 
 /** Called once the model is complete: the hop's dispatch map (X-Waygate-Mirror -> target URI). */
 export function finishMirrorHop(b: ModelBuilder): void {
@@ -65,6 +70,7 @@ export function finishMirrorHop(b: ModelBuilder): void {
   if (!h) return;
   h.hop.dispatch = identifier(MIRROR_TARGET_VARIABLE);
   b.model.maps.push({ key: '$http_x_waygate_mirror', variable: h.hop.dispatch, entries: h.entries, default: '""' });
+  b.model.maps.push({ key: '$http_x_waygate_mirror', variable: identifier(MIRROR_NAMESPACE_VARIABLE), entries: h.namespaces, default: '""' });
   h.hop.targets.sort((x, y) => (x.uri < y.uri ? -1 : 1));
 }
 
@@ -110,6 +116,7 @@ export function ruleMirrors(b: ModelBuilder, route: RouteNode, rule: RuleNode, r
       h.ids.add(id);
       const uri = quote(`${TARGET_PREFIX}${id}`);
       h.entries.push({ pattern: quote(id), value: uri, source: route.key });
+      h.namespaces.push({ pattern: quote(id), value: quote(route.obj.metadata.namespace ?? ''), source: route.key });
       h.hop.targets.push({
         uri,
         send: quote(`${TARGET_PREFIX}${id}/send`),
