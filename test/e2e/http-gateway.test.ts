@@ -100,7 +100,7 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     expect(gw.status.addresses).to.deep.equal([{ type: 'IPAddress', value: ADDRESS }]);
     for (const l of gw.status.listeners) {
       expect(conditionMap(l.conditions), l.name).to.deep.equal({ Accepted: 'True/Accepted', Conflicted: 'False/NoConflicts', ResolvedRefs: 'True/ResolvedRefs', Programmed: 'True/Programmed' });
-      expect(l.supportedKinds).to.deep.equal([{ group: G, kind: 'HTTPRoute' }]);
+      expect(l.supportedKinds).to.deep.equal([{ group: G, kind: 'HTTPRoute' }, { group: G, kind: 'GRPCRoute' }]);
     }
     // Nothing attached yet: nginx answers 404 for any host.
     expect((await request('/', 'nothing.example.com')).status).to.equal(404);
