@@ -481,7 +481,7 @@ class NginxAgent implements Agent {
     this.master.reload();
     const r = await waitForVersion(this.paths.socket, version, {
       timeoutMs: this.verifyTimeoutMs,
-      failure: () => reloadFailure(readErrorLogFrom(this.runDir, offset)) ?? (this.master.running ? undefined : 'nginx exited'),
+      failure: () => reloadFailure(readErrorLogFrom(this.runDir, offset), this.master.pid) ?? (this.master.running ? undefined : 'nginx exited'),
     });
     if (r.ok || (await probeVersion(this.paths.socket)) === version) {
       // New workers serve it; until the old ones get their QUIT they still accept connections too.

@@ -103,8 +103,12 @@ export function capErrorLog(runDir: string, maxBytes = 16 << 20): void {
  * Why a reload failed, from the error log written since the SIGHUP, or undefined while it may
  * still succeed. A bind() conflict is retried by the master for ~2.5 s before it gives up.
  */
-export function reloadFailure(logSinceHup: string): string | undefined {
-  const bad = logSinceHup.split('\n').filter((l) => /\[(emerg|alert|crit)\]/.test(l));
+export function reloadFailure(logSinceHup: string, masterPid?: number): string | undefined {
+  // Only the master's own lines judge the reload: workers log [crit] for what clients do (e.g.
+  // OpenSSL 3 handshake errors nginx 1.22 does not know, a failed connect to a local socket),
+  // and anyone on the internet must not be able to make a good version look refused.
+  const own = (l: string) => masterPid === undefined || new RegExp(`^\\S+ \\S+ \\[\\w+\\] ${masterPid}#`).test(l);
+  const bad = logSinceHup.split('\n').filter((l) => /\[(emerg|alert|crit)\]/.test(l) && own(l));
   if (bad.length === 0) return undefined;
   const retryingBind = bad.every((l) => /bind\(\) to .* failed \(98: /.test(l)) && !/still could not bind\(\)/.test(logSinceHup);
   if (retryingBind) return undefined;
