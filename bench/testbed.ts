@@ -1,4 +1,4 @@
-// Test-bed benchmarks (issue #14 §2–4) on a private test bed (port base 33000): the real
+// Test-bed benchmarks (issue #14 §2–4) on a private test bed (port base 31000, below the ephemeral range): the real
 // kube-apiserver, the operator watching it, the agent's nginx.
 //  §2 change-to-traffic: with 0, 100, 1,000, 10,000 existing routes, create one route through
 //     the API (and separately with kubectl) and time the first correct response through
@@ -177,7 +177,7 @@ async function churn(env: Env, changes: number, log: (m: string) => void): Promi
 export async function testbedBench(o: { existing: number[]; samples: number; burst: number; churn: number; log?: (m: string) => void }): Promise<TestbedResults> {
   const log = o.log ?? console.error;
   await ensureNginx();
-  const cluster = await startCluster({ stateDir: join(tmpdir(), 'waygate-bench-testbed'), ports: defaultPorts(33000), log: () => {} });
+  const cluster = await startCluster({ stateDir: join(tmpdir(), 'waygate-bench-testbed'), ports: defaultPorts(31000), log: () => {} });
   const dir = mkdtempSync(join(tmpdir(), 'waygate-bench-'));
   const results: TestbedResults = { latency: [] };
   try {

@@ -44,7 +44,7 @@ npm run conformance -- --profile GATEWAY-HTTP --run HTTPRouteSimpleSameNamespace
 
 The first run builds the test bed binaries and the harness (test/conformance/, a Go test
 binary cached in \`~/.cache/waygate/conformance-bin/\`). A run starts a private test bed
-(ports 35xxx, state in \`$TMPDIR/waygate-conformance/\`), so it never collides with
+(ports 29xxx, below the ephemeral range, state in \`$TMPDIR/waygate-conformance/\`), so it never collides with
 \`npm test\`; it prints where the operator, agent and harness logs are, and exits non-zero
 when a core test failed (or Setup failed, or no report was written). A plain run (no
 \`--run\`, no \`--suite-arg\`) that finishes copies its report here and rewrites this

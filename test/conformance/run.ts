@@ -247,7 +247,7 @@ async function main(): Promise<number> {
     const { harness, nginx } = await prepare(log);
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true });
-    const cluster = await startCluster({ stateDir: join(base, 'testbed'), ports: defaultPorts(Number(process.env.WAYGATE_CONFORMANCE_PORT_BASE ?? 35000)), log });
+    const cluster = await startCluster({ stateDir: join(base, 'testbed'), ports: defaultPorts(Number(process.env.WAYGATE_CONFORMANCE_PORT_BASE ?? 29000)), log });
     teardown.add('test bed', () => cluster.stop());
     log(`conformance: test bed up (${cluster.server}, logs in ${join(cluster.stateDir, 'logs')})`);
     if (opts.nodeAgent) {
