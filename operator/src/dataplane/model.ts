@@ -9,6 +9,8 @@ export interface Upstream {
   source: string;
   /** rules[].timeouts / retry: the balancer_by_lua_block lines that pick and time each try (policy.ts). */
   balancer?: string[];
+  /** The servers are the Lua balancer's peers, in peers.txt (pushed by the agent, no reload), not in http.conf. */
+  dynamic?: boolean;
 }
 
 /** A `map` whose value picks a rule target, or a flag map for one regex condition. */
