@@ -15,7 +15,7 @@ export interface EchoReply { backend: string; path: string; authority: string; m
 
 export interface GrpcBackend {
   name: string;
-  /** "127.0.0.1:port" */
+  /** "host:port" */
   endpoint: string;
   port: number;
   /** Calls received. */
@@ -31,8 +31,8 @@ function reply(name: string, call: Call) {
   return { backend: name, path: call.getPath(), authority: call.getHost(), metadata: JSON.stringify(md) };
 }
 
-/** A gRPC server (h2c, or TLS with `tls`) answering every method as `name`. */
-export async function startGrpcBackend(name: string, tls?: { cert: string; key: string }): Promise<GrpcBackend> {
+/** A gRPC server (h2c, or TLS with `tls`) on `host` answering every method as `name`. */
+export async function startGrpcBackend(name: string, tls?: { cert: string; key: string }, host = '127.0.0.1'): Promise<GrpcBackend> {
   const server = new grpc.Server();
   let calls = 0;
   const headers = () => {
@@ -56,9 +56,9 @@ export async function startGrpcBackend(name: string, tls?: { cert: string; key: 
   server.addService(pkg.Other.service, { Say: unary, Poke: unary });
   server.addService(pkg.Extra.service, { Chime: unary, Ring: unary });
   const creds = tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }]) : grpc.ServerCredentials.createInsecure();
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:0`, creds, (err, p) => (err ? reject(err) : resolve(p))));
   return {
-    name, port, endpoint: `127.0.0.1:${port}`,
+    name, port, endpoint: `${host}:${port}`,
     get calls() { return calls; },
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
