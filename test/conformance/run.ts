@@ -12,6 +12,8 @@ import winston from 'winston';
 import { startAgent } from '../../nginx/agent/index.ts';
 import { defaultControllerName, supportedFeatures } from '../../operator/src/features.ts';
 import { startOperator } from '../../operator/src/modes/operator.ts';
+import { servedProfiles } from './profiles.ts';
+export { servedProfiles };
 import { defaultPorts, startCluster, type Cluster } from '../cluster/cluster.ts';
 import { ensureNginx, type NginxInstallation } from '../cluster/nginx.ts';
 import { clusterSrcDir } from '../cluster/paths.ts';
@@ -180,9 +182,6 @@ export function publish(run: SuiteRun, nginx: NginxInstallation): string | undef
   writeReadme({ run, nginxVersion: nginx.version, reports });
   return target;
 }
-
-/** The profiles waygate serves: a plain `npm run conformance` and `npm test` run these. */
-export const servedProfiles: readonly string[] = ['GATEWAY-HTTP', 'GATEWAY-GRPC', 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP'];
 
 interface CliOptions {
   profiles: string[];

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { judgeReport } from '../conformance/judge.ts';
+import { servedProfiles } from '../conformance/profiles.ts';
 import { parseReport, type ProfileResult, type Report, type Stats } from '../conformance/results.ts';
 
 const HTTP = 'GATEWAY-HTTP';
@@ -29,7 +30,7 @@ describe('conformance: judging a run (judgeReport)', () => {
   });
 
   it('passes the committed report as parsed from its YAML (statistics nested as the harness writes them)', () => {
-    const profiles = [HTTP, 'GATEWAY-TLS', 'GATEWAY-TCP', 'GATEWAY-UDP'];
+    const profiles = [...servedProfiles];
     const text = readFileSync(join(import.meta.dirname, '..', '..', 'conformance', `report-${profiles.join('+')}.yaml`), 'utf8');
     expect(judgeReport(parseReport(text), 0, profiles)).to.deep.equal([]);
   });
