@@ -59,6 +59,29 @@ describe('upstream peers outside http.conf', () => {
     expect(config.files['peers.txt']).to.equal(`upstream ${name}\n10.0.0.1:8080 300\n10.0.1.1:9090 50\n10.0.1.2:9090 50\n`);
   });
 
+  it('an upstream name means the same backends in every version: not the route\'s position, shared by rules with the same set, apart for other sets, weights or policies', () => {
+    const routeTo = (name: string, backendRefs: object[], extra: object = {}) => httpRoute('app', name, { hostnames: [`${name}.example.com`], rules: [{ backendRefs, ...extra }] });
+    const names = (...routes: KubeObject[]) => {
+      const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, ['10.0.0.1:8080']), service('app', 'other', 80, ['10.0.1.1:8080']), ...routes);
+      const model = buildHttpModel(graph);
+      return Object.fromEntries(model.servers.flatMap((srv) => srv.targets.map((t) => [t.route, t.upstream])));
+    };
+    const one = names(routeTo('b', [{ name: 'svc', port: 80 }]));
+    // A route added before it (it was route 0, now route 1): the same name, so the peers pushed before a reload mean the same to old workers.
+    const two = names(routeTo('a', [{ name: 'other', port: 80 }]), routeTo('b', [{ name: 'svc', port: 80 }]));
+    expect(two['"HTTPRoute/app/b"']).to.equal(one['"HTTPRoute/app/b"']);
+    expect(two['"HTTPRoute/app/a"']).to.not.equal(two['"HTTPRoute/app/b"']);
+    const more = names(
+      routeTo('b', [{ name: 'svc', port: 80 }]), routeTo('c', [{ name: 'svc', port: 80, weight: 7 }]),
+      routeTo('d', [{ name: 'svc', port: 80, weight: 1 }, { name: 'other', port: 80, weight: 1 }]), routeTo('e', [{ name: 'svc', port: 80, weight: 3 }, { name: 'other', port: 80, weight: 1 }]),
+      routeTo('f', [{ name: 'svc', port: 80 }], { timeouts: { request: '2s' } }), routeTo('g', [{ name: 'svc', port: 80 }], { timeouts: { request: '3s' } }),
+    );
+    // One backend: its weight does not matter, one upstream shared.
+    expect(more['"HTTPRoute/app/c"']).to.equal(more['"HTTPRoute/app/b"']);
+    const distinct = ['b', 'd', 'e', 'f', 'g'].map((r) => more[`"HTTPRoute/app/${r}"`]);
+    expect(new Set(distinct).size, 'other weights or other policies: other upstreams').to.equal(5);
+  });
+
   it('peers.txt is written only from endpoint tokens and generated names', () => {
     const u = { name: 'wg_u_r0_1', source: 'HTTPRoute/app/r', dynamic: true, servers: [{ address: '"10.0.0.1:8080"', weight: 50 }, { address: '"[fd00::1]:80"', weight: 50 }, { address: '"unix:/run/waygate/nginx/wg-1.sock"', weight: 1 }] };
     expect(renderPeers([u])).to.equal('upstream wg_u_r0_1\n10.0.0.1:8080 50\n[fd00::1]:80 50\nunix:/run/waygate/nginx/wg-1.sock 1\n');
