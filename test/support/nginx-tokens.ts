@@ -32,6 +32,37 @@ function decode(raw: string): string {
   return out;
 }
 
+/**
+ * The Lua code of a *_by_lua_block from just after its "{" to the matching "}" (returned
+ * `end` is past it), skipping braces in Lua strings, long brackets and comments.
+ */
+function luaBlock(text: string, from: number): { code: string; end: number } {
+  let depth = 1;
+  let i = from;
+  const longBracket = (at: number) => /^\[(=*)\[/.exec(text.slice(at, at + 64));
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '-' && text[i + 1] === '-') {
+      const lb = longBracket(i + 2);
+      if (lb) { const close = text.indexOf(`]${lb[1]}]`, i + 2 + lb[0].length); if (close < 0) break; i = close + lb[1]!.length + 2; continue; }
+      while (i < text.length && text[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      i++;
+      while (i < text.length && text[i] !== c) i += text[i] === '\\' ? 2 : 1;
+      i++;
+      continue;
+    }
+    const lb = c === '[' ? longBracket(i) : null;
+    if (lb) { const close = text.indexOf(`]${lb[1]}]`, i + lb[0].length); if (close < 0) break; i = close + lb[1]!.length + 2; continue; }
+    if (c === '{') depth++;
+    if (c === '}' && --depth === 0) return { code: text.slice(from, i), end: i + 1 };
+    i++;
+  }
+  throw new Error('unterminated *_by_lua_block');
+}
+
 /** Every directive of an nginx config, in order; throws where nginx's parser would. */
 export function parseNginx(text: string): Directive[] {
   const out: Directive[] = [];
@@ -53,6 +84,16 @@ export function parseNginx(text: string): Directive[] {
     if (c === ' ' || c === '\t' || c === '\r') { i++; continue; }
     if (c === '#') { while (i < text.length && text[i] !== '\n') i++; continue; }
     if (c === ';') { end(false); i++; continue; }
+    if (c === '{' && words.length && words[0]!.value.endsWith('_by_lua_block')) {
+      // lua-nginx-module reads a *_by_lua_block's body with its own Lua lexer: one argument.
+      const startLine = line;
+      const body = luaBlock(text, i + 1);
+      line += (text.slice(i, body.end).match(/\n/g) ?? []).length;
+      words.push({ value: body.code, line: startLine });
+      end(false);
+      i = body.end;
+      continue;
+    }
     if (c === '{') { end(true); i++; continue; }
     if (c === '}') {
       if (words.length) throw new Error(`line ${line}: unexpected "}"`);
