@@ -180,11 +180,29 @@ const echoBody = (r: HttpResult) => {
 };
 const onMain = (s: Slot, c: Ctx, path = s.path, o: { headers?: Record<string, string>; method?: string; host?: string } = {}) =>
   req(MAIN, c.env.port, path, { host: o.host ?? s.host, headers: o.headers, method: o.method });
+/** The endpoints of the upstream the route's first rule proxies to: its peers (peers.txt) or its server lines. */
 const upstreamServers = (c: Ctx, s: Slot, ns = NS): Directive[] => {
   const k = c.graph.routes.findIndex((r) => r.key === `HTTPRoute/${ns}/${s.name}`);
-  const up = c.dirs.find((d) => d.name === 'upstream' && d.block && d.args[0] === `wg_u_r${k}_0`);
-  return up ? c.dirs.filter((d) => d.parents.at(-1) === up && d.name === 'server') : [];
+  const target = c.dirs.find((d) => d.name === 'location' && d.block && d.args[0] === '=' && d.args[1] === `/^wg/r${k}_0`);
+  const pass = target && c.dirs.find((d) => d.parents.at(-1) === target && d.name === 'proxy_pass');
+  const name = /^https?:\/\/(wg_u_\w+?)(?:\$|$)/.exec(pass?.args[0] ?? '')?.[1];
+  const ups = c.dirs.filter((d) => d.name === 'upstream' && d.block && d.args[0] === name);
+  // "server 0.0.0.1:1" is the placeholder of an upstream the Lua balancer serves from its peers.
+  return c.dirs.filter((d) => ups.includes(d.parents.at(-1)!) && d.name === 'server' && d.args[0] !== '0.0.0.1:1');
 };
+
+/** peers.txt ("upstream NAME", then "ADDRESS WEIGHT" lines) as upstream blocks of server directives, for the carriers. */
+function peerDirectives(peers: string): Directive[] {
+  const out: Directive[] = [];
+  let up: Directive | undefined;
+  for (const [n, line] of peers.split('\n').entries()) {
+    const words = line.trim().split(/\s+/);
+    if (!line.trim()) continue;
+    if (words[0] === 'upstream') out.push((up = { name: 'upstream', args: [words[1]!], line: n + 1, parents: [], block: true }));
+    else if (up) out.push({ name: 'server', args: [words[0]!, `weight=${words[1]}`], line: n + 1, parents: [up], block: false });
+  }
+  return out;
+}
 const wellFormedServer = (d: Directive) => d.args.length === 2 && /^weight=[1-9][0-9]*$/.test(d.args[1]);
 const gatewayAddress = (c: Ctx, name: string) => c.graph.gateways.find((g) => g.key === `${NS}/${name}`)?.address;
 const probeHost = (h: string, s: Slot) => h.replace(/^\*/, `wz${s.i}`);
@@ -673,6 +691,7 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
     } catch (e) {
       throw new Error(`${c.name}: the rendered config does not tokenize as nginx reads it: ${(e as Error).message}`);
     }
+    dirs.push(...peerDirectives(config.files['peers.txt'] ?? ''));
     const ctx: Ctx = { env, graph, config, dirs };
     const fixed = statuses.find((d) => d.kind === 'HTTPRoute' && d.name === 'fixed')!;
     expect(falseConditions(fixed.parents![0].conditions), 'the fixed route stays accepted').to.deep.equal([]);
