@@ -332,7 +332,10 @@ describe('nginx agent (real nginx)', function () {
     writeVersion(configRoot, 35, { http: `${serverReturning(port, 'v35')}server {\n    listen unix:${sock};\n    location / { return 200 "hop"; }\n}\n` });
     expect(await verdictFor(35)).to.include({ ok: true, live: '35' });
     const master = masterPid();
-    for (const pid of [...childPids(master), master]) process.kill(pid, 'SIGKILL');
+    // The master first: a master that sees a worker die starts another, which would keep the port.
+    const workers = childPids(master);
+    process.kill(master, 'SIGKILL');
+    for (const pid of workers) process.kill(pid, 'SIGKILL');
     expect(existsSync(sock), 'the killed nginx left its socket file').to.equal(true);
     const deadline = Date.now() + 15_000;
     for (;;) {

@@ -109,7 +109,7 @@ describe('no reload without change (standalone pipeline, real nginx)', function 
   it('an identical config written as a new version (the ConfigWriter) is judged and adopted without a reload', async () => {
     const before = { verdicts: verdicts.length, nginx: nginxProcesses(runDir), live: sa.agent.live };
     const writer = new ConfigWriter(join(runDir, 'config'));
-    const config = renderConfig(buildHttpModel(buildGraph(sa.store.snapshot(), { controllerName: defaultControllerName, supportedFeatures }), { certDir: writer.certsDir }));
+    const config = renderConfig(buildHttpModel(buildGraph(sa.store.snapshot(), { controllerName: defaultControllerName, supportedFeatures }), { certDir: writer.certsDir, frontSockets: true, socketDir: sa.agent.socketDir })); // as the controller builds (controller.ts)
     const live = JSON.parse(readFileSync(join(runDir, 'config', 'versions', before.live!, 'meta.json'), 'utf8')) as { hash: string };
     expect(config.hash, 'the same files as the live version').to.equal(live.hash);
     const version = writer.write(config);
