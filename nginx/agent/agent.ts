@@ -135,6 +135,17 @@ class NginxAgent implements Agent {
   private readonly binary: string;
   private readonly log: winston.Logger;
   private readonly verifyTimeoutMs: number;
+  /** How long the last `nginx -t` took: a reload or start parses the same config again. */
+  private lastTestMs = 0;
+
+  /**
+   * How long to wait for nginx to serve a version: the configured time, or more for a config
+   * nginx takes long to parse (10,000 routes: seconds), else a big config's every reload
+   * would be judged a failure and the gateway stuck on its last small one.
+   */
+  private get verifyBudgetMs(): number {
+    return Math.max(this.verifyTimeoutMs, 3 * this.lastTestMs + 2000);
+  }
   private readonly opts: AgentOptions;
   private readonly paths: ReturnType<typeof runPaths>;
   private readonly master: NginxMaster;
@@ -348,7 +359,7 @@ class NginxAgent implements Agent {
     const offset = errorLogSize(this.runDir);
     this.master.start();
     const r = await waitForVersion(this.paths.socket, version ?? '', {
-      timeoutMs: this.verifyTimeoutMs,
+      timeoutMs: this.verifyBudgetMs,
       failure: () => (this.master.running ? undefined : `nginx exited: ${this.master.recentStderr.trim() || errorLogTail(this.runDir, offset)}`),
     });
     if (!r.ok) {
@@ -418,7 +429,7 @@ class NginxAgent implements Agent {
     const offset = errorLogSize(this.runDir);
     this.master.start();
     const r = await waitForVersion(this.paths.socket, this.serving ?? '', {
-      timeoutMs: this.verifyTimeoutMs,
+      timeoutMs: this.verifyBudgetMs,
       failure: () => (this.master.running ? undefined : `nginx exited: ${this.master.recentStderr.trim() || errorLogTail(this.runDir, offset)}`),
     });
     if (!r.ok) {
@@ -476,11 +487,11 @@ class NginxAgent implements Agent {
     const before = await this.pushPeersOf(version, false);
     if (before) warnings.push(before);
     const oldWorkers = servingWorkers(this.master.pid!);
-    const deadline = Date.now() + this.verifyTimeoutMs;
+    const deadline = Date.now() + this.verifyBudgetMs;
     renameSync(this.paths.candidate, this.paths.conf);
     this.master.reload();
     const r = await waitForVersion(this.paths.socket, version, {
-      timeoutMs: this.verifyTimeoutMs,
+      timeoutMs: this.verifyBudgetMs,
       failure: () => reloadFailure(readErrorLogFrom(this.runDir, offset), this.master.pid) ?? (this.master.running ? undefined : 'nginx exited'),
     });
     if (r.ok || (await probeVersion(this.paths.socket)) === version) {
@@ -563,7 +574,9 @@ class NginxAgent implements Agent {
         drainTimeoutMs: this.opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
       }),
     );
+    const t0 = performance.now();
     const r = await testConfig(this.binary, this.runDir, this.paths.candidate);
+    this.lastTestMs = performance.now() - t0;
     if (r.ok) return { ok: true, reloaded: false };
     rmSync(this.paths.candidate, { force: true });
     const where = parseTestError(r.output, dir, [this.paths.candidate, this.paths.conf]);
