@@ -371,11 +371,12 @@ class NginxAgent implements Agent {
     }
     this.protectSocket();
     this.origins!.commit([]);
-    this.setLive(version, meta?.hash, version);
-    this.restartDelay = 0;
-    // A new master has an empty peers dict: fill it (upstreams answer 503 until then).
+    // A new master has an empty peers dict: fill it (upstreams answer 503 until then) before
+    // the version is live, which is what makes the pod ready for traffic.
     const pushed = await this.pushPeersOf(version, true);
     if (pushed) warnings.push(pushed);
+    this.setLive(version, meta?.hash, version);
+    this.restartDelay = 0;
     this.log.info(`nginx serves version ${version ?? '(empty)'}`, { component: 'agent' });
     return { ok: true, judged: { ok: true, reloaded: true, ...(warnings.length ? { warnings } : {}) }, meta };
   }

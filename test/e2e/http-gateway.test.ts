@@ -75,7 +75,7 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     proxy = new TcpProxy({ host: api.hostname, port: Number(api.port) });
     await proxy.open();
     const kubeConfig = testbedKubeConfig(proxy.url);
-    op = await startOperator({ configRoot: join(dir, 'config'), controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'], logger: createLogger({ level: 'warn' }), kubeConfig, debounceMs: 20 });
+    op = await startOperator({ configRoot: join(dir, 'config'), controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'], logger: createLogger({ level: 'warn' }), kubeConfig, debounceMs: 20, socketDir: agent.socketDir });
   });
 
   after(async () => {
@@ -196,13 +196,13 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
       hostnames: ['partial.example.com'],
       rules: [
         { matches: [{ path: { type: 'PathPrefix', value: '/ok' } }], backendRefs: [backend('store')] },
-        { matches: [{ path: { type: 'PathPrefix', value: '/mirror' } }], filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'store-v2', port: 80 } } }], backendRefs: [backend('store')] },
+        { matches: [{ path: { type: 'PathPrefix', value: '/ext' } }], filters: [{ type: 'ExtensionRef', extensionRef: { group: 'example.com', kind: 'Thing', name: 'x' } }], backendRefs: [backend('store')] },
       ],
     }));
     const r = await routeConditions(APP, 'partial', GW, CONTROLLER, { Accepted: 'True/Accepted', PartiallyInvalid: 'True/UnsupportedValue' });
     expect(parentStatus(r, GW, CONTROLLER).conditions.find((c: any) => c.type === 'PartiallyInvalid').message).to.contain('spec.rules[1].filters[0]');
     await expectBackend('/ok', 'partial.example.com', 'store');
-    await expectBackend('/mirror', 'partial.example.com', 404);
+    await expectBackend('/ext', 'partial.example.com', 404);
   });
 
   it('keeps lastTransitionTime and moves observedGeneration when the spec changes', async () => {
@@ -271,15 +271,16 @@ describe('HTTP gateway end to end (operator + agent + nginx on the test bed)', f
     await remove('gateway', INFRA, 'conflicted');
   });
 
-  it('reports UnsupportedAddress, InvalidRouteKinds and InvalidParameters', async () => {
+  it('reports an address it cannot use (AddressNotUsable), InvalidRouteKinds and InvalidParameters', async () => {
     await apply(
       { apiVersion: `${G}/v1`, kind: 'Gateway', metadata: { name: 'far-away', namespace: INFRA }, spec: { gatewayClassName: CLASS, addresses: [{ type: 'IPAddress', value: '192.0.2.10' }], listeners: [{ name: 'http', protocol: 'HTTP', port: 18074 }] } },
       { apiVersion: `${G}/v1`, kind: 'Gateway', metadata: { name: 'kinds', namespace: INFRA }, spec: { gatewayClassName: CLASS, listeners: [{ name: 'http', protocol: 'HTTP', port: 18075, allowedRoutes: { kinds: [{ kind: 'TCPRoute' }] } }] } },
       { apiVersion: `${G}/v1`, kind: 'GatewayClass', metadata: { name: `${CLASS}-params` }, spec: { controllerName: CONTROLLER, parametersRef: { group: 'example.com', kind: 'Config', name: 'x' } } },
     );
-    const far = await eventually('UnsupportedAddress', () => getObject('gateway', INFRA, 'far-away'), (o) => !!o?.status?.conditions?.some((c: any) => c.reason === 'UnsupportedAddress'));
-    expect(conditionMap(far.status.conditions)).to.include({ Accepted: 'False/UnsupportedAddress', Programmed: 'False/Invalid' });
-    expect(far.status.conditions.find((c: any) => c.type === 'Accepted').message).to.contain('spec.addresses[0].value');
+    // Loopback mode binds 127.0.0.0/8 only: the Gateway is accepted, not programmed (GatewayStaticAddresses).
+    const far = await eventually('AddressNotUsable', () => getObject('gateway', INFRA, 'far-away'), (o) => !!o?.status?.conditions?.some((c: any) => c.reason === 'AddressNotUsable'));
+    expect(conditionMap(far.status.conditions)).to.include({ Accepted: 'True/Accepted', Programmed: 'False/AddressNotUsable' });
+    expect(far.status.conditions.find((c: any) => c.type === 'Programmed').message).to.contain('spec.addresses[0].value');
     const kinds = await eventually('InvalidRouteKinds', () => getObject('gateway', INFRA, 'kinds'), (o) => o?.status?.listeners?.length === 1);
     expect(conditionMap(kinds.status.listeners[0].conditions)).to.include({ ResolvedRefs: 'False/InvalidRouteKinds' });
     expect(kinds.status.listeners[0].supportedKinds).to.deep.equal([]);
