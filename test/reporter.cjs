@@ -1,11 +1,10 @@
 // mocha's spec output, plus a JSON summary (test-results.json, or $WAYGATE_TEST_RESULTS)
 // that .ci/run turns into its closing "N passed, N failed, N skipped" line (test/ci-summary.cjs).
 //
-// Skips must say why: a skipped test passes CI only if its full title (its own or an
-// enclosing describe's) contains "skipped because <reason>". A test that skips itself at
-// run time names the reason first, e.g.
-//   this.test!.title += ' (skipped because /usr/sbin/nginx is missing)'; this.skip();
-// and a hook that skips its suite renames the suite (this.test!.parent!.title += ...).
+// Skips must say why: a skipped (pending) test passes CI only if its full title (its own or
+// an enclosing describe's) contains "skipped because <reason>". The project's tests never
+// skip themselves at run time: a missing prerequisite is a failure, and a known gap is a
+// pending test titled with its reason.
 'use strict';
 const Mocha = require('mocha');
 const { writeFileSync } = require('node:fs');
