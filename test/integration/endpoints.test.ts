@@ -6,7 +6,6 @@
 // no ready endpoint answers 503, an invalid backend's share 500; an nginx restart re-fills
 // the peers.
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EchoServer } from '../../examples/echo.ts';
 import type { Verdict } from '../../nginx/agent/verdict.ts';
@@ -16,6 +15,7 @@ import { eventually, get } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
 import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
 import { gateway, gatewayClass, httpRoute, service } from '../support/standalone-yaml.ts';
+import { nginxProcesses } from '../support/nginx-processes.ts';
 
 const ADDRESS = '127.0.0.93';
 const HOST = 'endpoints.example.com';
@@ -29,23 +29,6 @@ const slices = (name: string, ready: EchoServer[], notReady: EchoServer[] = []):
 
 const rule = (path: string, backendRefs: object[]) => ({ matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs });
 
-/** The nginx master and its serving workers (a reload replaces the workers). */
-function nginxProcesses(runDir: string): { master: number; workers: number[] } {
-  const master = Number(readFileSync(join(runDir, 'nginx', 'nginx.pid'), 'utf8').trim());
-  const workers = readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master && !readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('shutting down');
-      } catch {
-        return false;
-      }
-    })
-    .map(Number)
-    .sort((a, b) => a - b);
-  return { master, workers };
-}
 
 describe('endpoint changes without reloads (real nginx, standalone pipeline)', function () {
   this.timeout(120_000);

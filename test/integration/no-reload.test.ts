@@ -18,28 +18,12 @@ import { eventually, get } from '../support/http.ts';
 import { captureLogger } from '../support/logs.ts';
 import { tempStandalone, type TempStandalone } from '../support/standalone-run.ts';
 import { appFiles, httpRoute, toYaml, writeFiles } from '../support/standalone-yaml.ts';
+import { nginxProcesses } from '../support/nginx-processes.ts';
 
 const ADDRESS = '127.0.0.92';
 
 const routeYaml = (host: string, labels: Record<string, string> = {}) => toYaml([httpRoute({ hostnames: [host], labels })]);
 
-/** The nginx master and the pids of its workers (a reload replaces the workers). */
-function nginxProcesses(runDir: string): { master: number; workers: number[] } {
-  const master = Number(readFileSync(join(runDir, 'nginx', 'nginx.pid'), 'utf8').trim());
-  const workers = readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master && !readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('shutting down');
-      } catch {
-        return false;
-      }
-    })
-    .map(Number)
-    .sort((a, b) => a - b);
-  return { master, workers };
-}
 
 const versionsOnDisk = (runDir: string) => readdirSync(join(runDir, 'config', 'versions')).filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b);
 
