@@ -258,8 +258,12 @@ function analyse(alternative: string): Analysis {
   return result;
 }
 
+/** How many alternatives were analysed since the last clear: memoization made observable. */
+let decided = 0;
+
 /** Every step counts work, not time: the same alternative gets the same answer anywhere. */
 function decide(alternative: string): Analysis {
+  decided++;
   const a = automaton(alternative, MAX_POSITIONS);
   if (!a) return { kind: 'too-complex', why: `more than ${MAX_POSITIONS} characters after expanding repetition counts` };
   if (provesLinear(a)) return { kind: 'proved' };
@@ -337,4 +341,10 @@ export function regexProblem(re: string): string | undefined {
 export function clearRegexVerdicts(): void {
   verdicts.clear();
   alternativeVerdicts.clear();
+  decided = 0;
+}
+
+/** For tests and benchmarks: alternatives analysed (not answered from memory) since the last clear. */
+export function regexAnalysesSinceClear(): number {
+  return decided;
 }
