@@ -2,6 +2,17 @@
 // Sources (API server watches, a YAML directory) write here; the graph reads a snapshot.
 import { isWatchedKind, keyOf, objectKey, ofKind, type KubeObject, type ObjectOfKind, type WatchedKind } from './objects.ts';
 
+/**
+ * Whether resourceVersion `a` is newer than `b`. The API server's are etcd revisions, decimal
+ * integers that grow with every write (comparable since Kubernetes 1.34, KEP-5504); anything
+ * else cannot be ordered, and then nothing is newer: the watch brings the change instead.
+ */
+function isNewer(a: string | undefined, b: string | undefined): boolean {
+  const decimal = /^[1-9][0-9]{0,30}$/;
+  if (!a || !b || !decimal.test(a) || !decimal.test(b)) return false;
+  return BigInt(a) > BigInt(b);
+}
+
 export type Snapshot = ReadonlyMap<string, readonly KubeObject[]>;
 
 export class Store {
@@ -17,6 +28,22 @@ export class Store {
     this.kind(obj.kind).set(key, obj);
     this.changedAt.set(key, this.revision + 1);
     this.changed();
+  }
+
+  /**
+   * Takes a copy of an object that we got from our own request (a status write's answer), not
+   * from the watch: only when the Store still holds that very object (same uid) at an older
+   * resourceVersion. A DELETED event may have arrived while the request was in flight, and
+   * the watch may already have delivered something newer; an upsert here would bring a
+   * deleted route back for good (no further event ever removes it) or roll a spec back.
+   * Returns whether the copy was taken.
+   */
+  refresh(obj: KubeObject): boolean {
+    const have = this.get(obj.kind, obj.metadata.namespace, obj.metadata.name);
+    if (!have || have.metadata.uid === undefined || have.metadata.uid !== obj.metadata.uid) return false;
+    if (!isNewer(obj.metadata.resourceVersion, have.metadata.resourceVersion)) return false;
+    this.upsert(obj);
+    return true;
   }
 
   /** When an object last changed (a store revision; 0 when unknown). */

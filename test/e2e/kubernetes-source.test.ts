@@ -325,6 +325,27 @@ describe('StatusWriter', function () {
     expect([accepted.status, accepted.lastTransitionTime]).to.deep.equal(['False', clock]);
   });
 
+  it('does not bring back a route whose DELETED event arrives while its status write is in flight', async () => {
+    // The conformance race: a route created and deleted 150 ms apart, its status PUT answered
+    // after the watch had removed it; upserting that answer kept it in the config for good.
+    const racing = new Store();
+    racing.upsert(structuredClone(store.get('HTTPRoute', ns, 'web')!));
+    const put = writer as unknown as { replaceStatus: (o: KubeObject, s: Record<string, unknown>) => Promise<unknown> };
+    const original = put.replaceStatus.bind(writer);
+    put.replaceStatus = async (o, s) => {
+      const answer = await original(o, s);
+      racing.remove('HTTPRoute', ns, 'web'); // the DELETED event, processed before the answer
+      return answer;
+    };
+    try {
+      clock = '2025-01-01T00:04:00Z';
+      expect((await writer.write([routeStatus('True')], racing)).written).to.equal(1);
+    } finally {
+      delete (put as { replaceStatus?: unknown }).replaceStatus;
+    }
+    expect(racing.get('HTTPRoute', ns, 'web'), 'the route is back in the Store').to.equal(undefined);
+  });
+
   it('drops our entry when the route no longer references our Gateway, and skips objects that are gone', async () => {
     const result = await writer.write([{ kind: 'HTTPRoute', namespace: ns, name: 'web', parents: [] }, { ...routeStatus(), name: 'never-existed' }], store);
     expect(result).to.deep.equal({ written: 1, skipped: 1, conflicts: 0, failed: 0 });

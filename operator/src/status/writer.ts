@@ -84,8 +84,9 @@ export class StatusWriter {
         try {
           const updated = (await this.replaceStatus(obj, merged)) as KubeObject;
           // The answer is the newest state: later merges start from it, not from a Store
-          // copy that the watch has not refreshed yet (which would only earn a 409).
-          store.upsert({ ...updated, apiVersion: obj.apiVersion, kind: obj.kind });
+          // copy that the watch has not refreshed yet (which would only earn a 409). Only a
+          // refresh: the route may have been deleted meanwhile (its DELETED event already in).
+          store.refresh({ ...updated, apiVersion: obj.apiVersion, kind: obj.kind });
           result.written++;
           return;
         } catch (err) {
@@ -96,8 +97,10 @@ export class StatusWriter {
             result.failed++;
             return;
           }
-          obj = await this.getFresh(obj);
-          if (obj) store.upsert(obj);
+          const fresh = await this.getFresh(obj);
+          if (fresh) store.refresh(fresh);
+          // A new object under the same name: this status was computed for the old one.
+          obj = fresh?.metadata.uid === obj.metadata.uid ? fresh : undefined;
         }
       }
       result.skipped++; // not (or no longer) there: nothing to report status on
