@@ -26,6 +26,7 @@ import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { answerProbes } from './probes.ts';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_MEMORY, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
 import { pushPeers, readPeers } from './peers.ts';
+import { pushCertificates, readCertificates } from './certs.ts';
 import { TlsOrigins } from './tls-origin.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
@@ -519,15 +520,19 @@ class NginxAgent implements Agent {
   }
 
   /**
-   * Pushes the peers of `version` (none: an empty document) into nginx's shared dict; with
-   * `prune` upstreams it does not name are removed. Returns the error message on failure.
+   * Pushes the peers and the HTTPS certificates of `version` (none: empty documents) into
+   * nginx's shared dicts; with `prune` upstreams and certificate keys it does not name are
+   * removed. Returns the error message on failure.
    */
   private async pushPeersOf(version: string | undefined, prune: boolean): Promise<string | undefined> {
     try {
-      const doc = version === undefined ? '' : readPeers(versionDir(this.configRoot, version));
+      const dir = version === undefined ? undefined : versionDir(this.configRoot, version);
+      const doc = dir === undefined ? '' : readPeers(dir);
+      const certs = dir === undefined ? Buffer.alloc(0) : readCertificates(dir);
       // Draining workers run older configs whose upstreams may be gone from `doc`: prune later (prunePeers).
       const now = prune && workerStats(this.master.pid).draining === 0;
       await pushPeers(this.paths.socket, doc, now);
+      await pushCertificates(this.paths.socket, certs, now);
       this.prunePending = prune && !now;
       return undefined;
     } catch (err) {

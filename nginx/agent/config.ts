@@ -45,6 +45,7 @@ export const runPaths = (runDir: string) => ({
 
 /** The status server's path where the agent pushes the upstreams' peers (nginx/lua/waygate/peers.lua). */
 export const PEERS_PATH = '/waygate/peers';
+export const CERTS_PATH = '/waygate/certs';
 
 /** The unix socket of the server answering 503 for upstreams without peers (no ready endpoint). */
 export const unavailableSocket = (socketDir: string) => join(socketDir, 'wg-503.sock');
@@ -122,6 +123,13 @@ ${trafficLog}
             client_body_buffer_size 64m;
             default_type text/plain;
             content_by_lua_block { require("waygate.peers").put() }
+        }
+        # HTTPS listeners' certificates (the version's certs.txt, read by the agent): rotation without a reload.
+        location = ${CERTS_PATH} {
+            client_max_body_size 64m;
+            client_body_buffer_size 64m;
+            default_type text/plain;
+            content_by_lua_block { require("waygate.certs").put() }
         }
         location / {
             return 404;

@@ -16,6 +16,9 @@ export function luaModules(modulesDir: string): string {
 /** The shared dict of the upstreams' peers: outlives reloads, so new workers have them at once. */
 export const PEERS_DICT_SIZE = '32m';
 
+/** The shared dict of HTTPS listeners' certificates (waygate/certs.lua): a few KB per Secret. */
+export const CERTS_DICT_SIZE = '16m';
+
 /**
  * http-block lines: where require() finds waygate's modules (then LuaJIT's defaults, where
  * lua-resty-core lives), the peers' shared dict, and the modules loaded in the master:
@@ -23,11 +26,17 @@ export const PEERS_DICT_SIZE = '32m';
  * `nginx -t` fails if one is broken. `unavailable`: the unix socket of the main config's 503
  * server, where upstreams without peers send requests.
  */
-export function luaHttp(luaDir: string = LUA_DIR, unavailable?: string, peersFile?: string): string {
+export function luaHttp(luaDir: string = LUA_DIR, unavailable?: string, peersFile?: string, certsFile?: string): string {
   let init = unavailable ? ` require("waygate.peers").unavailable = "unix:${safePath(unavailable)}";` : '';
-  // The tests' throwaway nginx: the peers from a file at every start and reload (the agent pushes them instead).
+  // The tests' throwaway nginx: the peers and certificates from files at every start and reload (the agent pushes them instead).
   if (peersFile) init += ` require("waygate.peers").load_file("${safePath(peersFile)}");`;
-  return `    lua_package_path "${safePath(luaDir)}/?.lua;;";\n    lua_shared_dict wg_peers ${PEERS_DICT_SIZE};\n    init_by_lua_block { require("waygate.policy");${init} }`;
+  if (certsFile) init += ` require("waygate.certs").load_file("${safePath(certsFile)}");`;
+  return [
+    `    lua_package_path "${safePath(luaDir)}/?.lua;;";`,
+    `    lua_shared_dict wg_peers ${PEERS_DICT_SIZE};`,
+    `    lua_shared_dict wg_certs ${CERTS_DICT_SIZE};`,
+    `    init_by_lua_block { require("waygate.policy"); require("waygate.certs");${init} }`,
+  ].join('\n');
 }
 
 function safePath(p: string): string {

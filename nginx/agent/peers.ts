@@ -26,18 +26,23 @@ export function readPeers(versionDir: string): string {
  * upstreams `doc` does not name. Rejects with nginx's answer when it is not "ok".
  */
 export function pushPeers(socket: string, doc: string, prune: boolean, timeoutMs = 5000): Promise<void> {
+  return pushDocument(socket, PEERS_PATH, 'the peers', doc, prune, timeoutMs);
+}
+
+/** POSTs a document to one of the status socket's Lua locations (peers, certificates). */
+export function pushDocument(socket: string, path: string, what: string, doc: string | Buffer, prune: boolean, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const body = Buffer.from(doc);
+    const body = Buffer.isBuffer(doc) ? doc : Buffer.from(doc);
     const req = request(
-      { socketPath: socket, method: 'POST', path: `${PEERS_PATH}${prune ? '?prune=1' : ''}`, headers: { 'content-type': 'text/plain', 'content-length': body.length }, timeout: timeoutMs },
+      { socketPath: socket, method: 'POST', path: `${path}${prune ? '?prune=1' : ''}`, headers: { 'content-type': 'text/plain', 'content-length': body.length }, timeout: timeoutMs },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => (res.statusCode === 200 && text.startsWith('ok') ? resolve() : reject(new Error(`pushing the peers: nginx answered ${res.statusCode}: ${text.trim()}`))));
+        res.on('end', () => (res.statusCode === 200 && text.startsWith('ok') ? resolve() : reject(new Error(`pushing ${what}: nginx answered ${res.statusCode}: ${text.trim()}`))));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`pushing the peers: no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`pushing ${what}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
   });

@@ -162,7 +162,7 @@ export class Controller {
       this.lastHash = config.hash;
       this.lastPeersHash = config.peersHash;
       this.stats.versionsWritten++;
-      // Endpoints alone: the agent pushes them, the routes' programming does not change.
+      // Endpoints or certificates alone: the agent pushes them, the routes' programming does not change.
       if (reload) this.programmed = { ok: false, reason: Reason.Pending, message: `waiting for nginx to load configuration version ${this.lastVersion}` };
       this.opts.logger.info(`wrote configuration version ${this.lastVersion}`, { routes: graph.routes.length, gateways: graph.gateways.length, ms: Math.round(this.stats.lastRenderMs) });
     }

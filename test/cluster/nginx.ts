@@ -69,6 +69,8 @@ export interface NginxConfig {
   stream?: string;
   /** The rendered peers.txt (upstreams' endpoints, nginx/lua/waygate/peers.lua): loaded at start and reload. */
   peers?: string;
+  /** The rendered certs.txt (HTTPS listeners' certificates, nginx/lua/waygate/certs.lua): read at start and reload. */
+  certs?: string;
 }
 
 export interface ThrowawayNginx {
@@ -94,7 +96,7 @@ export function renderTestConfig(install: NginxInstallation, dir: string, config
     'events { worker_connections 256; }',
     'http {',
     `  access_log ${join(dir, 'access.log')};`,
-    luaHttp(undefined, join(dir, 'wg-503.sock'), config.peers === undefined ? undefined : join(dir, 'peers.txt')),
+    luaHttp(undefined, join(dir, 'wg-503.sock'), config.peers === undefined ? undefined : join(dir, 'peers.txt'), config.certs === undefined ? undefined : join(dir, 'certs.txt')),
     temp,
     config.http ?? '',
     // Upstreams without peers send requests here (waygate.peers), as the agent's main config does.
@@ -116,6 +118,7 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
     return { ok: r.code === 0, output: (r.stderr + r.stdout).trim() };
   };
   if (config.peers !== undefined) writeFileSync(join(dir, 'peers.txt'), config.peers);
+  if (config.certs !== undefined) writeFileSync(join(dir, 'certs.txt'), config.certs);
   writeFileSync(conf, renderTestConfig(install, dir, config));
   const checked = await test();
   if (!checked.ok) throw new Error(`nginx -t failed for ${conf}:\n${checked.output}`);
@@ -144,6 +147,7 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
     async reload(next) {
       const previous = readFileSync(conf, 'utf8');
       if (next.peers !== undefined) writeFileSync(join(dir, 'peers.txt'), next.peers);
+      if (next.certs !== undefined) writeFileSync(join(dir, 'certs.txt'), next.certs);
       writeFileSync(conf, renderTestConfig(install, dir, next));
       const r = await test();
       if (!r.ok) {

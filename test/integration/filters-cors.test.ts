@@ -63,7 +63,7 @@ describe('CORS filter on a real nginx', function () {
       }),
     ];
     const config = renderConfig(buildHttpModel(buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] })));
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
     await eventually('nginx', () => send('GET', '/list'), (r) => r.status === 200);
   });
 

@@ -44,7 +44,7 @@ describe('filters on a real nginx', function () {
       }),
     ];
     const config = renderConfig(buildHttpModel(buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] })));
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
     await eventually('nginx', () => req('/headers'), (r) => r.status === 200);
   });
 

@@ -161,6 +161,8 @@ export interface Server {
   /** HTTPS: TLS is terminated here with these certificate files (quoted paths). */
   ssl: boolean;
   certificates: string[];
+  /** HTTPS: served by waygate.certs from this key (certificates is empty then). */
+  dynamicCertificate?: { key: string; placeholder: string };
   defaultServer: boolean;
   /** Behind the stream block's SNI front (a unix socket): PROXY protocol carries the client address. */
   proxyProtocol?: boolean;
@@ -196,6 +198,8 @@ export interface HttpModel {
   /** Rules left out because nginx configuration cannot express them. */
   problems: ModelProblem[];
   certificates: CertificateFile[];
+  /** HTTPS listeners' certificates by Lua key (listener-certificates.ts): certs.txt. */
+  certificateSets: { key: string; files: string[] }[];
   upstreams: Upstream[];
   maps: MatchMap[];
   splits: Split[];

@@ -2,6 +2,7 @@
 // serve that hostname. Locations dispatch to internal "target" locations, one per rule
 // (or per match, when a prefix replacement depends on which prefix matched).
 import type { Certificate } from '../graph/certificates.ts';
+import { listenerCertificates } from './listener-certificates.ts';
 import type { ClientValidation } from '../graph/frontend-tls.ts';
 import type { BackendFilters, RuleFilters } from '../graph/filters.ts';
 import type { ListenerNode } from '../graph/types.ts';
@@ -115,7 +116,8 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
   return {
     listen,
     ssl: !!tls,
-    certificates: tls ? tls.certificates.map((c) => b.certificateFile(c, tls.certDir)) : [],
+    certificates: [],
+    ...(tls ? { dynamicCertificate: listenerCertificates(b, tls.certificates, tls.certDir) } : {}),
     defaultServer: host === '*',
     serverNames: host === '*' ? ['""'] : [quote(host)],
     locations,

@@ -13,6 +13,8 @@ import type { StreamModel } from '../dataplane/stream-model.ts';
 import { renderManifest, TLS_ORIGIN_FILE } from '../dataplane/tls-origin.ts';
 import { PEERS_FILE } from '../../../nginx/agent/peers.ts';
 import { renderPeers } from './peers.ts';
+import { renderCertificateSets } from './certs.ts';
+import { CERTS_FILE } from '../../../nginx/agent/certs.ts';
 
 export const templatesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'templates');
 
@@ -28,9 +30,9 @@ export interface RenderedConfig {
   /** Certificate bundles the config refers to (by content hash), written apart from versions. */
   certificates: HttpModel['certificates'];
   sources: SourceRange[];
-  /** Of every file but peers.txt: a version with an equal hash needs no reload. */
+  /** Of every file but peers.txt and certs.txt: a version with an equal hash needs no reload. */
   hash: string;
-  /** Of peers.txt, the upstreams' endpoints (pushed to nginx without a reload). */
+  /** Of peers.txt and certs.txt, the upstreams' endpoints and the HTTPS certificates (pushed to nginx without a reload). */
   peersHash?: string;
 }
 
@@ -91,7 +93,10 @@ export function renderConfig(http: HttpModel, stream?: StreamModel): RenderedCon
   // The endpoints: written with the version, outside its hash (the agent pushes them, no reload).
   const peers = renderPeers(http.upstreams);
   if (peers) files[PEERS_FILE] = peers;
-  const peersHash = createHash('sha256').update(peers).digest('hex');
+  // The HTTPS certificates' files by key: also outside the hash (rotation without a reload).
+  const certificateSets = renderCertificateSets(http.certificateSets);
+  if (certificateSets) files[CERTS_FILE] = certificateSets;
+  const peersHash = createHash('sha256').update(peers).update('\0').update(certificateSets).digest('hex');
   return { files, certificates, sources, hash: hash.digest('hex'), peersHash };
 }
 
