@@ -4,9 +4,9 @@
 // SNI routing on one port (exact and wildcard precedence, unknown names closed), TLS
 // terminate to a raw TCP echo, BackendTLSPolicy to an HTTPS backend (CA, subjectAltNames),
 // a client-certificate listener on the same Gateway as the TLS listeners, and certificate
-// rotation under steady load without client retries: the one loss HTTP/1.1 allows there (a
-// request sent on an idle keep-alive connection that a retiring nginx worker closes) is
-// counted and tied to a reload, every other failure fails the test. Figures go to the output.
+// rotation under steady load without client retries: no request may fail, and nginx is not
+// reloaded (the certificates are pushed, waygate.certs): a reload would close idle keep-alive
+// connections under their clients. Figures go to the output.
 import { expect } from 'chai';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -372,7 +372,7 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
     expect(await ask(alice)).to.include({ status: 200, backend: 'mtls' });
   });
 
-  it('certificate rotation: three Secret updates under steady load switch the served certificate; no request fails but keep-alive requests racing a reload\'s close (counted, no retries)', async function () {
+  it('certificate rotation: three Secret updates under steady load switch the served certificate without a reload; no request fails (no retries)', async function () {
     this.timeout(90_000);
     const ask = () => httpsGet(ADDRESS, ports.rotate, { servername: 'rotate.example.com' });
     await eventually('first certificate', ask, (r) => r.status === 200 && r.fingerprint === fp(rotations[0]!), 20_000);
@@ -400,22 +400,15 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
     const races = f.failures.filter((x) => x.keepAliveRace);
     const reached = (x: LoadFailure) => rotateServed.paths.has(`/load/${x.id}`);
     out(`rotation: ${f.sent} requests in ${f.seconds.toFixed(1)} s (${f.rate.toFixed(0)}/s): ${f.fresh.requests} on new connections, ${f.keepAlive.requests} keep-alive on ${f.keepAlive.connections} connections (${f.keepAlive.reused} reused)`);
-    out(`rotation: ${f.failures.length} failed, of which ${races.length} keep-alive requests racing a reload's close; ${reloads.length - reloadsBefore} nginx reloads; Secret update -> new certificate served in ${windows.map((w) => w.seen - w.applied).join(' / ')} ms; latency p50 ${f.latencyMs.p50} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms`);
+    out(`rotation: ${f.failures.length} failed (${races.length} of them keep-alive requests racing a close); ${reloads.length - reloadsBefore} nginx reloads; Secret update -> new certificate served in ${windows.map((w) => w.seen - w.applied).join(' / ')} ms; latency p50 ${f.latencyMs.p50} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms`);
     out(`rotation: requests per certificate: ${rotations.map((c, i) => `#${i} ${f.certificates.get(fp(c)) ?? 0}`).join(', ')}; the backend (${ROTATE_BACKEND_DELAY_MS} ms per answer) answered ${rotateServed.requests - servedBefore} (load + probes)`);
     for (const x of f.failures) out(`rotation: failed at +${x.at} ms: ${x.what} (${x.mode}${x.idleMs === undefined ? '' : `, idle ${x.idleMs} ms`}${reached(x) ? ', had reached the backend' : ''}); rotation windows ${windows.map((w) => `${w.applied}-${w.seen}`).join(', ')} ms`);
-    // No request nginx had taken may be lost: a reload lets in-flight requests finish.
-    expect(f.failures.filter(reached), 'failed requests that had reached the backend (in flight at a reload)').to.deep.equal([]);
-    // Only a request sent on an idle kept-alive connection that a reload closed may fail: no
-    // new connection, no first request of a connection, no status other than 200.
-    expect(f.failures.filter((x) => !x.keepAliveRace), 'failures other than keep-alive close races').to.deep.equal([]);
-    // And each of those happened while a rotation's reload was under way (its old workers
-    // close their idle connections), at most once per kept-alive connection and reload.
-    for (const x of races) expect(windows.some((w) => x.at >= w.applied && x.at <= w.seen + 500), `race at +${x.at} ms inside a rotation window`).to.equal(true);
-    expect(races.length).to.be.at.most(maxSockets * windows.length);
+    // No request may fail: the certificate is pushed, nginx is not reloaded, no connection is closed.
+    expect(f.failures.map((x) => `+${x.at} ms: ${x.what} (${x.mode})`), 'failed requests').to.deep.equal([]);
+    expect(reloads.length - reloadsBefore, 'nginx reloads during the rotations').to.equal(0);
     expect(f.rate).to.be.greaterThan(100);
     for (const [i, c] of rotations.entries()) expect(f.certificates.get(fp(c)) ?? 0, `requests served with certificate #${i}`).to.be.greaterThan(0);
     expect(f.certificates.size, 'no other certificate').to.equal(rotations.length);
-    expect(reloads.length - reloadsBefore, 'one reload per rotation at least').to.be.at.least(ROTATIONS);
     const last = await ask();
     expect(last).to.include({ status: 200, backend: 'rotate', fingerprint: fp(rotations.at(-1)!) });
   });
