@@ -36,6 +36,8 @@ export interface StreamServer {
   /** TLS is terminated here (TLS listener, mode Terminate). */
   ssl: boolean;
   certificates: string[];
+  /** Gateway spec.tls.frontend on a Terminate listener: client certificates (as the http block's, without its 400 page). */
+  clientCertificate?: { ca?: string; depth: number; verify: 'on' | 'optional_no_ca' };
   /** Accepts PROXY protocol from the SNI front (local sockets only) and trusts it for $remote_addr. */
   acceptProxyProtocol: boolean;
   /** Reads the ClientHello's SNI name (the front of a TLS port). */

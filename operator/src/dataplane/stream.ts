@@ -31,6 +31,7 @@ import { tlsSignature, VERIFY_DEPTH } from './backend-tls.ts';
 import { SYSTEM_CA_FILE, type BackendTLS } from '../graph/backendtlspolicy.ts';
 import type { Certificate } from '../graph/certificates.ts';
 import { needsHop, originEntry } from './tls-origin.ts';
+import { CLIENT_VERIFY_DEPTH } from './server.ts';
 
 /** Connections of a rejected share end here: nginx finds no live server and closes them. */
 export const CLOSED_UPSTREAM = 'wg_closed';
@@ -143,6 +144,13 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
     return quote(`${opts.certDir}/${name}`);
   };
 
+  /** spec.tls.frontend as the http block reads it (server.ts): AllowValidOnly verifies against the CAs; AllowInsecureFallback asks for any certificate. */
+  const frontendValidation = (l: ListenerNode): Pick<StreamServer, 'clientCertificate'> => {
+    const v = l.clientValidation;
+    if (!v) return {};
+    return { clientCertificate: v.mode === 'AllowValidOnly' ? { ca: certificateFile(v.ca), depth: CLIENT_VERIFY_DEPTH, verify: 'on' } : { depth: CLIENT_VERIFY_DEPTH, verify: 'optional_no_ca' } };
+  };
+
   const server = (s: Partial<StreamServer> & Pick<StreamServer, 'listen' | 'proxyPass' | 'source'>): StreamServer =>
     ({ udp: false, ssl: false, certificates: [], acceptProxyProtocol: false, preread: false, sendProxyProtocol: false, ...s });
 
@@ -205,7 +213,7 @@ export function buildStreamModel(graph: Graph, opts: BuildOptions): StreamModel 
           model.servers.push(server({
             listen: listenPath, acceptProxyProtocol: true, proxyPass: target(route), source: route.key,
             ...(kind === 'terminate' ? { proxySsl: routeTls(route) } : {}),
-            ...(kind === 'terminate' ? { ssl: true, certificates: l.certificates.map(certificateFile) } : {}),
+            ...(kind === 'terminate' ? { ssl: true, certificates: l.certificates.map(certificateFile), ...frontendValidation(l) } : {}),
           }));
         }
         return socketUpstream(path, route.key);

@@ -76,7 +76,7 @@ export function findConflicts(listeners: readonly Listener[]): Map<number, Probl
  * Listener settings waygate does not implement yet, which would weaken what the listener
  * promises if they were ignored: TLS options (protocol versions, ciphers), request filters
  * (e.g. ExternalAuth) and client-certificate validation (spec.tls.frontend) on TLS
- * listeners (HTTPS listeners have it: graph/frontend-tls.ts). The listener fails closed:
+ * Passthrough listeners (HTTPS and Terminate have it: graph/frontend-tls.ts). The listener fails closed:
  * not accepted, not served, with the field named.
  */
 function unsupportedListenerField(gw: Gateway, l: Listener, i: number): Problem | undefined {
@@ -84,13 +84,16 @@ function unsupportedListenerField(gw: Gateway, l: Listener, i: number): Problem 
   if (l.tls?.options && Object.keys(l.tls.options).length) return unsupported(`spec.listeners[${i}].tls.options`, 'TLS options');
   if (l.filters !== undefined) return unsupported(`spec.listeners[${i}].filters`, 'listener request filters');
   const frontend = gw.spec?.tls?.frontend;
-  if (frontend && l.protocol === 'TLS') {
+  // Terminate listeners validate like HTTPS ones (frontend-tls.ts); a passthrough listener
+  // never sees the client's certificate: the TLS session is the backend's.
+  if (frontend && l.protocol === 'TLS' && l.tls?.mode === 'Passthrough') {
     // As for HTTPS (frontend-tls.ts): perPort over default, and only a validation asks for
     // client certificates; the CRD requires default even when only another port validates.
     const perPort = (frontend.perPort ?? []).findIndex((p) => p.port === l.port);
     const validation = perPort >= 0 ? frontend.perPort![perPort]!.tls?.validation : frontend.default?.validation;
-    if (validation && perPort >= 0) return unsupported(`spec.tls.frontend.perPort[${perPort}]`, `client certificate validation (port ${l.port})`);
-    if (validation) return unsupported('spec.tls.frontend.default', 'client certificate validation');
+    const passthrough = (field: string): Problem => ({ reason: Reason.UnsupportedValue, message: `${field}: client certificate validation cannot apply to a TLS Passthrough listener (port ${l.port}): the TLS session is the backend's, nginx never sees the client's certificate; the listener is not served rather than served without it` });
+    if (validation && perPort >= 0) return passthrough(`spec.tls.frontend.perPort[${perPort}]`);
+    if (validation) return passthrough('spec.tls.frontend.default');
   }
   return undefined;
 }
@@ -111,7 +114,7 @@ export function buildListeners(gw: Gateway, gatewayProblem: Problem | undefined,
     const portError = checkPort(l.port);
     const portProblem = portError ? { reason: Reason.UnsupportedValue, message: `spec.listeners[${i}].port: ${portError}` } : undefined;
     // spec.tls.frontend: the port's client-certificate validation; no valid CA at all is NoValidCACertificate.
-    const client = l.protocol === 'HTTPS' ? frontend(l.port) : {};
+    const client = l.protocol === 'HTTPS' || (l.protocol === 'TLS' && (l.tls?.mode ?? 'Terminate') === 'Terminate') ? frontend(l.port) : {};
     const acceptProblem = gatewayProblem ?? portProblem ?? protocolProblem ?? hostnameProblem ?? unsupportedListenerField(gw, l, i) ?? client.acceptProblem ?? conflict;
     // Certificates are references: a bad one leaves the listener Accepted (routes still
     // attach and are counted) but unresolved and not Programmed: nginx gets no server for
