@@ -182,8 +182,10 @@ const onMain = (s: Slot, c: Ctx, path = s.path, o: { headers?: Record<string, st
   req(MAIN, c.env.port, path, { host: o.host ?? s.host, headers: o.headers, method: o.method });
 /** The endpoints of the upstream the route's first rule proxies to: its peers (peers.txt) or its server lines. */
 const upstreamServers = (c: Ctx, s: Slot, ns = NS): Directive[] => {
-  const k = c.graph.routes.findIndex((r) => r.key === `HTTPRoute/${ns}/${s.name}`);
-  const target = c.dirs.find((d) => d.name === 'location' && d.block && d.args[0] === '=' && d.args[1] === `/^wg/r${k}_0`);
+  // The route's first target: the location that sets $wg_route to it (an internal one, or the path's own).
+  const key = `HTTPRoute/${ns}/${s.name}`;
+  const marked = c.dirs.find((d) => d.name === 'set' && d.args[0] === '$wg_route' && d.args[1]?.replace(/^"|"$/g, '') === key);
+  const target = marked?.parents.at(-1);
   const pass = target && c.dirs.find((d) => d.parents.at(-1) === target && d.name === 'proxy_pass');
   const name = /^https?:\/\/(wg_u_\w+?)(?:\$|$)/.exec(pass?.args[0] ?? '')?.[1];
   const ups = c.dirs.filter((d) => d.name === 'upstream' && d.block && d.args[0] === name);

@@ -1,6 +1,7 @@
 // Backend appProtocol of HTTPRoute backends (graph/backend-protocol.ts) and what the model
 // makes of it (dataplane/backend-protocol.ts): which protocols are spoken, which are refused.
 import { expect } from 'chai';
+import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import { httpRouteProtocol } from '../../operator/src/graph/backend-protocol.ts';
 import { h2cSocket, protocolProblem } from '../../operator/src/dataplane/backend-protocol.ts';
 import type { BackendNode } from '../../operator/src/graph/types.ts';
@@ -67,7 +68,7 @@ describe('backend appProtocol (HTTPRoute)', () => {
     // Each hop grpc_passes to one backend's upstream; the targets proxy to the hops' sockets.
     const upstreams = new Map(model.upstreams.map((u) => [u.name, u.servers.map((x) => x.address)]));
     expect(model.h2cHops.map((h) => upstreams.get(h.upstream)).sort()).to.deep.equal([['"10.0.0.1:8080"'], ['"10.0.0.2:8080"']]);
-    const proxied = model.servers.flatMap((sv) => sv.targets.flatMap((t) => (t.upstream ? [upstreams.get(t.upstream)] : [])));
+    const proxied = model.servers.flatMap((sv) => serverTargets(sv).flatMap((t) => (t.upstream ? [upstreams.get(t.upstream)] : [])));
     expect(proxied.map((a) => a![0]).sort()).to.deep.equal(model.h2cHops.map((h) => h.listen).sort());
   });
 });

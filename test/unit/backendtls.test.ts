@@ -2,6 +2,7 @@
 // (conflicts, sectionName), how each is judged (CA refs, SANs, options), what the routes and
 // the policy report, and the proxy_ssl_* settings of the targets.
 import { expect } from 'chai';
+import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { buildConfiguration } from '../../operator/src/pipeline.ts';
@@ -182,7 +183,7 @@ describe('model: proxy_ssl_* for backends a BackendTLSPolicy protects', () => {
     const withClient = build(gwWithClient('gw'), twoPortService(), service('app', 'plain'), configMap('ca', { 'ca.crt': ca.cert }), tlsSecret('app', 'client', client),
       withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), caRefs('ca')), httpRoute('app', 'r', { rules: [{ backendRefs: [{ name: 'svc', port: 80 }] }] }));
     const model = buildHttpModel(withClient.graph);
-    const target = model.servers.flatMap((s) => s.targets).find((t) => t.proxySsl)!;
+    const target = model.servers.flatMap((s) => serverTargets(s)).find((t) => t.proxySsl)!;
     const caFile = model.certificates.find((c) => c.pem.includes(ca.cert.trim().split('\n')[1]!))!;
     expect(target.proxySsl!.trustedCertificate).to.equal(`"/etc/waygate/config/certs/${caFile.name}"`);
     const clientFile = model.certificates.find((c) => c.pem.includes(client.key.trim().split('\n')[1]!))!;
@@ -197,7 +198,7 @@ describe('model: proxy_ssl_* for backends a BackendTLSPolicy protects', () => {
     const { graph } = build(gwWithClient('gw'), gw2, twoPortService(), configMap('ca', { 'ca.crt': ca.cert }), tlsSecret('app', 'client', client), tlsSecret('app', 'client2', other),
       withValidation(backendTLSPolicy('app', 'tls', [{ name: 'svc' }]), caRefs('ca')), route);
     const model = buildHttpModel(graph);
-    const byGateway = model.servers.map((s) => [s.gateway, s.targets.map((t) => t.upstream)]);
+    const byGateway = model.servers.map((s) => [s.gateway, serverTargets(s).map((t) => t.upstream)]);
     expect(new Set(model.upstreams.map((u) => u.name)).size).to.equal(2);
     expect(byGateway.map(([g, names]) => [g, names!.length])).to.deep.equal([['"app/gw"', 1], ['"app/gw2"', 1]]);
     expect(byGateway[0]![1]![0]).to.not.equal(byGateway[1]![1]![0]);
@@ -234,7 +235,7 @@ describe('model: the agent\'s TLS hop for policies with subjectAltNames', () => 
     const http = config.files['http.conf']!;
     expect(http).to.not.contain('proxy_ssl');
     // The upstream's peers (peers.txt, pushed by the agent): the hop's sockets.
-    const name = model.servers[0]!.targets.find((t) => t.id === 'r0_0_c0')!.upstream!;
+    const name = serverTargets(model.servers[0]!).find((t) => t.id === 'r0_0_c0')!.upstream!;
     expect(config.files['peers.txt']).to.match(new RegExp(`upstream ${name}\n${'unix:/run/wg/wg-o-[0-9a-f]{16}\\.sock 50\n'.repeat(2)}`));
     expect(http).to.contain(`proxy_pass http://${name}$request_uri;`);
     const manifest = JSON.parse(config.files['tls-origin.json']!);

@@ -1,6 +1,7 @@
 // Upstream peers outside http.conf (issue 14): the model's dynamic upstreams, peers.txt, and
 // the hashes that decide between a reload and a push of the endpoints.
 import { expect } from 'chai';
+import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { renderPeers } from '../../operator/src/render/peers.ts';
@@ -13,7 +14,7 @@ const route = (backendRefs: object[]) => httpRoute('app', 'r', { rules: [{ backe
 function render(endpoints: string[], backendRefs: object[] = [{ name: 'svc', port: 80 }], more: KubeObject[] = []) {
   const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, endpoints), ...more, route(backendRefs));
   const model = buildHttpModel(graph);
-  const name = model.servers[0]!.targets[0]!.upstream;
+  const name = serverTargets(model.servers[0]!)[0]!.upstream;
   return { model, config: renderConfig(model), name };
 }
 
@@ -42,7 +43,7 @@ describe('upstream peers outside http.conf', () => {
 
   it('no ready endpoint: the upstream stays (waygate.peers answers 503); invalid backends: still the 500 share of the config', () => {
     const none = render([]);
-    const t = none.model.servers[0]!.targets[0]!;
+    const t = serverTargets(none.model.servers[0]!)[0]!;
     expect(t.status).to.equal(undefined);
     expect(t.upstream).to.equal(none.name);
     // Half the weight on a Service that does not exist: split_clients answers 500 for it.
@@ -50,7 +51,7 @@ describe('upstream peers outside http.conf', () => {
     expect(split.config.files['http.conf']).to.match(/split_clients[^{]*\{\s*50\.00% ok;/);
     expect(split.config.files['peers.txt']).to.equal(`upstream ${split.name}\n10.0.0.1:8080 100\n`);
     const invalid = render(['10.0.0.1:8080'], [{ name: 'missing', port: 80 }]);
-    expect(invalid.model.servers[0]!.targets[0]!.status).to.equal(500);
+    expect(serverTargets(invalid.model.servers[0]!)[0]!.status).to.equal(500);
     expect(invalid.config.files['peers.txt']).to.equal(undefined);
   });
 
@@ -64,7 +65,7 @@ describe('upstream peers outside http.conf', () => {
     const names = (...routes: KubeObject[]) => {
       const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, ['10.0.0.1:8080']), service('app', 'other', 80, ['10.0.1.1:8080']), ...routes);
       const model = buildHttpModel(graph);
-      return Object.fromEntries(model.servers.flatMap((srv) => srv.targets.map((t) => [t.route, t.upstream])));
+      return Object.fromEntries(model.servers.flatMap((srv) => serverTargets(srv).map((t) => [t.route, t.upstream])));
     };
     const one = names(routeTo('b', [{ name: 'svc', port: 80 }]));
     // A route added before it (it was route 0, now route 1): the same name, so the peers pushed before a reload mean the same to old workers.

@@ -1,6 +1,7 @@
 // rules[].timeouts and rules[].retry: the Gateway API duration parser, what the graph accepts
 // or refuses (naming the field), and the nginx/Lua lines the model carries for a rule.
 import { expect } from 'chai';
+import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import fc from 'fast-check';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { balancerLua, targetPolicy } from '../../operator/src/dataplane/policy.ts';
@@ -148,9 +149,12 @@ describe('rules[].timeouts and rules[].retry in the model', () => {
     const model = buildHttpModel(graph);
     const files = renderConfig(model).files;
     const http = files['http.conf']!;
-    const nameOf = (id: string) => model.servers[0]!.targets.find((t) => t.id === id)!.upstream!;
+    const nameOf = (id: string) => serverTargets(model.servers[0]!).find((t) => t.id === id)!.upstream!;
     const upstream = (id: string) => http.slice(http.indexOf(`upstream ${nameOf(id)} {`), http.indexOf('}', http.indexOf(`upstream ${nameOf(id)} {`) + 20) + 200);
-    const target = (id: string) => { const at = http.indexOf(`location = "/^wg/${id}"`); return http.slice(at, http.indexOf('# waygate:end', at)); };
+    // Each rule's target is served in its PathPrefix's locations ("= /t" and "/t/"): no internal location.
+    const byPath: Record<string, string> = { r0_0: '/t', r0_1: '/zero', r0_2: '/plain' };
+    const target = (id: string) => { const at = http.indexOf(`location = "${byPath[id]}" {`); expect(at, id).to.be.at.least(0); return http.slice(at, http.indexOf('# waygate:end', at)); };
+    expect(http).not.to.contain('location = "/^wg/r0_');
     expect(upstream('r0_0')).to.contain('balancer_by_lua_block {').and.contain('attempts = 2, request_ms = 2000, backend_request_ms = 1000,').and.not.contain('10.0.0.2');
     expect(files['peers.txt']).to.contain(`upstream ${nameOf('r0_0')}\n10.0.0.1:8080 50\n10.0.0.2:8080 50\n`);
     // The same Service without a Lua policy: one upstream for both rules.
@@ -178,7 +182,8 @@ describe('rules[].timeouts and rules[].retry in the model', () => {
     });
     const { graph } = statusesOf(gateway('app', 'gw'), ws, route);
     const http = renderConfig(buildHttpModel(graph)).files['http.conf']!;
-    const target = (id: string) => { const at = http.indexOf(`location = "/^wg/${id}"`); return http.slice(at, http.indexOf('# waygate:end', at)); };
+    const byPath: Record<string, string> = { r0_0: '/zero', r0_1: '/retry', r0_2: '/deadline' };
+    const target = (id: string) => { const at = http.indexOf(`location = "${byPath[id]}" {`); expect(at, id).to.be.at.least(0); return http.slice(at, http.indexOf('# waygate:end', at)); };
     expect(target('r0_0').match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 2147483647ms;']);
     expect(target('r0_1').match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 3600s;']);
     expect(target('r0_2').match(/proxy_read_timeout [^;]+;/g), 'Lua cuts each try; the static idle limit stays').to.deep.equal(['proxy_read_timeout 3600s;']);

@@ -12,6 +12,25 @@ import { headerVar, quote, regexLiteral, scriptLiteral } from './quote.ts';
 import { UPGRADE_HEADERS } from './backend-protocol.ts';
 
 /** Creates (or reuses) a `map` and returns its variable name, without "$". */
+
+/**
+ * What every proxied request carries unless a filter changes it: the client's Host, the
+ * WebSocket handshake (else keep-alive), X-Forwarded-For and -Proto. Route servers set these
+ * once (server.hbs); a location with its own list must repeat them (nginx inherits
+ * proxy_set_header all or nothing).
+ */
+export const DEFAULT_REQUEST_HEADERS: readonly { key: string; name: string; value: string }[] = [
+  { name: 'Host', value: '$http_host' },
+  ...UPGRADE_HEADERS,
+  { name: 'X-Forwarded-For', value: '$proxy_add_x_forwarded_for' },
+  { name: 'X-Forwarded-Proto', value: '$scheme' },
+].map((h) => ({ key: h.name.toLowerCase(), name: quote(h.name), value: h.value }));
+
+/** Whether a target's request headers are exactly the defaults (it can inherit the server's). */
+export function defaultHeadersOnly(headers: readonly { name: string; value: string }[]): boolean {
+  return headers.length === DEFAULT_REQUEST_HEADERS.length && headers.every((h, i) => h.name === DEFAULT_REQUEST_HEADERS[i]!.name && h.value === DEFAULT_REQUEST_HEADERS[i]!.value);
+}
+
 export type MapFactory = (key: string, entries: { pattern: string; value: string }[], defaultValue: string, source: string) => string;
 
 export interface FilterActions {
@@ -106,10 +125,8 @@ export function filterActions(maps: MapFactory, filters: RuleFilters, match: Rou
   const rewrite = { hostname: backend.rewrite?.hostname ?? filters.rewrite?.hostname, path: backend.rewrite?.path ?? filters.rewrite?.path };
   const headers = new Map<string, { name: string; value: string }>();
   const put = (name: string, value: string) => headers.set(name.toLowerCase(), { name: quote(name), value });
-  put('Host', rewrite.hostname ? quote(rewrite.hostname, { script: true }) : '$http_host');
-  for (const h of UPGRADE_HEADERS) put(h.name, h.value); // WebSocket handshakes pass; else keep-alive
-  put('X-Forwarded-For', '$proxy_add_x_forwarded_for');
-  put('X-Forwarded-Proto', '$scheme');
+  for (const h of DEFAULT_REQUEST_HEADERS) headers.set(h.key, { name: h.name, value: h.value });
+  if (rewrite.hostname) put('Host', quote(rewrite.hostname, { script: true }));
   for (const h of composeRequestHeaders([filters.requestHeaders, backend.requestHeaders])) {
     if ('removed' in h) put(h.name, '""'); // an empty value drops the header
     else if ('literal' in h) put(h.name, quote(h.literal, { script: true }));

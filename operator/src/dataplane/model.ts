@@ -154,10 +154,14 @@ export interface Location {
   dispatch: { variable: string } | { uri: string } | { status: number };
   /** gRPC server: the target is a named location, reached by error_page (the request URI stays the client's). */
   named?: boolean;
+  /** The target served in this location itself (no other location or map names it): no internal location, no rewrite. */
+  inline?: Target;
 }
 
 export interface Server {
   listen: string;
+  /** Request headers every location inherits unless it sets its own list (HTTPRoute servers). */
+  proxyHeaders?: { name: string; value: string }[];
   /** HTTPS: TLS is terminated here with these certificate files (quoted paths). */
   ssl: boolean;
   certificates: string[];
@@ -222,4 +226,9 @@ export interface ModelProblem {
   /** The field path, e.g. "spec.rules[0].matches[1]". */
   field: string;
   message: string;
+}
+
+/** Every target of a server: those in internal locations and those served in their location (Location.inline). */
+export function serverTargets(s: Pick<Server, 'locations' | 'targets'>): Target[] {
+  return [...s.locations.flatMap((l) => (l.inline ? [l.inline] : [])), ...s.targets];
 }

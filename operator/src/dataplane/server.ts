@@ -11,7 +11,7 @@ import type { ModelBuilder, RuleTarget } from './builder.ts';
 import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
 import { proxySsl } from './backend-tls.ts';
 import { WEBSOCKET_IDLE_TIMEOUT } from './backend-protocol.ts';
-import { filterActions } from './filters.ts';
+import { defaultHeadersOnly, DEFAULT_REQUEST_HEADERS, filterActions } from './filters.ts';
 import { applyPolicy } from './policy.ts';
 import { grpcLocation, grpcTargets } from './grpc-target.ts';
 import { ruleMirrors } from './mirror.ts';
@@ -104,17 +104,47 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     }
     return id;
   };
-  const stage = regexStage(b, sorted, targetOf);
+  /** How often each target is named (a map entry, a location's own target): one that only a location names moves into it. */
+  const references = new Map<string, number>();
+  const counted = (c: MatchCandidate): string => {
+    const id = targetOf(c);
+    references.set(id, (references.get(id) ?? 0) + 1);
+    return id;
+  };
+  const stage = regexStage(b, sorted, counted);
   const applicable = candidateIndex(sorted);
+  const fixed: { location: Location; target: string }[] = [];
   const locations: Location[] = locationKeys(sorted).map((key) => {
     const loc = { modifier: key.modifier, path: quote(key.path) };
-    const d = locationDispatch(b, applicable(key), stage, targetOf, { regexAfterPrefixes: grpc });
+    const d = locationDispatch(b, applicable(key), stage, counted, { regexAfterPrefixes: grpc });
     if ('variable' in d) return { ...loc, dispatch: { variable: d.variable }, ...(grpc ? { named: true } : {}) };
-    if ('target' in d) return grpc ? { ...loc, dispatch: { uri: grpcLocation(d.target) }, named: true } : { ...loc, dispatch: { uri: quote(TARGET_PREFIX + d.target) } };
+    if ('target' in d && grpc) return { ...loc, dispatch: { uri: grpcLocation(d.target) }, named: true };
+    if ('target' in d) {
+      const location = { ...loc, dispatch: { uri: quote(TARGET_PREFIX + d.target) } };
+      fixed.push({ location, target: d.target });
+      return location;
+    }
     return { ...loc, dispatch: { status: 404 } };
   });
+  // A target only one location reaches is served in that location, not behind a rewrite to an
+  // internal one: one location less per such rule. Every location costs nginx's config load
+  // time and memory (Debian's Lua module even builds an SSL context for each), so at 10,000
+  // routes this is seconds of nginx -t and hundreds of MiB in the master and every worker.
+  // Default request headers come from the server (one proxy_set_header list for all its
+  // locations, instead of a list, and a headers hash in nginx, per location).
+  if (!grpc) for (const [id, t] of targets) if (defaultHeadersOnly(t.requestHeaders)) targets.set(id, { ...t, requestHeaders: [] });
+  const fixedCount = new Map<string, number>();
+  for (const { target } of fixed) fixedCount.set(target, (fixedCount.get(target) ?? 0) + 1);
+  for (const { location, target } of fixed) {
+    const t = targets.get(target);
+    // Named by locations only (a PathPrefix is two: "= /p" and "/p/"): each gets the target's body.
+    if (!t || references.get(target) !== fixedCount.get(target)) continue;
+    location.inline = t;
+  }
+  for (const [target, n] of fixedCount) if (references.get(target) === n) targets.delete(target);
   return {
     listen,
+    ...(grpc ? {} : { proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })) }),
     ssl: !!tls,
     certificates: [],
     ...(tls ? { dynamicCertificate: listenerCertificates(b, tls.certificates, tls.certDir) } : {}),
