@@ -2,7 +2,8 @@
 // server, the agent driving a real nginx, real backends on the host's backend address behind
 // selector-less Services, real TLS clients. TLS passthrough (the backend's own certificate),
 // SNI routing on one port (exact and wildcard precedence, unknown names closed), TLS
-// terminate to a raw TCP echo, BackendTLSPolicy to an HTTPS backend (CA, subjectAltNames),
+// terminate to a raw TCP echo, TCP with weights and UDP echo, BackendTLSPolicy to an HTTPS
+// backend (CA, subjectAltNames),
 // a client-certificate listener on the same Gateway as the TLS listeners, and certificate
 // rotation under steady load without client retries: no request may fail, and nginx is not
 // reloaded (the certificates are pushed, waygate.certs): a reload would close idle keep-alive
@@ -12,7 +13,8 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -66,7 +68,7 @@ const backendTLSPolicy = (name: string, serviceName: string, validation: object)
 });
 
 /** Waits until our status entry of a route (status.parents) or policy (status.ancestors) has every `want` condition. */
-function conditionsOf(kind: 'TLSRoute' | 'HTTPRoute' | 'BackendTLSPolicy', name: string, want: Record<string, string>, timeoutMs = 20_000): Promise<any> {
+function conditionsOf(kind: 'TLSRoute' | 'HTTPRoute' | 'TCPRoute' | 'UDPRoute' | 'BackendTLSPolicy', name: string, want: Record<string, string>, timeoutMs = 20_000): Promise<any> {
   return eventually(`${kind} ${name} to have ${JSON.stringify(want)}`, async () => {
     const o = await getObject(kind.toLowerCase(), NS, name);
     const entry = kind === 'BackendTLSPolicy' ? (o?.status?.ancestors ?? []).find((a: any) => a.controllerName === CONTROLLER) : parentStatus(o, GW, CONTROLLER);
@@ -78,6 +80,7 @@ function conditionsOf(kind: 'TLSRoute' | 'HTTPRoute' | 'BackendTLSPolicy', name:
 class Backends {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  private readonly udpSockets: DgramSocket[] = [];
   readonly connections = new Map<string, number>();
 
   private async listen(name: string, server: Server): Promise<string> {
@@ -109,6 +112,27 @@ class Backends {
     }));
   }
 
+  /** A TCP server that answers "name:" and echoes: which backend a connection reached. */
+  named(name: string): Promise<string> {
+    return this.listen(name, createTcpServer((s: Socket) => {
+      s.on('error', () => {});
+      s.write(`${name}:`);
+      s.pipe(s);
+    }));
+  }
+
+  /** A UDP server answering each datagram with "name:<datagram>". */
+  async udp(name: string): Promise<string> {
+    const sock = createSocket('udp4');
+    sock.on('message', (msg, from) => {
+      this.connections.set(name, (this.connections.get(name) ?? 0) + 1);
+      sock.send(`${name}:${msg}`, from.port, from.address);
+    });
+    await new Promise<void>((r) => sock.bind(0, backendAddress, r));
+    this.udpSockets.push(sock);
+    return `${backendAddress}:${sock.address().port}`;
+  }
+
   https(name: string, server: HttpsServer): Promise<string> {
     return this.listen(name, server);
   }
@@ -129,6 +153,7 @@ class Backends {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const u of this.udpSockets) u.close();
   }
 }
 
@@ -139,7 +164,7 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
   let dir: string;
   const backends = new Backends();
   let mtlsEcho: EchoServer | undefined;
-  const ports = { pass: 0, term: 0, http: 0, mtls: 0, rotate: 0 };
+  const ports = { pass: 0, term: 0, http: 0, mtls: 0, rotate: 0, tcp: 0, udp: 0 };
   const reloads: number[] = [];
   const rawReceived = { bytes: 0 };
   /** What reached the rotation backend: answered requests, and every path that arrived. */
@@ -176,6 +201,9 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
       deep: await backends.tls('pass-deep', passCerts.deep),
     };
     const raw = await backends.echo('raw', rawReceived);
+    const heavy = await backends.named('heavy');
+    const light = await backends.named('light');
+    const udpEcho = await backends.udp('udp');
     const secure = await backends.https('secure', createHttpsServer({ cert: serverCert.cert, key: serverCert.key }, (req, res) => {
       secureSeen.push({ path: req.url ?? '', sni: (req.socket as TLSSocket).servername });
       res.setHeader('x-backend', 'secure');
@@ -199,6 +227,8 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
             { name: 'http', protocol: 'HTTP', port: ports.http },
             { name: 'mtls', protocol: 'HTTPS', port: ports.mtls, hostname: 'mtls.example.com', tls: { certificateRefs: [{ name: 'mtls-cert' }] } },
             { name: 'rotate', protocol: 'HTTPS', port: ports.rotate, hostname: 'rotate.example.com', tls: { certificateRefs: [{ name: 'rotate-cert' }] } },
+            { name: 'tcp', protocol: 'TCP', port: ports.tcp },
+            { name: 'udp', protocol: 'UDP', port: ports.udp },
           ],
           // Client certificates on the mtls port only (the CRD requires default): the TLS listeners stay served.
           tls: { frontend: { default: {}, perPort: [{ port: ports.mtls, tls: { validation: { mode: 'AllowValidOnly', caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'client-ca' }] } } }] } },
@@ -209,6 +239,7 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
       ...service(NS, 'pass-a', 443, [pass.a]), ...service(NS, 'pass-wild', 443, [pass.wild]),
       ...service(NS, 'pass-exact', 443, [pass.exact]), ...service(NS, 'pass-deep', 443, [pass.deep]),
       ...service(NS, 'raw', 7000, [raw]),
+      ...service(NS, 'heavy', 7001, [heavy]), ...service(NS, 'light', 7001, [light]), ...service(NS, 'udp-echo', 5353, [udpEcho]),
       ...['secure', 'wrong-ca', 'san-ok', 'san-sni', 'wrong-san'].flatMap((name) => service(NS, name, 443, [secure])),
       ...service(NS, 'mtls-echo', 80, [mtlsEcho.endpoint]), ...service(NS, 'rotate-echo', 80, [rotateBackend]),
       backendTLSPolicy('secure', 'secure', { hostname: BACKEND_NAME, caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] }),
@@ -223,6 +254,8 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
       tlsRoute('b-deep', 'pass', ['*.deep.wild.pass.example.com'], 'pass-deep', 443),
       tlsRoute('pass-a', 'pass', ['a.pass.example.com'], 'pass-a', 443),
       tlsRoute('term', 'term', ['term.example.com'], 'raw', 7000),
+      { apiVersion: `${G}/v1alpha2`, kind: 'TCPRoute', metadata: { name: 'tcp', namespace: NS }, spec: { parentRefs: [{ name: 'gw', sectionName: 'tcp' }], rules: [{ backendRefs: [{ name: 'heavy', port: 7001, weight: 3 }, { name: 'light', port: 7001, weight: 1 }] }] } },
+      { apiVersion: `${G}/v1alpha2`, kind: 'UDPRoute', metadata: { name: 'udp', namespace: NS }, spec: { parentRefs: [{ name: 'gw', sectionName: 'udp' }], rules: [{ backendRefs: [{ name: 'udp-echo', port: 5353 }] }] } },
       httpRoute('btls', 'http', ['btls.example.com'], ['secure', 'wrong-ca', 'san-ok', 'san-sni', 'wrong-san'].map((svc) => btlsRule(`/${svc}`, svc))),
       httpRoute('mtls', 'mtls', ['mtls.example.com'], [{ backendRefs: [{ name: 'mtls-echo', port: 80 }] }]),
       httpRoute('rotate', 'rotate', ['rotate.example.com'], [{ backendRefs: [{ name: 'rotate-echo', port: 80 }] }]),
@@ -250,14 +283,16 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
     const gw = await eventually('Gateway programmed, routes attached', () => getObject('gateway', NS, 'gw'),
       (o) => conditionMap(o?.status?.conditions).Programmed === 'True/Programmed' && o.status.listeners?.find((l: any) => l.name === 'pass')?.attachedRoutes === 4, 30_000);
     const attached = Object.fromEntries(gw.status.listeners.map((l: any) => [l.name, l.attachedRoutes]));
-    expect(attached).to.deep.equal({ pass: 4, term: 1, http: 1, mtls: 1, rotate: 1 });
+    expect(attached).to.deep.equal({ pass: 4, term: 1, http: 1, mtls: 1, rotate: 1, tcp: 1, udp: 1 });
     for (const l of gw.status.listeners) {
       expect(conditionMap(l.conditions), l.name).to.include({ Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs', Programmed: 'True/Programmed' });
     }
     for (const r of ['a-wild', 'b-deep', 'c-exact', 'pass-a', 'term']) await conditionsOf('TLSRoute', r, { Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
     for (const r of ['btls', 'mtls', 'rotate']) await conditionsOf('HTTPRoute', r, { Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    await conditionsOf('TCPRoute', 'tcp', { Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
+    await conditionsOf('UDPRoute', 'udp', { Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
     for (const p of ['secure', 'wrong-ca', 'san-ok', 'san-sni', 'wrong-san']) await conditionsOf('BackendTLSPolicy', p, { Accepted: 'True/Accepted', ResolvedRefs: 'True/ResolvedRefs' });
-    out(`Gateway programmed with 5 listeners, 8 routes, 5 policies in ${Date.now() - t0} ms after the operator started; ${reloads.length} nginx reload(s) so far`);
+    out(`Gateway programmed with 7 listeners, 10 routes, 5 policies in ${Date.now() - t0} ms after the operator started; ${reloads.length} nginx reload(s) so far`);
   });
 
   it('TLS passthrough: the client sees the backend\'s own certificate, not one of the Gateway\'s', async () => {
@@ -314,6 +349,39 @@ describe('TLS gateway end to end (operator + agent + nginx on the test bed)', fu
     expect(r.reply === data, 'the same bytes came back').to.equal(true);
     expect(rawReceived.bytes - before, 'the raw backend received the plain bytes').to.equal(data.length);
     out(`terminate: ${data.length} bytes through TLS to the raw echo and back`);
+  });
+
+  it('TCP: connections split by the backendRef weights 3:1 (within 8 points over 400 connections), every byte echoed', async () => {
+    const exchange = (payload: string) => new Promise<string>((resolve, reject) => {
+      const s = tcpConnect({ host: ADDRESS, port: ports.tcp }, () => s.write(payload));
+      let got = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => { got += d; if (got.endsWith(payload)) { s.end(); resolve(got); } });
+      s.setTimeout(3000, () => s.destroy(new Error(`no echo of ${payload}`)));
+      s.on('error', reject);
+    });
+    await eventually('the TCP listener', () => exchange('warm').catch(() => ''), (r) => r.endsWith('warm'), 20_000);
+    const counts: Record<string, number> = {};
+    const N = 400;
+    for (let i = 0; i < N; i++) {
+      const r = await exchange(`m${i}.`);
+      const m = /^(heavy|light):m\d+\.$/.exec(r);
+      expect(m, `connection ${i}: ${JSON.stringify(r)}`).to.not.equal(null);
+      counts[m![1]!] = (counts[m![1]!] ?? 0) + 1;
+    }
+    out(`tcp: ${N} connections: heavy ${counts.heavy ?? 0}, light ${counts.light ?? 0} (weights 3:1, expected 75%)`);
+    expect(Math.abs((counts.heavy ?? 0) / N - 0.75)).to.be.below(0.08);
+  });
+
+  it('UDP: datagrams reach the backend and its answers come back to the client', async () => {
+    const exchange = (payload: string) => new Promise<string>((resolve, reject) => {
+      const sock = createSocket('udp4');
+      const timer = setTimeout(() => { sock.close(); reject(new Error('no UDP answer within 2 s')); }, 2000);
+      sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(String(m)); });
+      sock.send(payload, ports.udp, ADDRESS);
+    });
+    await eventually('the UDP listener', () => exchange('warm').catch(() => ''), (r) => r === 'udp:warm', 20_000);
+    for (let i = 0; i < 20; i++) expect(await exchange(`d${i}`)).to.equal(`udp:d${i}`);
   });
 
   it('BackendTLSPolicy: a certificate the policy\'s CA signed for its hostname is served (200, SNI = hostname); another CA gives 502 and nothing reaches the backend', async () => {
