@@ -75,8 +75,17 @@ async function growTo(env: Env, have: number, total: number): Promise<void> {
   await until(`${total} routes to serve`, () => serves(last.host, last.path), 900_000, 200);
 }
 
+/** Deletes routes and waits until nginx no longer serves `gone` (the last of them). */
+async function removeRoutes(env: Env, names: readonly string[], gone: string): Promise<void> {
+  for (let i = 0; i < names.length; i += 500) {
+    await env.cluster.kubectl(['delete', 'httproute', '-n', BENCH_NS, '--wait=false', ...names.slice(i, i + 500)], { timeoutMs: 600_000 });
+  }
+  await until(`${names.length} routes to be removed`, async () => !(await serves(gone)), 600_000, 50);
+}
+
 async function latency(env: Env, existing: number, samples: number, log: (m: string) => void): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
+  const probes: string[] = [];
   for (const via of ['API', 'kubectl'] as const) {
     const firstOk: number[] = [];
     const status: number[] = [];
@@ -96,11 +105,14 @@ async function latency(env: Env, existing: number, samples: number, log: (m: str
       }, 120_000, 2);
       firstOk.push(okAt - t0);
       status.push(statusAt - t0);
+      probes.push(name);
     }
     const row = { existing, via, firstOkMedianMs: median(firstOk), firstOkP95Ms: p95(firstOk), statusMedianMs: median(status), statusP95Ms: p95(status) };
     rows.push(row);
     log(`  ${String(existing).padStart(6)} existing, via ${via.padEnd(7)}: first 200 median ${row.firstOkMedianMs.toFixed(0)} ms, p95 ${row.firstOkP95Ms.toFixed(0)} ms; status median ${row.statusMedianMs.toFixed(0)} ms, p95 ${row.statusP95Ms.toFixed(0)} ms`);
   }
+  // Probes counted as new, not as the next size's existing routes.
+  await removeRoutes(env, probes, `${probes.at(-1)}.probe.example.com`);
   return rows;
 }
 
@@ -118,6 +130,8 @@ async function burst(env: Env, n: number, log: (m: string) => void): Promise<Bur
   await sleep(1500); // trailing versions
   const row = { routes: n, reloads: env.verdicts.filter((v) => v.reloaded).length - reloadsBefore, versions: env.versionsWritten() - versionsBefore, allServingMs, allStatusMs };
   log(`  burst of ${n}: ${row.reloads} reloads (${row.versions} versions written), all serving after ${allServingMs.toFixed(0)} ms, all statuses after ${allStatusMs.toFixed(0)} ms`);
+  // The latency rows count their existing routes: the burst's must be gone before them.
+  await removeRoutes(env, names, `${names.at(-1)}.burst.example.com`);
   return row;
 }
 
