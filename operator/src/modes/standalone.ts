@@ -131,6 +131,10 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     watcher = watch(resolve(opts.dir), { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } });
     watcher.on('all', () => reload());
     watcher.on('error', (e) => opts.logger.error(`watching ${opts.dir}: ${e}`));
+    // A file written between the first read and the end of chokidar's initial scan counts as
+    // initial (ignored): read again once the watcher is ready, or it waits for the next change.
+    await new Promise<void>((r) => watcher!.once('ready', () => r()));
+    reload();
 
     return { runDir, store, controller, agent, status, reload, stop: cleanUp };
   } catch (err) {
