@@ -150,24 +150,7 @@ end
 
 -- content_by_lua of the agent's control location. ?prune=1 removes the keys not pushed.
 function _M.put()
-    if ngx.req.get_method() ~= "POST" then return ngx.exit(405) end
-    ngx.req.read_body()
-    local body = ngx.req.get_body_data()
-    if not body then
-        local file = ngx.req.get_body_file()
-        if file then
-            local f = assert(io.open(file, "rb"))
-            body = f:read("*a")
-            f:close()
-        end
-    end
-    local n, removed = _M.store(body or "", ngx.var.arg_prune == "1")
-    if not n then
-        ngx.status = 400
-        ngx.say("waygate.certs: ", removed)
-        return ngx.exit(400)
-    end
-    ngx.say("ok ", n, " ", removed)
+    return require("waygate.control").put("waygate.certs", _M.store)
 end
 
 return _M

@@ -168,24 +168,7 @@ end
 -- ?prune=1 upstreams the document does not name are removed (after a reload; before it the
 -- old workers may still use them).
 function _M.put()
-    if ngx.req.get_method() ~= "POST" then return ngx.exit(405) end
-    ngx.req.read_body()
-    local body = ngx.req.get_body_data()
-    if not body then
-        local file = ngx.req.get_body_file()
-        if file then
-            local f = assert(io.open(file, "rb"))
-            body = f:read("*a")
-            f:close()
-        end
-    end
-    local n, removed = _M.store(body or "", ngx.var.arg_prune == "1")
-    if not n then
-        ngx.status = 400
-        ngx.say("waygate.peers: ", removed)
-        return ngx.exit(400)
-    end
-    ngx.say("ok ", n, " ", removed)
+    return require("waygate.control").put("waygate.peers", _M.store)
 end
 
 return _M
