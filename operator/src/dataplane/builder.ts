@@ -14,6 +14,7 @@ import { HTTP_ALPN, needsHop, originEntry } from './tls-origin.ts';
 import type { HttpModel, MatchMap, Split, Upstream } from './model.ts';
 import { needsLua } from './policy.ts';
 import { identifier, quote } from './quote.ts';
+import { DEFAULT_REQUEST_HEADERS } from './filters.ts';
 
 export interface RuleTarget {
   id: string;
@@ -65,7 +66,7 @@ function upstreamSignature(valid: readonly RuleNode['backends'][number][], hop: 
 }
 
 export class ModelBuilder {
-  readonly model: HttpModel = { certificates: [], certificateSets: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
+  readonly model: HttpModel = { certificates: [], proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })), certificateSets: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
   private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();

@@ -160,8 +160,8 @@ export interface Location {
 
 export interface Server {
   listen: string;
-  /** Request headers every location inherits unless it sets its own list (HTTPRoute servers). */
-  proxyHeaders?: { name: string; value: string }[];
+  /** Some location's map may choose no rule: the server needs the internal 404 location "/^wg/". */
+  noMatch?: boolean;
   /** HTTPS: TLS is terminated here with these certificate files (quoted paths). */
   ssl: boolean;
   certificates: string[];
@@ -202,6 +202,8 @@ export interface HttpModel {
   /** Rules left out because nginx configuration cannot express them. */
   problems: ModelProblem[];
   certificates: CertificateFile[];
+  /** Request headers every proxying location inherits unless it sets its own list (filters.ts DEFAULT_REQUEST_HEADERS). */
+  proxyHeaders: { name: string; value: string }[];
   /** HTTPS listeners' certificates by Lua key (listener-certificates.ts): certs.txt. */
   certificateSets: { key: string; files: string[] }[];
   upstreams: Upstream[];

@@ -11,7 +11,7 @@ import type { ModelBuilder, RuleTarget } from './builder.ts';
 import { candidateIndex, locationDispatch, locationKeys, regexStage } from './dispatch.ts';
 import { proxySsl } from './backend-tls.ts';
 import { WEBSOCKET_IDLE_TIMEOUT } from './backend-protocol.ts';
-import { defaultHeadersOnly, DEFAULT_REQUEST_HEADERS, filterActions } from './filters.ts';
+import { defaultHeadersOnly, filterActions } from './filters.ts';
 import { applyPolicy } from './policy.ts';
 import { grpcLocation, grpcTargets } from './grpc-target.ts';
 import { ruleMirrors } from './mirror.ts';
@@ -130,8 +130,8 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
   // internal one: one location less per such rule. Every location costs nginx's config load
   // time and memory (Debian's Lua module even builds an SSL context for each), so at 10,000
   // routes this is seconds of nginx -t and hundreds of MiB in the master and every worker.
-  // Default request headers come from the server (one proxy_set_header list for all its
-  // locations, instead of a list, and a headers hash in nginx, per location).
+  // Default request headers come from the http block (one proxy_set_header list for every
+  // location, instead of a list, and a headers hash in nginx, per location).
   if (!grpc) for (const [id, t] of targets) if (defaultHeadersOnly(t.requestHeaders)) targets.set(id, { ...t, requestHeaders: [] });
   const fixedCount = new Map<string, number>();
   for (const { target } of fixed) fixedCount.set(target, (fixedCount.get(target) ?? 0) + 1);
@@ -142,9 +142,11 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     location.inline = t;
   }
   for (const [target, n] of fixedCount) if (references.get(target) === n) targets.delete(target);
+  // A map may choose "" (no rule matched): its rewrite goes to "/^wg/", which answers 404.
+  const noMatch = locations.some((l) => 'variable' in l.dispatch) || [...targets.values()].some((t) => t.choose);
   return {
     listen,
-    ...(grpc ? {} : { proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })) }),
+    ...(noMatch ? { noMatch } : {}),
     ssl: !!tls,
     certificates: [],
     ...(tls ? { dynamicCertificate: listenerCertificates(b, tls.certificates, tls.certDir) } : {}),
