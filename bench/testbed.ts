@@ -7,7 +7,7 @@
 //  §4 endpoint churn: a backend's EndpointSlice scaled up and down 100 times under steady
 //     load: reloads, failed requests, requests that reached an endpoint after its removal.
 // Run: npx tsx bench/testbed.ts [--existing 0,100,1000,10000] [--samples 20] [--burst 1000] [--churn 100]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,7 @@ export interface TestbedResults { latency: LatencyRow[]; burst?: BurstRow; churn
 
 interface Env {
   cluster: Cluster;
+  configRoot: string;
   custom: CustomObjectsApi;
   discovery: DiscoveryV1Api;
   verdicts: Verdict[];
@@ -135,6 +136,21 @@ async function burst(env: Env, n: number, log: (m: string) => void): Promise<Bur
   return row;
 }
 
+/** The files of a version that differ from the previous version on disk, with their first differing line. */
+function changedFiles(configRoot: string, version: string): string {
+  const dir = (v: string) => join(configRoot, 'versions', v);
+  const previous = String(BigInt(version) - 1n);
+  if (!existsSync(dir(previous))) return 'no previous version on disk';
+  const out: string[] = [];
+  for (const f of readdirSync(dir(version)).filter((n) => n !== 'meta.json')) {
+    const a = existsSync(join(dir(previous), f)) ? readFileSync(join(dir(previous), f), 'utf8').split('\n') : [];
+    const b = readFileSync(join(dir(version), f), 'utf8').split('\n');
+    const i = b.findIndex((line, k) => line !== a[k]);
+    if (i >= 0 || a.length !== b.length) out.push(`${f} line ${i + 1}: ${JSON.stringify(a[i] ?? '')} -> ${JSON.stringify(b[i] ?? '')}`);
+  }
+  return out.join('; ') || 'no file differs from the previous version';
+}
+
 async function churn(env: Env, changes: number, log: (m: string) => void): Promise<ChurnRow> {
   const backends = await Promise.all([0, 1, 2, 3].map((i) => startEcho(`churn-${i}`, 0, backendAddress)));
   // Each backend listens on its own port, so each gets its own EndpointSlice (ports are per slice).
@@ -180,6 +196,9 @@ async function churn(env: Env, changes: number, log: (m: string) => void): Promi
     await Promise.all(workers);
     agent.destroy();
     const row = { changes, reloads: env.verdicts.filter((v) => v.reloaded).length - reloadsBefore, requests, failed, toRemoved };
+    // A reload during churn is a finding: say which versions and what changed in their files.
+    const reloaded = env.verdicts.filter((v) => v.reloaded).slice(reloadsBefore);
+    for (const v of reloaded) log(`  churn reload: version ${v.version}: ${changedFiles(env.configRoot, v.version)}`);
     log(`  (hits per backend: ${backends.map((b) => b.requests).join(', ')})`);
     log(`  endpoint churn, ${changes} changes: ${row.reloads} reloads, ${requests} requests, ${failed} failed, ${toRemoved} reached an endpoint after its removal`);
     return row;
@@ -212,7 +231,7 @@ export async function testbedBench(o: { existing: number[]; samples: number; bur
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(cluster.kubeconfig);
     const op = await startOperator({ configRoot: join(dir, 'config'), controllerName: CONTROLLER, supportedFeatures: ['Gateway', 'HTTPRoute'], logger, kubeConfig, socketDir: agent.socketDir });
-    const env: Env = { cluster, custom: kubeConfig.makeApiClient(CustomObjectsApi), discovery: kubeConfig.makeApiClient(DiscoveryV1Api), verdicts, versionsWritten: () => op.controller.stats.versionsWritten, echo };
+    const env: Env = { cluster, configRoot: join(dir, 'config'), custom: kubeConfig.makeApiClient(CustomObjectsApi), discovery: kubeConfig.makeApiClient(DiscoveryV1Api), verdicts, versionsWritten: () => op.controller.stats.versionsWritten, echo };
     try {
       if (o.churn) results.churn = await churn(env, o.churn, log);
       if (o.burst) results.burst = await burst(env, o.burst, log);
