@@ -136,6 +136,19 @@ async function burst(env: Env, n: number, log: (m: string) => void): Promise<Bur
   return row;
 }
 
+/** Until the agent has reported no new verdict for a second: the last reload's verdict is in. */
+async function settled(env: Env): Promise<void> {
+  let seen = -1;
+  let since = performance.now();
+  await until('the agent to settle', async () => {
+    if (env.verdicts.length !== seen) {
+      seen = env.verdicts.length;
+      since = performance.now();
+    }
+    return performance.now() - since > 1000;
+  }, 120_000, 50);
+}
+
 /** The files of a version that differ from the previous version on disk, with their first differing line. */
 function changedFiles(configRoot: string, version: string): string {
   const dir = (v: string) => join(configRoot, 'versions', v);
@@ -161,6 +174,9 @@ async function churn(env: Env, changes: number, log: (m: string) => void): Promi
       sliceOf(0), sliceOf(1), simpleRoute('churn', 'churn.example.com', 'churn'),
     ] }) });
     await until('the churn route', () => serves('churn.example.com'), 60_000, 20);
+    // The route serves once the new workers answer; the agent reports that reload a moment later
+    // (old workers stopped, peers pruned). Count from after it, not from inside it.
+    await settled(env);
     const reloadsBefore = env.verdicts.filter((v) => v.reloaded).length;
     // removedSince[i]: when backend i's slice was deleted (undefined while it is in the Service).
     const removedSince: (number | undefined)[] = [undefined, undefined, performance.now(), performance.now()];
