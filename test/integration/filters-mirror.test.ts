@@ -177,8 +177,14 @@ describe('RequestMirror on a real nginx', function () {
   // Each request is mirrored independently with probability p: the count is Binomial(n, p).
   // 4 standard deviations either side: a false failure about once in 16,000 runs.
   const share = (n: number, p: number) => ({ min: n * p - 4 * Math.sqrt(n * p * (1 - p)), max: n * p + 4 * Math.sqrt(n * p * (1 - p)) });
+  // 50 at a time: these tests measure the sampled share. A thousand requests at once can
+  // overflow the mirror hop's accept queue on a loaded machine, and a copy nginx cannot hand
+  // over is dropped (mirrors are best effort): 232 of 1,000 arrived in one CI run.
   const burst = async (path: string, n: number) => {
-    const statuses = await Promise.all(Array.from({ length: n }, (_, i) => send(`${path}/${i}`, { via: agent }).then((r) => r.status)));
+    const statuses: number[] = [];
+    for (let at = 0; at < n; at += 50) {
+      statuses.push(...(await Promise.all(Array.from({ length: Math.min(50, n - at) }, (_, k) => send(`${path}/${at + k}`, { via: agent }).then((r) => r.status)))));
+    }
     expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
   };
 
