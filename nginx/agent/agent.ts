@@ -27,6 +27,7 @@ import { answerProbes } from './probes.ts';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_MEMORY, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
 import { pushPeers, readPeers } from './peers.ts';
 import { pushCertificates, readCertificates } from './certs.ts';
+import { pushRoutes, readRoutes, withPreviousHosts } from './routes.ts';
 import { TlsOrigins } from './tls-origin.ts';
 import { writeVerdict, type Verdict } from './verdict.ts';
 import { probeVersion, waitForVersion } from './verify.ts';
@@ -174,6 +175,8 @@ class NginxAgent implements Agent {
   private drainEnded = 0;
   /** Upstreams of older configs stay in the peers dict until no draining worker may still use them. */
   private prunePending = false;
+  /** The route table in nginx's shared dict (maybe with an older config's hosts): '' after a start. */
+  private pushedRoutes = '';
   /** The TLS hop's listeners (tls-origin.ts), opened per version before nginx loads it. */
   private origins: TlsOrigins | undefined;
   /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
@@ -358,6 +361,7 @@ class NginxAgent implements Agent {
     rmSync(this.paths.socket, { force: true }); // a master that failed to start may leave it behind
     removeStaleNginxSockets(this.socketDir);
     const offset = errorLogSize(this.runDir);
+    this.pushedRoutes = ''; // a new master's shared dicts are empty
     this.master.start();
     const r = await waitForVersion(this.paths.socket, version ?? '', {
       timeoutMs: this.verifyBudgetMs,
@@ -429,6 +433,7 @@ class NginxAgent implements Agent {
     removeStaleNginxSockets(this.socketDir);
     this.prepareLogs();
     const offset = errorLogSize(this.runDir);
+    this.pushedRoutes = ''; // a new master's shared dicts are empty
     this.master.start();
     const r = await waitForVersion(this.paths.socket, this.serving ?? '', {
       timeoutMs: this.verifyBudgetMs,
@@ -531,7 +536,15 @@ class NginxAgent implements Agent {
       const certs = dir === undefined ? Buffer.alloc(0) : readCertificates(dir);
       // Draining workers run older configs whose upstreams may be gone from `doc`: prune later (prunePeers).
       const now = prune && workerStats(this.master.pid).draining === 0;
-      await pushPeers(this.paths.socket, doc, now);
+      // Workers of an older config still route the hosts it served from the table (a host
+      // that moves to a server block must not become a 404 there): keep them until pruning.
+      const routes = dir === undefined ? '' : readRoutes(dir);
+      const table = now ? routes : withPreviousHosts(routes, this.pushedRoutes);
+      // Peers first, pruned only once the table no longer names what pruning removes.
+      await pushPeers(this.paths.socket, doc, false);
+      if (table || this.pushedRoutes) await pushRoutes(this.paths.socket, table);
+      this.pushedRoutes = table;
+      if (now) await pushPeers(this.paths.socket, doc, true);
       await pushCertificates(this.paths.socket, certs, now);
       this.prunePending = prune && !now;
       return undefined;

@@ -46,6 +46,7 @@ export const runPaths = (runDir: string) => ({
 /** The status server's path where the agent pushes the upstreams' peers (nginx/lua/waygate/peers.lua). */
 export const PEERS_PATH = '/waygate/peers';
 export const CERTS_PATH = '/waygate/certs';
+export const ROUTES_PATH = '/waygate/routes';
 
 /** The unix socket of the server answering 503 for upstreams without peers (no ready endpoint). */
 export const unavailableSocket = (socketDir: string) => join(socketDir, 'wg-503.sock');
@@ -130,6 +131,13 @@ ${trafficLog}
             client_body_buffer_size 64m;
             default_type text/plain;
             content_by_lua_block { require("waygate.certs").put() }
+        }
+        # The route table (the version's routes.txt): plain routes change without a reload.
+        location = ${ROUTES_PATH} {
+            client_max_body_size 64m;
+            client_body_buffer_size 64m;
+            default_type text/plain;
+            content_by_lua_block { require("waygate.routes").put() }
         }
         location / {
             return 404;

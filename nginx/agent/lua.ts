@@ -19,6 +19,9 @@ export const PEERS_DICT_SIZE = '32m';
 /** The shared dict of HTTPS listeners' certificates (waygate/certs.lua): a few KB per Secret. */
 export const CERTS_DICT_SIZE = '16m';
 
+/** The shared dict of the route table (waygate/routes.lua): two documents of ~150 bytes a rule. */
+export const ROUTES_DICT_SIZE = '64m';
+
 /**
  * http-block lines: where require() finds waygate's modules (then LuaJIT's defaults, where
  * lua-resty-core lives), the peers' shared dict, and the modules loaded in the master:
@@ -26,16 +29,18 @@ export const CERTS_DICT_SIZE = '16m';
  * `nginx -t` fails if one is broken. `unavailable`: the unix socket of the main config's 503
  * server, where upstreams without peers send requests.
  */
-export function luaHttp(luaDir: string = LUA_DIR, unavailable?: string, peersFile?: string, certsFile?: string): string {
+export function luaHttp(luaDir: string = LUA_DIR, unavailable?: string, peersFile?: string, certsFile?: string, routesFile?: string): string {
   let init = unavailable ? ` require("waygate.peers").unavailable = "unix:${safePath(unavailable)}";` : '';
   // The tests' throwaway nginx: the peers and certificates from files at every start and reload (the agent pushes them instead).
   if (peersFile) init += ` require("waygate.peers").load_file("${safePath(peersFile)}");`;
   if (certsFile) init += ` require("waygate.certs").load_file("${safePath(certsFile)}");`;
+  if (routesFile) init += ` require("waygate.routes").load_file("${safePath(routesFile)}");`;
   return [
     `    lua_package_path "${safePath(luaDir)}/?.lua;;";`,
     `    lua_shared_dict wg_peers ${PEERS_DICT_SIZE};`,
     `    lua_shared_dict wg_certs ${CERTS_DICT_SIZE};`,
-    `    init_by_lua_block { require("waygate.policy"); require("waygate.certs");${init} }`,
+    `    lua_shared_dict wg_routes ${ROUTES_DICT_SIZE};`,
+    `    init_by_lua_block { require("waygate.policy"); require("waygate.certs"); require("waygate.routes");${init} }`,
   ].join('\n');
 }
 

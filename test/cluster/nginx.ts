@@ -71,6 +71,8 @@ export interface NginxConfig {
   peers?: string;
   /** The rendered certs.txt (HTTPS listeners' certificates, nginx/lua/waygate/certs.lua): read at start and reload. */
   certs?: string;
+  /** The rendered routes.txt (the route table, nginx/lua/waygate/routes.lua): read at start and reload. */
+  routes?: string;
 }
 
 export interface ThrowawayNginx {
@@ -96,7 +98,7 @@ export function renderTestConfig(install: NginxInstallation, dir: string, config
     'events { worker_connections 256; }',
     'http {',
     `  access_log ${join(dir, 'access.log')};`,
-    luaHttp(undefined, join(dir, 'wg-503.sock'), config.peers === undefined ? undefined : join(dir, 'peers.txt'), config.certs === undefined ? undefined : join(dir, 'certs.txt')),
+    luaHttp(undefined, join(dir, 'wg-503.sock'), config.peers === undefined ? undefined : join(dir, 'peers.txt'), config.certs === undefined ? undefined : join(dir, 'certs.txt'), config.routes === undefined ? undefined : join(dir, 'routes.txt')),
     temp,
     config.http ?? '',
     // Upstreams without peers send requests here (waygate.peers), as the agent's main config does.
@@ -119,6 +121,7 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
   };
   if (config.peers !== undefined) writeFileSync(join(dir, 'peers.txt'), config.peers);
   if (config.certs !== undefined) writeFileSync(join(dir, 'certs.txt'), config.certs);
+  if (config.routes !== undefined) writeFileSync(join(dir, 'routes.txt'), config.routes);
   writeFileSync(conf, renderTestConfig(install, dir, config));
   const checked = await test();
   if (!checked.ok) throw new Error(`nginx -t failed for ${conf}:\n${checked.output}`);
@@ -148,6 +151,7 @@ export async function startNginx(config: NginxConfig): Promise<ThrowawayNginx> {
       const previous = readFileSync(conf, 'utf8');
       if (next.peers !== undefined) writeFileSync(join(dir, 'peers.txt'), next.peers);
       if (next.certs !== undefined) writeFileSync(join(dir, 'certs.txt'), next.certs);
+      if (next.routes !== undefined) writeFileSync(join(dir, 'routes.txt'), next.routes);
       writeFileSync(conf, renderTestConfig(install, dir, next));
       const r = await test();
       if (!r.ok) {

@@ -43,7 +43,7 @@ describe('Gateways requesting the same address on a real nginx', function () {
     const { config, graph } = buildConfiguration(storeOf(...objects).snapshot(), opts);
     statuses = desiredStatuses(graph, opts, { ok: true, reason: 'Programmed', message: 'ok' });
     httpConf = config.files['http.conf']!;
-    nginx = await startNginx({ http: httpConf, peers: config.files['peers.txt'], certs: config.files['certs.txt'] }); // runs `nginx -t` first and throws with its output
+    nginx = await startNginx({ http: httpConf, peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] }); // runs `nginx -t` first and throws with its output
   });
 
   after(async () => {

@@ -95,7 +95,7 @@ describe('per-backendRef filters and named rules on a real nginx', function () {
     const model = buildHttpModel(graph);
     expect(model.problems).to.deep.equal([]);
     const rendered = renderConfig(model);
-    nginx = await startNginx({ http: `proxy_http_version 1.1;\n${rendered.files['http.conf']}`, peers: rendered.files['peers.txt'], certs: rendered.files['certs.txt'] });
+    nginx = await startNginx({ http: `proxy_http_version 1.1;\n${rendered.files['http.conf']}`, peers: rendered.files['peers.txt'], certs: rendered.files['certs.txt'], routes: rendered.files['routes.txt'] });
     await eventually('nginx', () => send('/zero'), (r) => r.status === 200);
   });
 

@@ -44,7 +44,7 @@ describe('filters on a real nginx', function () {
       }),
     ];
     const config = renderConfig(buildHttpModel(buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] })));
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('nginx', () => req('/headers'), (r) => r.status === 200);
   });
 

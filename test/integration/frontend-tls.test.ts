@@ -76,7 +76,7 @@ describe('Frontend TLS on a real nginx: client certificates and misdirected requ
     for (const l of graph.gateways[0]!.listeners) expect(l.programmable, `${l.name}: ${JSON.stringify(l.conditions)}`).to.equal(true);
     const config = renderConfig(buildHttpModel(graph, { certDir }));
     for (const c of config.certificates) writeFileSync(join(certDir, c.name), c.pem, { mode: 0o600 });
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('https', () => httpsGet(ADDRESS, ports.misdirect, 'example.org', 'example.org'), (x) => x.status === 200);
   });
 

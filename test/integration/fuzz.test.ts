@@ -637,7 +637,7 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
     env = { port: await freePort(), rawPort: await freePort(), echo, busyPorts };
     versionPort = await freePort();
     const config = renderConfig(buildHttpModel(buildGraph(storeFrom(baseObjects(env, fixedEcho)), graphOpts)));
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('nginx to serve the fixed route', () => req(MAIN, env.port, '/', { host: FIXED_HOST }), (r) => r.backend === 'fixed', 5000);
   });
 
@@ -713,7 +713,7 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
     const version = `batch-${++batchNo}`;
     const versionServer = `server {\n    listen ${MAIN}:${versionPort};\n    location / { return 200 "${version}"; }\n}\n`;
     try {
-      await nginx.reload({ http: `${http}\n${versionServer}`, peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+      await nginx.reload({ http: `${http}\n${versionServer}`, peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     } catch (e) {
       throw new Error(`${c.name}: nginx rejected the config: ${(e as Error).message.slice(0, 2000)}`);
     }

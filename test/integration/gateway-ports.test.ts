@@ -51,7 +51,7 @@ describe('listener ports on a real nginx: parentRef port, port 8080', function (
       ]),
     ];
     const { config } = buildConfiguration(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] });
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('nginx to listen', () => get(ADDRESS, P8080, '/', { host: 'foo.com' }).then(() => true), (ok) => ok, 5000)
       .catch((e) => { throw new Error(`${e.message}\n${nginx.errorLog()}`); });
   });

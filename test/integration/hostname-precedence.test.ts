@@ -73,7 +73,7 @@ describe('route hostname precedence on a real nginx', function () {
       );
     }
     const { config } = buildConfiguration(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] });
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('nginx to listen', () => get(address(0), ports[0]!, '/', { host: 'abc.example.com' }).then(() => true), (ok) => ok, 5000)
       .catch((e) => { throw new Error(`${e.message}\n${nginx.errorLog()}`); });
   });

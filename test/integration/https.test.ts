@@ -55,7 +55,7 @@ describe('HTTPS listeners on a real nginx', function () {
     const model = buildHttpModel(buildGraph(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] }), { certDir });
     const config = renderConfig(model);
     for (const c of config.certificates) writeFileSync(join(certDir, c.name), c.pem, { mode: 0o600 });
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
   });
 
   after(async () => {

@@ -51,7 +51,7 @@ describe('listener isolation on a real nginx', function () {
     ];
     const { config, graph } = buildConfiguration(storeOf(...objects).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] });
     expect(graph.routes.map((r) => r.key)).to.include('HTTPRoute/team-x/hijack');
-    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('nginx to listen', () => get(ADDRESS, port, '/', { host: 'bar.com' }).then(() => true), (ok) => ok, 5000)
       .catch((e) => { throw new Error(`${e.message}\n${nginx.errorLog()}`); });
   });

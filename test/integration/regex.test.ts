@@ -48,7 +48,7 @@ describe('tenant regexes on a real nginx (graph + render + nginx + HTTP)', funct
     conditions = (name) => (statuses.find((d) => d.kind === 'HTTPRoute' && d.name === name)?.parents?.[0]?.conditions ?? []) as any;
     const rendered = renderConfig(buildHttpModel(graph));
     httpConf = rendered.files['http.conf'];
-    nginx = await startNginx({ http: httpConf, peers: rendered.files['peers.txt'], certs: rendered.files['certs.txt'] });
+    nginx = await startNginx({ http: httpConf, peers: rendered.files['peers.txt'], certs: rendered.files['certs.txt'], routes: rendered.files['routes.txt'] });
     await eventually('nginx to listen', () => get(ADDRESS, port, '/', { host: HOST }).then(() => true), (ok) => ok, 5000)
       .catch((e) => { throw new Error(`${e.message}\n${nginx.errorLog()}`); });
   });

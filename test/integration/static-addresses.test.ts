@@ -47,7 +47,7 @@ describe('Gateway spec.addresses on a real nginx (loopback)', function () {
     addresses = (name) => status(name).addresses;
     assigned = graph.gateways.find((g) => g.key === 'app/empty')!.address!;
     conf = config.files['http.conf']!;
-    nginx = await startNginx({ http: conf, peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: conf, peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
     await eventually('nginx to listen', () => get(REQUESTED, port, '/', { host: 'requested.example.com' }).then(() => true), (ok) => ok, 5000)
       .catch((e) => { throw new Error(`${e.message}\n${nginx.errorLog()}`); });
   });

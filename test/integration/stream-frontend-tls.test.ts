@@ -84,7 +84,7 @@ describe('Frontend TLS on TLS Terminate listeners (stream block, real nginx)', f
     const opts = { certDir: dir, socketDir: dir };
     const config = renderConfig(buildHttpModel(graph, opts), buildStreamModel(graph, opts));
     for (const c of config.certificates) writeFileSync(join(dir, c.name), c.pem, { mode: 0o600 });
-    nginx = await startNginx({ http: config.files['http.conf'], stream: config.files['stream.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], stream: config.files['stream.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
   });
 
   after(async () => {

@@ -153,7 +153,7 @@ describe('stream block on a real nginx', function () {
     const opts = { certDir: dir, socketDir: dir };
     const config = renderConfig(buildHttpModel(graph, opts), buildStreamModel(graph, opts));
     for (const c of config.certificates) writeFileSync(join(dir, c.name), c.pem, { mode: 0o600 });
-    nginx = await startNginx({ http: config.files['http.conf'], stream: config.files['stream.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'] });
+    nginx = await startNginx({ http: config.files['http.conf'], stream: config.files['stream.conf'], peers: config.files['peers.txt'], certs: config.files['certs.txt'], routes: config.files['routes.txt'] });
   });
 
   after(async () => {

@@ -3,6 +3,7 @@
 // the policy report, and the proxy_ssl_* settings of the targets.
 import { expect } from 'chai';
 import { serverTargets } from '../../operator/src/dataplane/model.ts';
+import { routeTargetPrefix } from '../../operator/src/dataplane/builder.ts';
 import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { buildConfiguration } from '../../operator/src/pipeline.ts';
@@ -14,6 +15,9 @@ import { backendTLSPolicy, CONTROLLER, gateway, gatewayClass, httpRoute, otherRo
 import { tlsSecret } from '../support/certs.ts';
 import { issue, makeCA } from '../support/test-ca.ts';
 import { conds, graphOptions, statusesOf } from '../support/statuses.ts';
+
+/** The target id prefix of the route 'r' in namespace 'app' (builder.ts). */
+const R = routeTargetPrefix('HTTPRoute/app/r');
 
 const opts = graphOptions;
 
@@ -235,7 +239,7 @@ describe('model: the agent\'s TLS hop for policies with subjectAltNames', () => 
     const http = config.files['http.conf']!;
     expect(http).to.not.contain('proxy_ssl');
     // The upstream's peers (peers.txt, pushed by the agent): the hop's sockets.
-    const name = serverTargets(model.servers[0]!).find((t) => t.id === 'r0_0_c0')!.upstream!;
+    const name = serverTargets(model.servers[0]!).find((t) => t.id === `${R}_0_c0`)!.upstream!;
     expect(config.files['peers.txt']).to.match(new RegExp(`upstream ${name}\n${'unix:/run/wg/wg-o-[0-9a-f]{16}\\.sock 50\n'.repeat(2)}`));
     expect(http).to.contain(`proxy_pass http://${name}$request_uri;`);
     const manifest = JSON.parse(config.files['tls-origin.json']!);

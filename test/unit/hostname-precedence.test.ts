@@ -3,7 +3,10 @@
 // to the same name are ordered by the route's original hostname (exact before wildcard, the
 // longer wildcard first, no hostnames last), before any path, header or age rule.
 import { expect } from 'chai';
-import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { compareHostnameSpecificity, matchingRouteHostname } from '../../operator/src/graph/hostnames.ts';
 import { sortByPrecedence, type MatchCandidate } from '../../operator/src/graph/precedence.ts';
@@ -92,7 +95,7 @@ describe('model: routes that intersect a listener to one name, ordered by their 
     }, { creationTimestamp: created });
     const graph = buildGraph(storeOf(gatewayClass(), gateway('app', 'gw', [{ hostname: listenerHostname }]), service('app', 'v1'), service('app', 'v2'),
       route('older', OLD, older, 'v1'), route('newer', NEW, newer, 'v2')).snapshot(), { controllerName: CONTROLLER, supportedFeatures: [] });
-    return buildHttpModel(graph);
+    return buildHttpModel(graph, SERVER_BLOCKS);
   }
   /** Route names in the order the dispatch map of `path`'s location on server `host` tries them. */
   function order(m: ReturnType<typeof buildHttpModel>, host: string, path: string): string[] {

@@ -4,7 +4,10 @@
 // A port no listener has, or a sectionName/port pair no listener has, is NoMatchingParent.
 import { expect } from 'chai';
 import { serverTargets } from '../../operator/src/dataplane/model.ts';
-import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { gateway, httpRoute, service } from '../support/objects.ts';
 import { conds, statusesOf } from '../support/statuses.ts';
@@ -69,7 +72,7 @@ describe('graph: parentRefs[].port', () => {
   });
 
   it('model: the route is served on the port\'s servers only', () => {
-    const model = buildHttpModel(run({ port: 8080 }).s.graph);
+    const model = buildHttpModel(run({ port: 8080 }).s.graph, SERVER_BLOCKS);
     const served = model.servers.filter((s) => serverTargets(s).some((t) => t.source === 'HTTPRoute/app/r')).map((s) => `${s.listen} ${s.serverNames.join(',')}`).sort();
     expect(served).to.have.length(2);
     for (const s of served) expect(s).to.match(/:8080" "(foo|bar)\.com"$/);

@@ -2,7 +2,10 @@
 // the hashes that decide between a reload and a push of the endpoints.
 import { expect } from 'chai';
 import { serverTargets } from '../../operator/src/dataplane/model.ts';
-import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { renderPeers } from '../../operator/src/render/peers.ts';
 import { renderConfig } from '../../operator/src/render/render.ts';
@@ -13,7 +16,7 @@ const route = (backendRefs: object[]) => httpRoute('app', 'r', { rules: [{ backe
 
 function render(endpoints: string[], backendRefs: object[] = [{ name: 'svc', port: 80 }], more: KubeObject[] = []) {
   const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, endpoints), ...more, route(backendRefs));
-  const model = buildHttpModel(graph);
+  const model = buildHttpModel(graph, SERVER_BLOCKS);
   const name = serverTargets(model.servers[0]!)[0]!.upstream;
   return { model, config: renderConfig(model), name };
 }
@@ -64,7 +67,7 @@ describe('upstream peers outside http.conf', () => {
     const routeTo = (name: string, backendRefs: object[], extra: object = {}) => httpRoute('app', name, { hostnames: [`${name}.example.com`], rules: [{ backendRefs, ...extra }] });
     const names = (...routes: KubeObject[]) => {
       const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, ['10.0.0.1:8080']), service('app', 'other', 80, ['10.0.1.1:8080']), ...routes);
-      const model = buildHttpModel(graph);
+      const model = buildHttpModel(graph, SERVER_BLOCKS);
       return Object.fromEntries(model.servers.flatMap((srv) => serverTargets(srv).map((t) => [t.route, t.upstream])));
     };
     const one = names(routeTo('b', [{ name: 'svc', port: 80 }]));

@@ -3,7 +3,13 @@
 import { expect } from 'chai';
 import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import fc from 'fast-check';
-import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { routeTargetPrefix } from '../../operator/src/dataplane/builder.ts';
+import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
+/** The target id prefix of the route 'r' in namespace 'app' (builder.ts). */
+const R = routeTargetPrefix('HTTPRoute/app/r');
 import { balancerLua, targetPolicy } from '../../operator/src/dataplane/policy.ts';
 import { MAX_ATTEMPTS, parseRulePolicy } from '../../operator/src/graph/rule-policy.ts';
 import { renderConfig } from '../../operator/src/render/render.ts';
@@ -146,28 +152,28 @@ describe('rules[].timeouts and rules[].retry in the model', () => {
       ],
     });
     const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, ['10.0.0.1:8080', '10.0.0.2:8080']), route);
-    const model = buildHttpModel(graph);
+    const model = buildHttpModel(graph, SERVER_BLOCKS);
     const files = renderConfig(model).files;
     const http = files['http.conf']!;
     const nameOf = (id: string) => serverTargets(model.servers[0]!).find((t) => t.id === id)!.upstream!;
     const upstream = (id: string) => http.slice(http.indexOf(`upstream ${nameOf(id)} {`), http.indexOf('}', http.indexOf(`upstream ${nameOf(id)} {`) + 20) + 200);
     // Each rule's target is served in its PathPrefix's locations ("= /t" and "/t/"): no internal location.
-    const byPath: Record<string, string> = { r0_0: '/t', r0_1: '/zero', r0_2: '/plain' };
+    const byPath: Record<string, string> = { [`${R}_0`]: '/t', [`${R}_1`]: '/zero', [`${R}_2`]: '/plain' };
     const target = (id: string) => { const at = http.indexOf(`location = "${byPath[id]}" {`); expect(at, id).to.be.at.least(0); return http.slice(at, http.indexOf('# waygate:end', at)); };
-    expect(http).not.to.contain('location = "/^wg/r0_');
-    expect(upstream('r0_0')).to.contain('balancer_by_lua_block {').and.contain('attempts = 2, request_ms = 2000, backend_request_ms = 1000,').and.not.contain('10.0.0.2');
-    expect(files['peers.txt']).to.contain(`upstream ${nameOf('r0_0')}\n10.0.0.1:8080 50\n10.0.0.2:8080 50\n`);
+    expect(http).not.to.contain(`location = "/^wg/${R}_`);
+    expect(upstream(`${R}_0`)).to.contain('balancer_by_lua_block {').and.contain('attempts = 2, request_ms = 2000, backend_request_ms = 1000,').and.not.contain('10.0.0.2');
+    expect(files['peers.txt']).to.contain(`upstream ${nameOf(`${R}_0`)}\n10.0.0.1:8080 50\n10.0.0.2:8080 50\n`);
     // The same Service without a Lua policy: one upstream for both rules.
-    expect(nameOf('r0_1')).to.equal(nameOf('r0_2')).and.not.equal(nameOf('r0_0'));
-    expect(upstream('r0_0').indexOf('balancer_by_lua_block')).to.be.below(upstream('r0_0').indexOf('keepalive'));
-    expect(target('r0_0')).to.contain('proxy_next_upstream error timeout http_502;').and.contain('proxy_next_upstream_tries 3;').and.contain('proxy_next_upstream_timeout 2000ms;')
+    expect(nameOf(`${R}_1`)).to.equal(nameOf(`${R}_2`)).and.not.equal(nameOf(`${R}_0`));
+    expect(upstream(`${R}_0`).indexOf('balancer_by_lua_block')).to.be.below(upstream(`${R}_0`).indexOf('keepalive'));
+    expect(target(`${R}_0`)).to.contain('proxy_next_upstream error timeout http_502;').and.contain('proxy_next_upstream_tries 3;').and.contain('proxy_next_upstream_timeout 2000ms;')
       .and.contain('header_filter_by_lua_block { require("waygate.policy").header_filter() }').and.contain('body_filter_by_lua_block { return require("waygate.policy").body_filter() }').and.contain('proxy_buffering off;');
-    expect(upstream('r0_1')).not.to.contain('waygate.policy');
-    expect(upstream('r0_1')).to.contain(`require("waygate.peers").balance("${nameOf('r0_1')}")`);
-    expect(target('r0_1')).to.contain('proxy_read_timeout 2147483647ms;').and.not.contain('lua');
-    expect(upstream('r0_2')).not.to.contain('waygate.policy');
-    expect(target('r0_0').match(/proxy_buffering off;/g)).to.have.length(1);
-    expect(target('r0_2')).not.to.contain('proxy_next_upstream').and.not.contain('timeout').and.not.contain('lua');
+    expect(upstream(`${R}_1`)).not.to.contain('waygate.policy');
+    expect(upstream(`${R}_1`)).to.contain(`require("waygate.peers").balance("${nameOf(`${R}_1`)}")`);
+    expect(target(`${R}_1`)).to.contain('proxy_read_timeout 2147483647ms;').and.not.contain('lua');
+    expect(upstream(`${R}_2`)).not.to.contain('waygate.policy');
+    expect(target(`${R}_0`).match(/proxy_buffering off;/g)).to.have.length(1);
+    expect(target(`${R}_2`)).not.to.contain('proxy_next_upstream').and.not.contain('timeout').and.not.contain('lua');
   });
 
   it('a kubernetes.io/ws backend keeps its idle limit unless a "0s" timeout sets the longest itself (never two proxy_read_timeout)', () => {
@@ -181,11 +187,11 @@ describe('rules[].timeouts and rules[].retry in the model', () => {
       ],
     });
     const { graph } = statusesOf(gateway('app', 'gw'), ws, route);
-    const http = renderConfig(buildHttpModel(graph)).files['http.conf']!;
-    const byPath: Record<string, string> = { r0_0: '/zero', r0_1: '/retry', r0_2: '/deadline' };
+    const http = renderConfig(buildHttpModel(graph, SERVER_BLOCKS)).files['http.conf']!;
+    const byPath: Record<string, string> = { [`${R}_0`]: '/zero', [`${R}_1`]: '/retry', [`${R}_2`]: '/deadline' };
     const target = (id: string) => { const at = http.indexOf(`location = "${byPath[id]}" {`); expect(at, id).to.be.at.least(0); return http.slice(at, http.indexOf('# waygate:end', at)); };
-    expect(target('r0_0').match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 2147483647ms;']);
-    expect(target('r0_1').match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 3600s;']);
-    expect(target('r0_2').match(/proxy_read_timeout [^;]+;/g), 'Lua cuts each try; the static idle limit stays').to.deep.equal(['proxy_read_timeout 3600s;']);
+    expect(target(`${R}_0`).match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 2147483647ms;']);
+    expect(target(`${R}_1`).match(/proxy_read_timeout [^;]+;/g)).to.deep.equal(['proxy_read_timeout 3600s;']);
+    expect(target(`${R}_2`).match(/proxy_read_timeout [^;]+;/g), 'Lua cuts each try; the static idle limit stays').to.deep.equal(['proxy_read_timeout 3600s;']);
   });
 });

@@ -2,7 +2,10 @@
 // TCPRoute naming an HTTP-only Gateway) gets a status entry saying so, and no traffic
 // (BackendTLSPolicy: backendtls.test.ts; GRPCRoute, served since #13: grpcroute.test.ts).
 import { expect } from 'chai';
-import { buildHttpModel } from '../../operator/src/dataplane/build.ts';
+import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { staleRouteStatuses } from '../../operator/src/modes/operator.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
@@ -51,7 +54,7 @@ describe('graph: route kinds the listeners do not carry', () => {
   it("never attaches: listeners count no route and nginx only has the Gateway's 404 default for it", () => {
     const { graph, find } = build(...base, ...kinds.map((k) => otherRoute(k, 'app', `r-${k}`)));
     expect((find('Gateway', 'app', 'gw')!.status!.listeners as any[])[0].attachedRoutes).to.equal(0);
-    const model = buildHttpModel(graph);
+    const model = buildHttpModel(graph, SERVER_BLOCKS);
     expect(model.upstreams).to.deep.equal([]);
     expect(model.servers.flatMap((s) => s.locations.map((l) => (l as any).dispatch))).to.deep.equal([{ status: 404 }]);
   });

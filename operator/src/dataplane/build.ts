@@ -12,7 +12,8 @@ import { hashSizes } from './hashes.ts';
 import { finishMirrorHop } from './mirror.ts';
 import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
-import { buildServer, sniListenerMap } from './server.ts';
+import { buildServer, routerServer, sniListenerMap } from './server.ts';
+import { tableHost, tableHosts, tablePortId } from './route-table.ts';
 import { httpsSocket, sharedHttpsPorts } from './stream-sockets.ts';
 import { frontSockets, h2cPorts } from './grpc-front.ts';
 
@@ -34,6 +35,12 @@ export interface BuildOptions {
    * one-shot renders and tests whose nginx has no socket directory leave it off.
    */
   frontSockets?: boolean;
+  /**
+   * Plain rules of plain HTTP ports come from the route table (route-table.ts), so that
+   * changing them needs no reload. Default on; off renders every rule as server blocks
+   * (the tests of the server renderer use it).
+   */
+  routeTable?: boolean;
 }
 
 /** The agent's run directory in the Deployment (manifests/base/deployment.yaml). */
@@ -108,13 +115,18 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
       const sni = https ? sniListenerMap(b, onPort, `Gateway/${gw.key}`) : undefined;
       // Client validation is per port (spec.tls.frontend), so every server of the port has it.
       const client = onPort.find((l) => l.clientValidation)?.clientValidation;
+      // Plain rules of plain HTTP ports: from the route table, a push and no reload (route-table.ts).
+      const table = opts.routeTable !== false && !https && !fronted && !behindH2cFront ? tableHosts(byHost) : new Set<string>();
+      const portId = tablePortId(gw.key, port);
+      if (table.size) b.model.routeTable.push({ id: portId, hosts: [...table].sort().map((host) => tableHost(b, host, byHost.get(host)!)) });
       for (const host of [...byHost.keys()].sort()) {
+        if (table.has(host) && host !== '*') continue;
         // The catch-all server of a port whose listeners all have hostnames still needs a
         // certificate for its handshake (it then answers 404): the first listener's.
         const handler = listenerForHost(onPort, host === '*' ? '' : host);
         const owner = handler ?? onPort[0]!;
         const tls = https ? { certificates: owner.certificates, certDir: opts.certDir, client, sni: sni && { variable: sni.variable, listener: handler && sni.id(handler) } } : undefined;
-        const server = buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate });
+        const server = table.has(host) ? routerServer(listen, portId, `Gateway/${gw.key}`) : buildServer(b, listen, host, byHost.get(host)!, `Gateway/${gw.key}`, tls, { certDir: opts.certDir, clientCertificate: gw.backendClientCertificate?.certificate });
         if (fronted) server.proxyProtocol = true;
         if (sockets) Object.assign(server, behindH2cFront ? { proxyProtocol: true } : { plainListen: quote(`unix:${sockets.plain}`) }, { h2cListen: quote(`unix:${sockets.h2c}`) });
         b.model.servers.push(server);

@@ -66,7 +66,7 @@ function upstreamSignature(valid: readonly RuleNode['backends'][number][], hop: 
 }
 
 export class ModelBuilder {
-  readonly model: HttpModel = { certificates: [], proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })), certificateSets: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
+  readonly model: HttpModel = { certificates: [], proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })), certificateSets: [], routeTable: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
   private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();
@@ -75,7 +75,8 @@ export class ModelBuilder {
   /** Upstreams by name, with the signature the name was made from (names are hashes: a collision is refused, never shared). */
   private readonly upstreams = new Map<string, { upstream: Upstream; signature: string }>();
   private readonly flags = new Map<string, string>();
-  private readonly routeIds = new Map<RouteNode, number>();
+  /** Route -> the id part of its targets' names: from the route's key, so that another route's arrival renames nothing. */
+  private readonly routeIds: Map<RouteNode, string>;
   private readonly maps = new Map<string, string>();
   /** Backend client certificates (by content id) -> a short index for upstream names. */
   private readonly clientCertificates = new Map<string, number>();
@@ -86,9 +87,26 @@ export class ModelBuilder {
   /** Where certificate files and the TLS hop's sockets live, as nginx and the agent see them. */
   readonly files: { certDir: string; socketDir: string };
 
+  /** Set while the route table's rules are built: their upstreams need no block in http.conf. */
+  private tableMode = false;
+
   constructor(routes: readonly RouteNode[], files: { certDir: string; socketDir: string }) {
-    routes.forEach((r, i) => this.routeIds.set(r, i));
+    this.routeIds = routeIds(routes);
     this.files = files;
+  }
+
+  /**
+   * A rule target of the route table (route-table.ts): its upstream's peers go to peers.txt
+   * and the shared table upstream balances them, so no upstream block is written for it
+   * unless a server block of http.conf uses it too.
+   */
+  tableTarget(route: RouteNode, rule: RuleNode): RuleTarget {
+    this.tableMode = true;
+    try {
+      return this.ruleTarget(route, rule);
+    } finally {
+      this.tableMode = false;
+    }
   }
 
   /** Records a rule the model cannot express; the caller leaves the rule out. */
@@ -121,7 +139,10 @@ export class ModelBuilder {
       id += `_c${n}`;
     }
     let t = this.ruleTargets.get(id);
-    if (t) return t;
+    if (t) {
+      if (!this.tableMode && t.upstream?.table) delete t.upstream.table; // a server block proxies to it by name
+      return t;
+    }
     if (perBackend) {
       t = backendChoice(this, route, rule, id, clientCertificate);
       this.ruleTargets.set(id, t);
@@ -183,8 +204,9 @@ export class ModelBuilder {
   private upstream(signature: string, servers: Upstream['servers'], source: string, dynamic: boolean): Upstream | undefined {
     const name = identifier(`wg_u_${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
     const known = this.upstreams.get(name);
+    if (known && known.signature === signature && !this.tableMode) delete known.upstream.table;
     if (known) return known.signature === signature ? known.upstream : undefined;
-    const upstream: Upstream = { name, servers, source, ...(dynamic ? { dynamic } : {}) };
+    const upstream: Upstream = { name, servers, source, ...(dynamic ? { dynamic } : {}), ...(this.tableMode && dynamic ? { table: true } : {}) };
     this.upstreams.set(name, { upstream, signature });
     this.model.upstreams.push(upstream);
     return upstream;
@@ -237,3 +259,21 @@ export class ModelBuilder {
   readonly filterMap = (key: string, entries: { pattern: string; value: string }[], defaultValue: string, source: string): string =>
     this.addMap({ key, entries, default: defaultValue, source });
 }
+
+/**
+ * Ids of routes for target, split and upstream names: a hash of the route's key, 10 hex
+ * digits, longer for routes whose short ids collide (positions in the route list would
+ * rename every later route's targets whenever a route arrives, and so change http.conf).
+ */
+export function routeIds(routes: readonly RouteNode[]): Map<RouteNode, string> {
+  const full = new Map(routes.map((r) => [r, createHash('sha256').update(r.key).digest('hex')] as const));
+  const count = new Map<string, number>();
+  for (const h of full.values()) count.set(h.slice(0, 10), (count.get(h.slice(0, 10)) ?? 0) + 1);
+  return new Map(routes.map((r) => {
+    const h = full.get(r)!;
+    return [r, count.get(h.slice(0, 10))! > 1 ? h : h.slice(0, 10)];
+  }));
+}
+
+/** The target id prefix of a route ("r" and its id) when no other route's id collides with it. */
+export const routeTargetPrefix = (key: string) => `r${createHash('sha256').update(key).digest('hex').slice(0, 10)}`;

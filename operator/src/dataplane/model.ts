@@ -2,6 +2,7 @@
 // token from quote.ts or an identifier we generated; templates add nothing user-made.
 import type { HashSizes } from './hashes.ts';
 import type { TlsOriginEntry } from './tls-origin.ts';
+import type { TablePort } from './route-table.ts';
 
 export interface Upstream {
   name: string;
@@ -11,6 +12,8 @@ export interface Upstream {
   balancer?: string[];
   /** The servers are the Lua balancer's peers, in peers.txt (pushed by the agent, no reload), not in http.conf. */
   dynamic?: boolean;
+  /** Only route-table rules use it (route-table.ts): its peers are in peers.txt, http.conf has no block for it. */
+  table?: boolean;
 }
 
 /** A `map` whose value picks a rule target, or a flag map for one regex condition. */
@@ -160,6 +163,8 @@ export interface Location {
 
 export interface Server {
   listen: string;
+  /** The port's default server is the route table's router (route-table.ts): its quoted port id; no locations then. */
+  router?: string;
   /** Some location's map may choose no rule: the server needs the internal 404 location "/^wg/". */
   noMatch?: boolean;
   /** HTTPS: TLS is terminated here with these certificate files (quoted paths). */
@@ -202,6 +207,8 @@ export interface HttpModel {
   /** Rules left out because nginx configuration cannot express them. */
   problems: ModelProblem[];
   certificates: CertificateFile[];
+  /** Plain rules served from the route table (route-table.ts): routes.txt, pushed by the agent, no reload. */
+  routeTable: TablePort[];
   /** Request headers every proxying location inherits unless it sets its own list (filters.ts DEFAULT_REQUEST_HEADERS). */
   proxyHeaders: { name: string; value: string }[];
   /** HTTPS listeners' certificates by Lua key (listener-certificates.ts): certs.txt. */

@@ -172,3 +172,8 @@ export function buildServer(b: ModelBuilder, listen: string, host: string, candi
     ...(grpc ? { grpc: true } : {}),
   };
 }
+
+/** A port's default server when the route table serves it: every request it gets goes to waygate.routes (route-table.ts). */
+export function routerServer(listen: string, portId: string, source: string): Server {
+  return { listen, ssl: false, certificates: [], defaultServer: true, serverNames: ['""'], locations: [], targets: [], router: quote(portId), source, gateway: quote(source.replace(/^Gateway\//, '')) };
+}

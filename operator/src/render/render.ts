@@ -15,6 +15,8 @@ import { PEERS_FILE } from '../../../nginx/agent/peers.ts';
 import { renderPeers } from './peers.ts';
 import { renderCertificateSets } from './certs.ts';
 import { CERTS_FILE } from '../../../nginx/agent/certs.ts';
+import { ROUTES_FILE } from '../../../nginx/agent/routes.ts';
+import { renderRouteTable } from '../dataplane/route-table.ts';
 
 export const templatesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'templates');
 
@@ -30,9 +32,9 @@ export interface RenderedConfig {
   /** Certificate bundles the config refers to (by content hash), written apart from versions. */
   certificates: HttpModel['certificates'];
   sources: SourceRange[];
-  /** Of every file but peers.txt and certs.txt: a version with an equal hash needs no reload. */
+  /** Of every file but peers.txt, certs.txt and routes.txt: a version with an equal hash needs no reload. */
   hash: string;
-  /** Of peers.txt and certs.txt, the upstreams' endpoints and the HTTPS certificates (pushed to nginx without a reload). */
+  /** Of peers.txt, certs.txt and routes.txt: endpoints, HTTPS certificates and the route table (pushed to nginx without a reload). */
   peersHash?: string;
 }
 
@@ -96,7 +98,10 @@ export function renderConfig(http: HttpModel, stream?: StreamModel): RenderedCon
   // The HTTPS certificates' files by key: also outside the hash (rotation without a reload).
   const certificateSets = renderCertificateSets(http.certificateSets);
   if (certificateSets) files[CERTS_FILE] = certificateSets;
-  const peersHash = createHash('sha256').update(peers).update('\0').update(certificateSets).digest('hex');
+  // The route table's plain rules: outside the hash too (a route change without a reload).
+  const routes = renderRouteTable(http.routeTable);
+  if (routes) files[ROUTES_FILE] = routes;
+  const peersHash = createHash('sha256').update(peers).update('\0').update(certificateSets).update('\0').update(routes).digest('hex');
   return { files, certificates, sources, hash: hash.digest('hex'), peersHash };
 }
 
