@@ -8,14 +8,14 @@
 import { expect } from 'chai';
 import { routeTargetPrefix } from '../../operator/src/dataplane/builder.ts';
 import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
+import { renderConfig } from '../../operator/src/render/render.ts';
+import { gateway, httpRoute, service } from '../support/objects.ts';
+import { statusesOf } from '../support/statuses.ts';
 
 /** Every rule in server blocks: these tests are about the server renderer, not the route table. */
 const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 /** The target id prefix of the route 'r' in namespace 'app' (builder.ts). */
 const R = routeTargetPrefix('HTTPRoute/app/r');
-import { renderConfig } from '../../operator/src/render/render.ts';
-import { gateway, httpRoute, service } from '../support/objects.ts';
-import { statusesOf } from '../support/statuses.ts';
 
 function render(...rules: object[]) {
   const { graph } = statusesOf(gateway('app', 'gw'), service('app', 'svc', 80, ['10.0.0.1:8080']), httpRoute('app', 'r', { hostnames: ['a.example.com'], rules }));

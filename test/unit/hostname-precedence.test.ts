@@ -4,15 +4,15 @@
 // longer wildcard first, no hostnames last), before any path, header or age rule.
 import { expect } from 'chai';
 import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
-
-/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
-const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { compareHostnameSpecificity, matchingRouteHostname } from '../../operator/src/graph/hostnames.ts';
 import { sortByPrecedence, type MatchCandidate } from '../../operator/src/graph/precedence.ts';
 import type { HTTPRouteNode, RouteMatch } from '../../operator/src/graph/types.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { CONTROLLER, gateway, gatewayClass, httpRoute, service, storeOf } from '../support/objects.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 
 describe('hostnames: the route hostname a server name matched', () => {
   const cases: [string[], string, string][] = [

@@ -5,12 +5,12 @@
 import { expect } from 'chai';
 import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
-
-/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
-const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { gateway, httpRoute, service } from '../support/objects.ts';
 import { conds, statusesOf } from '../support/statuses.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 
 const listeners = [
   { name: 'listener-1', port: 80, hostname: 'foo.com' },

@@ -3,14 +3,14 @@
 import { expect } from 'chai';
 import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
-
-/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
-const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { renderPeers } from '../../operator/src/render/peers.ts';
 import { renderConfig } from '../../operator/src/render/render.ts';
 import { gateway, httpRoute, service } from '../support/objects.ts';
 import { statusesOf } from '../support/statuses.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 
 const route = (backendRefs: object[]) => httpRoute('app', 'r', { rules: [{ backendRefs }] });
 

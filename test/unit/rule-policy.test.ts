@@ -5,17 +5,17 @@ import { serverTargets } from '../../operator/src/dataplane/model.ts';
 import fc from 'fast-check';
 import { routeTargetPrefix } from '../../operator/src/dataplane/builder.ts';
 import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
-
-/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
-const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
-/** The target id prefix of the route 'r' in namespace 'app' (builder.ts). */
-const R = routeTargetPrefix('HTTPRoute/app/r');
 import { balancerLua, targetPolicy } from '../../operator/src/dataplane/policy.ts';
 import { MAX_ATTEMPTS, parseRulePolicy } from '../../operator/src/graph/rule-policy.ts';
 import { renderConfig } from '../../operator/src/render/render.ts';
 import { formatDuration, MAX_TIMEOUT_MS, parseDuration, parseTimeout } from '../../operator/src/values/duration.ts';
 import { gateway, httpRoute, service } from '../support/objects.ts';
 import { conds, statusesOf } from '../support/statuses.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
+/** The target id prefix of the route 'r' in namespace 'app' (builder.ts). */
+const R = routeTargetPrefix('HTTPRoute/app/r');
 
 const ms = (s: string) => {
   const d = parseDuration(s);

@@ -3,14 +3,14 @@
 // (BackendTLSPolicy: backendtls.test.ts; GRPCRoute, served since #13: grpcroute.test.ts).
 import { expect } from 'chai';
 import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplane/build.ts';
-
-/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
-const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 import { buildGraph } from '../../operator/src/graph/graph.ts';
 import { staleRouteStatuses } from '../../operator/src/modes/operator.ts';
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { conds, graphOptions, statusesOf } from '../support/statuses.ts';
 import { backendTLSPolicy, CONTROLLER, gateway, gatewayClass, httpRoute, otherRoute, service, storeOf } from '../support/objects.ts';
+
+/** Every rule in server blocks: these tests are about the server renderer, not the route table. */
+const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
 
 const opts = graphOptions;
 const build = statusesOf;
