@@ -25,7 +25,9 @@ describe('waygate render', function () {
   it('prints the nginx config of examples/', () => {
     const r = waygate('render', 'examples/');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.contain('# ==== http.conf ====').and.contain('server_name "store.example.com";').and.contain('listen "127.0.0.1:8080"');
+    expect(r.stdout).to.contain('# ==== http.conf ====').and.contain('listen "127.0.0.1:8080"');
+    // Plain routes are served from the route table (routes.txt), not server blocks.
+    expect(r.stdout).to.contain('# ==== routes.txt ====').and.contain('host store.example.com\n');
   });
 
   it('prints a config larger than a pipe buffer whole (stdout is flushed before exit)', () => {
@@ -36,7 +38,7 @@ metadata: {name: r${i}, namespace: default}
 spec:
   parentRefs: [{name: gw}]
   hostnames: [h${i}.example.com]
-  rules: [{matches: [{path: {type: PathPrefix, value: /p${i}}, headers: [{name: x-tenant, value: t${i}}]}], backendRefs: [{name: svc, port: 80}]}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /p${i}}, headers: [{name: x-tenant, value: t${i}}]}], filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-r, value: r${i}}]}}], backendRefs: [{name: svc, port: 80}]}]
 `).join('');
     writeFileSync(join(dir, 'big.yaml'), `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -76,7 +78,7 @@ ${routes}`);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.match(/bad-objects\.yaml \(document 1\) HTTPRoute default\/no-slash: spec\.rules\[0\]\.matches\[0\]\.path/);
     expect(r.stderr).to.match(/bad-objects\.yaml \(document 2\) HTTPRoute default\/double-slash: .*must not contain '\/\/'/);
-    expect(r.stdout).to.contain('server_name "fine.example.com";');
+    expect(r.stdout).to.contain('host fine.example.com\n');
     rmSync(join(dir, 'bad-objects.yaml'));
   });
 

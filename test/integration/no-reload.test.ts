@@ -22,7 +22,10 @@ import { nginxProcesses } from '../support/nginx-processes.ts';
 
 const ADDRESS = '127.0.0.92';
 
-const routeYaml = (host: string, labels: Record<string, string> = {}) => toYaml([httpRoute({ hostnames: [host], labels })]);
+/** The route under test; its filter keeps it in a server block of http.conf (a plain route is in the route table, which changes without a reload). */
+const routeYaml = (host: string, labels: Record<string, string> = {}) => toYaml([httpRoute({ hostnames: [host], labels, rules: [{
+  filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-test', value: '1' }] } }], backendRefs: [{ name: 'app', port: 80 }],
+}] })]);
 
 
 const versionsOnDisk = (runDir: string) => readdirSync(join(runDir, 'config', 'versions')).filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b);

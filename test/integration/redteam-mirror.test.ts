@@ -90,9 +90,9 @@ describe('red team: RequestMirror hop target chosen by a tenant header', functio
     await run.start(log.logger);
     await eventually('both routes served', async () => [await send('victim.example.com', '/v'), await send('evil.example.com', '/e')], ([a, b]) => a === 200 && b === 200, 20_000);
     await eventually('victim copy', async () => victimMirror.seen.length, (n) => n > 0);
-    // The victim's hop target id, as an attacker would guess it (r<n>_<rule>_mirror<i>).
+    // The victim's hop target id, as an attacker would guess it (r<route id>_<rule>_mirror<i>).
     const conf = confText(run.runDir);
-    const ids = [...conf.matchAll(/"(r\d+_\d+_mirror\d+)"\s+"\/\^wg\//g)].map((m) => m[1]!);
+    const ids = [...conf.matchAll(/"(r[0-9a-f]+_\d+_mirror\d+)"\s+"\/\^wg\//g)].map((m) => m[1]!);
     expect(ids.length, 'hop dispatch entries found').to.be.greaterThan(1);
     // Try every id that is not evil's own: one of them is the victim's.
     for (const id of new Set(ids)) {

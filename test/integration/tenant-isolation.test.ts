@@ -182,7 +182,8 @@ exec /usr/sbin/nginx "$@"
   });
 
   it('blames the poisoned route with nginx\'s message, keeps serving the others, and serves a route added afterwards', async () => {
-    run.write('poison.yaml', [route('team-b', 'poison', ['poison.example.com'])]);
+    // A filter keeps the route in a server block of http.conf (a plain one would be in the route table, which nginx -t never reads).
+    run.write('poison.yaml', [route('team-b', 'poison', ['poison.example.com'], { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-poison', value: '1' }] } }] })]);
     const accepted = await eventually('the poisoned route reported', async () => {
       const s = standalone.status.get('HTTPRoute/team-b/poison') as { parents?: { conditions: Condition[] }[] } | undefined;
       return s?.parents?.[0]?.conditions.find((c) => c.type === 'Accepted');
