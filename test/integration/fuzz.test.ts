@@ -81,7 +81,31 @@ interface Ctx {
   graph: Graph;
   config: RenderedConfig;
   dirs: Directive[];
+  /** routes.txt, decoded: the plain rules nginx serves from the route table (waygate.routes). */
+  table: TableDoc;
 }
+
+/** routes.txt decoded as nginx/lua/waygate/routes.lua reads it. */
+interface TableDoc {
+  hosts: string[];
+  rules: { host: string; exact: boolean; path: string; route: string; upstream?: string; method?: string; headers: [string, string][]; queries: [string, string][] }[];
+}
+
+function parseTable(text: string): TableDoc {
+  const dec = (t: string) => Buffer.from(t.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+  const doc: TableDoc = { hosts: [], rules: [] };
+  let host = '';
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f[0] === 'host') doc.hosts.push((host = f[1] === '-' ? '' : dec(f[1]!)));
+    if (f[0] !== 'rule') continue;
+    const conds = f.slice(7);
+    const pairs = (k: string) => conds.flatMap((x, i) => (i % 3 === 0 && x === k ? [[dec(conds[i + 1]!), dec(conds[i + 2]!)] as [string, string]] : []));
+    doc.rules.push({ host, exact: f[1] === 'e', path: dec(f[2]!), route: dec(f[3]!), ...(f[4] !== '-' ? { upstream: f[4] } : {}), ...(f[6] !== '-' ? { method: dec(f[6]!) } : {}), headers: pairs('h'), queries: pairs('q') });
+  }
+  return doc;
+}
+const tableRules = (c: Ctx, s: Slot, ns = NS) => c.table.rules.filter((r) => r.route === `HTTPRoute/${ns}/${s.name}`);
 
 interface Case {
   name: string;
@@ -95,6 +119,8 @@ interface Case {
   build: (v: any, s: Slot, env: Env) => KubeObject[];
   /** Checks on the rendered config for an accepted value; each must find its directive. */
   carriers?: (v: any, s: Slot, c: Ctx) => { what: string; ok: (d: Directive) => boolean }[];
+  /** The same for a route served from the route table (routes.txt): each must hold. */
+  tableCarriers?: (v: any, s: Slot, c: Ctx) => { what: string; ok: () => boolean }[];
   /** A request that must show the literal value (or the accepted route's answer). */
   probe?: (v: any, s: Slot, c: Ctx) => Promise<void>;
 }
@@ -187,7 +213,8 @@ const upstreamServers = (c: Ctx, s: Slot, ns = NS): Directive[] => {
   const marked = c.dirs.find((d) => d.name === 'set' && d.args[0] === '$wg_route' && d.args[1]?.replace(/^"|"$/g, '') === key);
   const target = marked?.parents.at(-1);
   const pass = target && c.dirs.find((d) => d.parents.at(-1) === target && d.name === 'proxy_pass');
-  const name = /^https?:\/\/(wg_u_\w+?)(?:\$|$)/.exec(pass?.args[0] ?? '')?.[1];
+  // A route of the route table: its rule names the upstream (peers.txt).
+  const name = /^https?:\/\/(wg_u_\w+?)(?:\$|$)/.exec(pass?.args[0] ?? '')?.[1] ?? tableRules(c, s, ns)[0]?.upstream;
   const ups = c.dirs.filter((d) => d.name === 'upstream' && d.block && d.args[0] === name);
   // "server 0.0.0.1:1" is the placeholder of an upstream the Lua balancer serves from its peers.
   return c.dirs.filter((d) => ups.includes(d.parents.at(-1)!) && d.name === 'server' && d.args[0] !== '0.0.0.1:1');
@@ -219,6 +246,7 @@ const cases: Case[] = [
     values: str(crdSchema('HTTPRoute', '.spec.hostnames[*]'), hostnameOpts),
     build: (v, s) => [route(s, { hostnames: [v] })],
     carriers: (v) => [{ what: `server_name ${JSON.stringify(v)}`, ok: (d) => args(d, 'server_name', [v]) }],
+    tableCarriers: (v, s, c) => [{ what: `host ${JSON.stringify(v)} with the route's rule`, ok: () => tableRules(c, s).some((r) => r.host === v) }],
     probe: async (v, s, c) => { expect(echoBody(await onMain(s, c, s.path, { host: probeHost(v, s) })).host).to.equal(probeHost(v, s)); },
   },
   ...(['Exact', 'PathPrefix'] as const).map((type): Case => ({
@@ -229,6 +257,7 @@ const cases: Case[] = [
       what: `a location for ${JSON.stringify(v)}`,
       ok: (d) => d.block && (type === 'PathPrefix' && normalizePrefix(v) === '/' ? args(d, 'location', ['/']) : args(d, 'location', ['=', type === 'Exact' ? v : normalizePrefix(v)])),
     }],
+    tableCarriers: (v, s, c) => [{ what: `a rule for ${JSON.stringify(v)}`, ok: () => tableRules(c, s).some((r) => r.exact === (type === 'Exact') && r.path === (type === 'Exact' ? v : normalizePrefix(v))) }],
     probe: async (v, s, c) => { expect(echoBody(await onMain(s, c, v)).path).to.equal(v); },
   })),
   {
@@ -242,6 +271,7 @@ const cases: Case[] = [
     values: headerName('.matches[*].headers[*].name'),
     build: (v, s) => [route(s, { matches: [{ path: { type: 'PathPrefix', value: s.path }, headers: [{ name: v, value: 'fz' }] }] })],
     carriers: (v) => [{ what: `a map keyed on ${headerVar(v)}`, ok: (d) => d.name === 'map' && d.block && d.args.length === 2 && d.args[0].split('\n').some((f) => f.replace(/^k/, '') === headerVar(v)) }],
+    tableCarriers: (v, s, c) => [{ what: `a rule on ${headerVar(v)}`, ok: () => tableRules(c, s).some((r) => r.headers.some(([n, x]) => `$${n}` === headerVar(v) && x === 'fz')) }],
     probe: async (v, s, c) => { if (!SPECIAL_HEADERS.has(v.toLowerCase())) echoBody(await onMain(s, c, s.path, { headers: { [v]: 'fz' } })); },
   },
   ...(['Exact', 'RegularExpression'] as const).map((type): Case => ({
@@ -251,6 +281,7 @@ const cases: Case[] = [
     carriers: (v) => [type === 'Exact'
       ? { what: 'a dispatch pattern with the literal value', ok: hasEntryPattern((p) => p.includes(`\n${regexForm(v)}`) || p.includes(`^k${regexForm(v)}`)) }
       : { what: 'the flag map pattern', ok: hasEntryPattern((p) => p === `~^(?:${v})$`) }],
+    tableCarriers: (v, s, c) => [{ what: 'a rule with the literal value', ok: () => tableRules(c, s).some((r) => r.headers.some(([n, x]) => n === 'http_x_fz' && x === v)) }],
     probe: type === 'Exact'
       ? async (v, s, c) => { if (v === v.trim() && v.length > 0) echoBody(await onMain(s, c, s.path, { headers: { 'x-fz': v } })); }
       : undefined,
@@ -260,6 +291,7 @@ const cases: Case[] = [
     values: headerName('.matches[*].queryParams[*].name'),
     build: (v, s) => [route(s, { matches: [{ path: { type: 'PathPrefix', value: s.path }, queryParams: [{ name: v, value: 'fz' }] }] })],
     carriers: (v) => [{ what: `a map keyed on \${arg_${v}}`, ok: (d) => d.name === 'map' && d.block && d.args[0].includes(`\${arg_${v}}`) }],
+    tableCarriers: (v, s, c) => [{ what: `a rule on $arg_${v}`, ok: () => tableRules(c, s).some((r) => r.queries.some(([n, x]) => n === `arg_${v}` && x === 'fz')) }],
     probe: async (v, s, c) => { if (SAFE_QUERY.test(v) && !v.includes('?')) echoBody(await onMain(s, c, `${s.path}?${v}=fz`)); },
   },
   ...(['Exact', 'RegularExpression'] as const).map((type): Case => ({
@@ -269,6 +301,7 @@ const cases: Case[] = [
     carriers: (v) => [type === 'Exact'
       ? { what: 'a dispatch pattern with the literal value', ok: hasEntryPattern((p) => p.includes(`^k${regexForm(v)}`)) }
       : { what: 'the flag map pattern', ok: hasEntryPattern((p) => p === `~^(?:${v})$`) }],
+    tableCarriers: (v, s, c) => [{ what: 'a rule with the literal value', ok: () => tableRules(c, s).some((r) => r.queries.some(([n, x]) => n === 'arg_q' && x === v)) }],
     probe: type === 'Exact' ? async (v, s, c) => { if (SAFE_QUERY.test(v)) echoBody(await onMain(s, c, `${s.path}?q=${v}`)); } : undefined,
   })),
   {
@@ -276,6 +309,7 @@ const cases: Case[] = [
     values: () => fc.oneof(validString(routeSchema('.matches[*].method')), stringField(routeSchema('.matches[*].method'))),
     build: (v, s) => [route(s, { matches: [{ path: { type: 'PathPrefix', value: s.path }, method: v }] })],
     carriers: (v) => [{ what: 'a dispatch pattern with the method', ok: hasEntryPattern((p) => p.startsWith(`~^k${regexForm(v)}`)) }],
+    tableCarriers: (v, s, c) => [{ what: 'a rule with the method', ok: () => tableRules(c, s).some((r) => r.method === v) }],
     probe: async (v, s, c) => {
       if (!PROBE_METHODS.has(v)) return;
       const r = await onMain(s, c, s.path, { method: v });
@@ -525,6 +559,7 @@ const cases: Case[] = [
     values: str(crdSchema('Gateway', '.spec.listeners[*].hostname'), hostnameOpts),
     build: (v, s, env) => [gatewayObj(`g${s.i}`, [{ name: 'l', port: env.port, protocol: 'HTTP', hostname: v }]), route(s, { hostnames: [], parentRefs: [{ name: `g${s.i}`, namespace: NS }] })],
     carriers: (v) => [{ what: `server_name ${JSON.stringify(v)}`, ok: (d) => args(d, 'server_name', [v]) }],
+    tableCarriers: (v, s, c) => [{ what: `host ${JSON.stringify(v)} with the route's rule`, ok: () => tableRules(c, s).some((r) => r.host === v) }],
     probe: async (v, s, c) => { expect(echoBody(await req(gatewayAddress(c, `g${s.i}`)!, c.env.port, s.path, { host: probeHost(v, s) })).backend).to.equal('fuzz'); },
   },
   {
@@ -694,7 +729,7 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
       throw new Error(`${c.name}: the rendered config does not tokenize as nginx reads it: ${(e as Error).message}`);
     }
     dirs.push(...peerDirectives(config.files['peers.txt'] ?? ''));
-    const ctx: Ctx = { env, graph, config, dirs };
+    const ctx: Ctx = { env, graph, config, dirs, table: parseTable(config.files['routes.txt'] ?? '') };
     const fixed = statuses.find((d) => d.kind === 'HTTPRoute' && d.name === 'fixed')!;
     expect(falseConditions(fixed.parents![0].conditions), 'the fixed route stays accepted').to.deep.equal([]);
 
@@ -703,7 +738,9 @@ describe(`security fuzz: every user field that reaches nginx.conf (seed ${SEED}$
       const outcome = verdict(c, l.s, l.v, statuses, l.ns, l.name, problems);
       count(`${outcome} (${l.s.mode})`);
       if (outcome !== 'accepted') continue;
-      for (const k of c.carriers?.(l.v, l.s, ctx) ?? []) {
+      if (c.tableCarriers && tableRules(ctx, l.s, l.ns).length) {
+        for (const k of c.tableCarriers(l.v, l.s, ctx)) expect(k.ok(), `${c.name} (${l.s.mode}) = ${show(l.v)}: no ${k.what} in routes.txt`).to.equal(true);
+      } else for (const k of c.carriers?.(l.v, l.s, ctx) ?? []) {
         expect(dirs.some(k.ok), `${c.name} (${l.s.mode}) = ${show(l.v)}: no ${k.what} in the rendered config`).to.equal(true);
       }
       accepted.push(l);
