@@ -5,8 +5,10 @@
 -- into the lua_shared_dict wg_routes; every worker parses a new document once and keeps it.
 -- A port whose rules come from the table has a default server of this shape:
 --
---   location / { set $wg_route ""; set $wg_upstream "";
---                rewrite_by_lua_block { require("waygate.routes").route("PORT") }
+--   location / { set $wg_route "";
+--                set_by_lua_block $wg_upstream { return require("waygate.routes").route("PORT") }
+--                if ($wg_upstream = "") { return 404; }
+--                if ($wg_upstream = "!500") { return 500; }
 --                proxy_pass http://wg_table$request_uri; }
 --
 -- and the upstream wg_table balances $wg_upstream's peers (waygate.peers). nginx's own
@@ -19,7 +21,7 @@
 -- Rules of a host come in precedence order (the operator sorts them by the spec's rules);
 -- the first whose path, method, header ($http_*) and query ($arg_*) conditions hold wins.
 -- An Exact path must equal $uri; a PathPrefix (no trailing "/") matches it and the paths
--- under it, element by element. UPSTREAM "-": answer STATUS (500: no usable backend).
+-- under it, element by element. UPSTREAM "-": answer STATUS (500, no usable backend: the only one).
 
 local shared = ngx.shared.wg_routes
 
@@ -63,7 +65,8 @@ function _M.parse(body)
                 order = order, route = unescape(f[3]), upstream = f[4] ~= "-" and f[4] or nil, status = status,
                 method = f[6] ~= "-" and unescape(f[6]) or nil, conditions = {},
             }
-            if not r.upstream and (status < 200 or status > 599) then return nil, "bad status: " .. line end
+            -- the router location answers 500 itself (a rule without a usable backend)
+            if not r.upstream and status ~= 500 then return nil, "bad status: " .. line end
             for i = 7, #f, 3 do
                 if f[i] ~= "h" and f[i] ~= "q" then return nil, "bad condition: " .. line end
                 r.conditions[#r.conditions + 1] = { unescape(f[i + 1]), unescape(f[i + 2]) }
@@ -139,11 +142,13 @@ local function entry(port, name)
     return port.any
 end
 
--- rewrite_by_lua of a router location: sets $wg_route and $wg_upstream, or answers.
+-- set_by_lua of a router location ($wg_upstream; no coroutine, unlike rewrite_by_lua): the
+-- upstream whose peers serve the request, setting $wg_route, or "" (no rule: 404), or
+-- "!STATUS" (the rule answers STATUS itself).
 function _M.route(port_id)
     local port = current()[port_id]
     local e = port and entry(port, ngx.var.host)
-    if not e then return ngx.exit(404) end
+    if not e then return "" end
     local uri = ngx.var.uri
     local method = ngx.req.get_method()
     local best = first(e.exact[uri], nil, method)
@@ -154,10 +159,9 @@ function _M.route(port_id)
         local cut = path:match("^(.*)/[^/]*$")
         path = (cut == nil or cut == "") and "/" or cut
     end
-    if not best then return ngx.exit(404) end
+    if not best then return "" end
     ngx.var.wg_route = best.route
-    if not best.upstream then return ngx.exit(best.status) end
-    ngx.var.wg_upstream = best.upstream
+    return best.upstream or ("!" .. best.status)
 end
 
 -- Stores a document (refused when it does not parse); the previous one stays for workers
