@@ -74,6 +74,7 @@ export class ModelBuilder {
   private readonly ruleTargets = new Map<string, RuleTarget>();
   /** Upstreams by name, with the signature the name was made from (names are hashes: a collision is refused, never shared). */
   private readonly upstreams = new Map<string, { upstream: Upstream; signature: string }>();
+  private readonly upstreamsBySignature = new Map<string, Upstream>();
   private readonly flags = new Map<string, string>();
   private readonly routeIds = new Map<RouteNode, number>();
   private readonly maps = new Map<string, string>();
@@ -181,11 +182,15 @@ export class ModelBuilder {
    * of the same backends. Undefined on a hash collision.
    */
   private upstream(signature: string, servers: Upstream['servers'], source: string, dynamic: boolean): Upstream | undefined {
+    // Rules sharing a backend set share its upstream: hashed once (most rules share one).
+    const shared = this.upstreamsBySignature.get(signature);
+    if (shared) return shared;
     const name = identifier(`wg_u_${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
     const known = this.upstreams.get(name);
     if (known) return known.signature === signature ? known.upstream : undefined;
     const upstream: Upstream = { name, servers, source, ...(dynamic ? { dynamic } : {}) };
     this.upstreams.set(name, { upstream, signature });
+    this.upstreamsBySignature.set(signature, upstream);
     this.model.upstreams.push(upstream);
     return upstream;
   }

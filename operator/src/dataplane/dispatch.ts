@@ -199,6 +199,9 @@ function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (
   return out;
 }
 
+/** firstOf's one entry: the first non-empty line of the key. */
+const FIRST_PART = quote('~^k\n*([^\n]+)');
+
 /**
  * The variable holding the first non-empty value of `parts` (map variables, in order), or
  * `fallback` when all are empty. A single part without fallback is its own answer.
@@ -207,7 +210,7 @@ function firstOf(b: ModelBuilder, parts: readonly string[], fallback: string): s
   if (!parts.length) return undefined;
   if (parts.length === 1 && fallback === '""') return parts[0];
   const key = quote(`k${parts.map((p) => `$${p}`).join('\n')}`);
-  return b.addMap({ key, entries: [{ pattern: quote('~^k\n*([^\n]+)'), value: '$1' }], default: fallback });
+  return b.addMap({ key, entries: [{ pattern: FIRST_PART, value: '$1' }], default: fallback });
 }
 
 /** The server's regex stage: the first regex-path candidate whose conditions hold, or "". */
