@@ -72,6 +72,8 @@ export class ModelBuilder {
   private readonly certificateFiles = new Set<string>();
   private readonly originSockets = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
+  /** ruleTarget's answers without a part or client certificate, by rule. */
+  private readonly ownRuleTargets = new Map<RuleNode, RuleTarget>();
   /** Upstreams by name, with the signature the name was made from (names are hashes: a collision is refused, never shared). */
   private readonly upstreams = new Map<string, { upstream: Upstream; signature: string }>();
   private readonly upstreamsBySignature = new Map<string, Upstream>();
@@ -110,6 +112,15 @@ export class ModelBuilder {
    * TLS sessions per upstream, and one Gateway must not reuse another's authenticated ones.
    */
   ruleTarget(route: RouteNode, rule: RuleNode, clientCertificate?: Certificate, part = ''): RuleTarget {
+    // Every location that can reach a rule asks for its target again: the rule's own target
+    // (the usual call) is found by the rule object, without building its id string.
+    if (part || clientCertificate) return this.newRuleTarget(route, rule, clientCertificate, part);
+    let t = this.ownRuleTargets.get(rule);
+    if (!t) this.ownRuleTargets.set(rule, (t = this.newRuleTarget(route, rule, undefined, '')));
+    return t;
+  }
+
+  private newRuleTarget(route: RouteNode, rule: RuleNode, clientCertificate: Certificate | undefined, part: string): RuleTarget {
     const weighted = rule.backends.filter((b) => b.weight > 0);
     const valid = weighted.filter((b) => !b.problem);
     // `part` names a target for one backend of the rule (a backendRef with filters, a mirror).

@@ -175,6 +175,8 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
 
 /** Segment maps over candidates in order, each key within the budget. */
 function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string[] {
+  // Asked three times per location, mostly for nothing: no set or closures then.
+  if (!cands.length) return [];
   const out: string[] = [];
   let run: MatchCandidate[] = [];
   let fields = new Set<string>();
