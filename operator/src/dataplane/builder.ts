@@ -158,8 +158,10 @@ export class ModelBuilder {
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
     else {
-      const via = (address: string) => (hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address);
-      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(via(address)), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({
+        address: quote(hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address),
+        weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)),
+      })));
       // HTTP/1.1 backends: the peers go to peers.txt, not http.conf (an endpoint change needs no
       // reload), and without a ready endpoint waygate.peers answers 503. The h2c hop grpc_passes
       // to its upstream, which cannot answer that 503: its servers stay in http.conf.

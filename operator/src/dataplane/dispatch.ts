@@ -221,6 +221,11 @@ export function regexStage(b: ModelBuilder, sorted: readonly MatchCandidate[], t
   return firstOf(b, segments(b, regexCandidates, targetOf), '""');
 }
 
+/** Does a location consult this candidate before the regex stage? `regexAfterPrefixes`: see locationDispatch. */
+function beforeStage(c: MatchCandidate, regexAfterPrefixes: boolean): boolean {
+  return c.match.path.type === 'Exact' || (regexAfterPrefixes && normalizePrefix(c.match.path.value) !== '/');
+}
+
 export type LocationDispatch = { variable: string } | { target: string } | { status: 404 };
 
 /**
@@ -243,10 +248,10 @@ export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCand
   }
   const exact = conditional.filter((c) => c.match.path.type === 'Exact');
   const prefix = conditional.filter((c) => c.match.path.type === 'PathPrefix');
-  const beforeStage = (c: MatchCandidate) => c.match.path.type === 'Exact' || (!!opts.regexAfterPrefixes && normalizePrefix(c.match.path.value) !== '/');
+  const after = !!opts.regexAfterPrefixes;
   // Regex paths rank after Exact ones (and the prefixes before the stage): a candidate without conditions there ends the search first.
-  const consultRegex = stage && !(last && beforeStage(last));
-  const parts = [...segments(b, exact, targetOf), ...segments(b, prefix.filter(beforeStage), targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix.filter((c) => !beforeStage(c)), targetOf)];
+  const consultRegex = stage && !(last && beforeStage(last, after));
+  const parts = [...segments(b, exact, targetOf), ...segments(b, prefix.filter((c) => beforeStage(c, after)), targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix.filter((c) => !beforeStage(c, after)), targetOf)];
   const variable = firstOf(b, parts, fallback);
   if (variable) return { variable };
   return fallback === '""' ? { status: 404 } : { target: fallback };
