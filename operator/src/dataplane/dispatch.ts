@@ -173,6 +173,11 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
   }
 }
 
+/** What a candidate adds to a segment's key that already has `fields`. */
+function addedCost(needs: ReturnType<typeof keyNeeds>, fields: ReadonlySet<string>): number {
+  return needs.fields.reduce((n, f) => (fields.has(f) ? n : n + f.length + 1), needs.regexPart);
+}
+
 /** Segment maps over candidates in order, each key within the budget. */
 function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string[] {
   // Asked three times per location, mostly for nothing: no set or closures then.
@@ -191,9 +196,8 @@ function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (
   for (const c of cands) {
     if (b.failed(c.route, c.ruleIndex)) continue;
     const needs = keyNeeds(c);
-    const added = () => needs.fields.reduce((n, f) => (fields.has(f) ? n : n + f.length + 1), needs.regexPart);
-    if (run.length && cost + added() > KEY_BUDGET) flush();
-    cost += added();
+    if (run.length && cost + addedCost(needs, fields) > KEY_BUDGET) flush();
+    cost += addedCost(needs, fields);
     for (const f of needs.fields) fields.add(f);
     run.push(c);
   }
