@@ -72,8 +72,11 @@ export class ModelBuilder {
   private readonly certificateFiles = new Set<string>();
   private readonly originSockets = new Set<string>();
   private readonly ruleTargets = new Map<string, RuleTarget>();
+  /** ruleTarget's answers without a part or client certificate, by rule. */
+  private readonly ownRuleTargets = new Map<RuleNode, RuleTarget>();
   /** Upstreams by name, with the signature the name was made from (names are hashes: a collision is refused, never shared). */
   private readonly upstreams = new Map<string, { upstream: Upstream; signature: string }>();
+  private readonly upstreamsBySignature = new Map<string, Upstream>();
   private readonly flags = new Map<string, string>();
   /** Route -> the id part of its targets' names: from the route's key, so that another route's arrival renames nothing. */
   private readonly routeIds: Map<RouteNode, string>;
@@ -127,6 +130,15 @@ export class ModelBuilder {
    * TLS sessions per upstream, and one Gateway must not reuse another's authenticated ones.
    */
   ruleTarget(route: RouteNode, rule: RuleNode, clientCertificate?: Certificate, part = ''): RuleTarget {
+    // Every location that can reach a rule asks for its target again: the rule's own target
+    // (the usual call) is found by the rule object, without building its id string.
+    if (part || clientCertificate) return this.newRuleTarget(route, rule, clientCertificate, part);
+    let t = this.ownRuleTargets.get(rule);
+    if (!t) this.ownRuleTargets.set(rule, (t = this.newRuleTarget(route, rule, undefined, '')));
+    return t;
+  }
+
+  private newRuleTarget(route: RouteNode, rule: RuleNode, clientCertificate: Certificate | undefined, part: string): RuleTarget {
     const weighted = rule.backends.filter((b) => b.weight > 0);
     const valid = weighted.filter((b) => !b.problem);
     // `part` names a target for one backend of the rule (a backendRef with filters, a mirror).
@@ -167,8 +179,10 @@ export class ModelBuilder {
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
     else {
-      const via = (address: string) => (hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address);
-      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({ address: quote(via(address)), weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)) })));
+      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({
+        address: quote(hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address),
+        weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)),
+      })));
       // HTTP/1.1 backends: the peers go to peers.txt, not http.conf (an endpoint change needs no
       // reload), and without a ready endpoint waygate.peers answers 503. The h2c hop grpc_passes
       // to its upstream, which cannot answer that 503: its servers stay in http.conf.
@@ -202,12 +216,16 @@ export class ModelBuilder {
    * of the same backends. Undefined on a hash collision.
    */
   private upstream(signature: string, servers: Upstream['servers'], source: string, dynamic: boolean): Upstream | undefined {
+    // Rules sharing a backend set share its upstream: hashed once (most rules share one).
+    const shared = this.upstreamsBySignature.get(signature);
+    if (shared) return shared;
     const name = identifier(`wg_u_${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
     const known = this.upstreams.get(name);
     if (known && known.signature === signature && !this.tableMode) delete known.upstream.table;
     if (known) return known.signature === signature ? known.upstream : undefined;
     const upstream: Upstream = { name, servers, source, ...(dynamic ? { dynamic } : {}), ...(this.tableMode && dynamic ? { table: true } : {}) };
     this.upstreams.set(name, { upstream, signature });
+    this.upstreamsBySignature.set(signature, upstream);
     this.model.upstreams.push(upstream);
     return upstream;
   }

@@ -173,8 +173,15 @@ function segmentMap(b: ModelBuilder, run: readonly MatchCandidate[], targetOf: (
   }
 }
 
+/** What a candidate adds to a segment's key that already has `fields`. */
+function addedCost(needs: ReturnType<typeof keyNeeds>, fields: ReadonlySet<string>): number {
+  return needs.fields.reduce((n, f) => (fields.has(f) ? n : n + f.length + 1), needs.regexPart);
+}
+
 /** Segment maps over candidates in order, each key within the budget. */
 function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string[] {
+  // Asked three times per location, mostly for nothing: no set or closures then.
+  if (!cands.length) return [];
   const out: string[] = [];
   let run: MatchCandidate[] = [];
   let fields = new Set<string>();
@@ -189,15 +196,17 @@ function segments(b: ModelBuilder, cands: readonly MatchCandidate[], targetOf: (
   for (const c of cands) {
     if (b.failed(c.route, c.ruleIndex)) continue;
     const needs = keyNeeds(c);
-    const added = () => needs.fields.reduce((n, f) => (fields.has(f) ? n : n + f.length + 1), needs.regexPart);
-    if (run.length && cost + added() > KEY_BUDGET) flush();
-    cost += added();
+    if (run.length && cost + addedCost(needs, fields) > KEY_BUDGET) flush();
+    cost += addedCost(needs, fields);
     for (const f of needs.fields) fields.add(f);
     run.push(c);
   }
   flush();
   return out;
 }
+
+/** firstOf's one entry: the first non-empty line of the key. */
+const FIRST_PART = quote('~^k\n*([^\n]+)');
 
 /**
  * The variable holding the first non-empty value of `parts` (map variables, in order), or
@@ -207,13 +216,18 @@ function firstOf(b: ModelBuilder, parts: readonly string[], fallback: string): s
   if (!parts.length) return undefined;
   if (parts.length === 1 && fallback === '""') return parts[0];
   const key = quote(`k${parts.map((p) => `$${p}`).join('\n')}`);
-  return b.addMap({ key, entries: [{ pattern: quote('~^k\n*([^\n]+)'), value: '$1' }], default: fallback });
+  return b.addMap({ key, entries: [{ pattern: FIRST_PART, value: '$1' }], default: fallback });
 }
 
 /** The server's regex stage: the first regex-path candidate whose conditions hold, or "". */
 export function regexStage(b: ModelBuilder, sorted: readonly MatchCandidate[], targetOf: (c: MatchCandidate) => string): string | undefined {
   const regexCandidates = sorted.filter((c) => c.match.path.type === 'RegularExpression');
   return firstOf(b, segments(b, regexCandidates, targetOf), '""');
+}
+
+/** Does a location consult this candidate before the regex stage? `regexAfterPrefixes`: see locationDispatch. */
+function beforeStage(c: MatchCandidate, regexAfterPrefixes: boolean): boolean {
+  return c.match.path.type === 'Exact' || (regexAfterPrefixes && normalizePrefix(c.match.path.value) !== '/');
 }
 
 export type LocationDispatch = { variable: string } | { target: string } | { status: 404 };
@@ -238,10 +252,10 @@ export function locationDispatch(b: ModelBuilder, applicable: readonly MatchCand
   }
   const exact = conditional.filter((c) => c.match.path.type === 'Exact');
   const prefix = conditional.filter((c) => c.match.path.type === 'PathPrefix');
-  const beforeStage = (c: MatchCandidate) => c.match.path.type === 'Exact' || (!!opts.regexAfterPrefixes && normalizePrefix(c.match.path.value) !== '/');
+  const after = !!opts.regexAfterPrefixes;
   // Regex paths rank after Exact ones (and the prefixes before the stage): a candidate without conditions there ends the search first.
-  const consultRegex = stage && !(last && beforeStage(last));
-  const parts = [...segments(b, exact, targetOf), ...segments(b, prefix.filter(beforeStage), targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix.filter((c) => !beforeStage(c)), targetOf)];
+  const consultRegex = stage && !(last && beforeStage(last, after));
+  const parts = [...segments(b, exact, targetOf), ...segments(b, prefix.filter((c) => beforeStage(c, after)), targetOf), ...(consultRegex ? [stage] : []), ...segments(b, prefix.filter((c) => !beforeStage(c, after)), targetOf)];
   const variable = firstOf(b, parts, fallback);
   if (variable) return { variable };
   return fallback === '""' ? { status: 404 } : { target: fallback };

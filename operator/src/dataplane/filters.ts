@@ -70,15 +70,21 @@ function composeRequestHeaders(mods: readonly (HeaderModifier | undefined)[]): R
 }
 
 /** Response headers after modifiers applied in order (a backendRef's first: it is nearer the backend). */
-function composeResponseHeaders(mods: readonly (HeaderModifier | undefined)[]): { name: string; hide: boolean; adds: string[] }[] {
-  const state = new Map<string, { name: string; hide: boolean; adds: string[] }>();
-  const of = (name: string) => state.get(name.toLowerCase()) ?? state.set(name.toLowerCase(), { name, hide: false, adds: [] }).get(name.toLowerCase())!;
+function composeResponseHeaders(mods: readonly (HeaderModifier | undefined)[]): ResponseHeaderState[] {
+  const state = new Map<string, ResponseHeaderState>();
   for (const m of mods) {
-    for (const h of m?.set ?? []) Object.assign(of(h.name), { hide: true, adds: [h.value] });
-    for (const h of m?.add ?? []) of(h.name).adds.push(h.value);
-    for (const name of m?.remove ?? []) Object.assign(of(name), { hide: true, adds: [] });
+    for (const h of m?.set ?? []) Object.assign(responseHeader(state, h.name), { hide: true, adds: [h.value] });
+    for (const h of m?.add ?? []) responseHeader(state, h.name).adds.push(h.value);
+    for (const name of m?.remove ?? []) Object.assign(responseHeader(state, name), { hide: true, adds: [] });
   }
   return [...state.values()];
+}
+
+type ResponseHeaderState = { name: string; hide: boolean; adds: string[] };
+
+/** A response header's state by case-insensitive name, created untouched on first use. */
+function responseHeader(state: Map<string, ResponseHeaderState>, name: string): ResponseHeaderState {
+  return state.get(name.toLowerCase()) ?? state.set(name.toLowerCase(), { name, hide: false, adds: [] }).get(name.toLowerCase())!;
 }
 
 /** The request path without its query, from the original request line. */
@@ -109,6 +115,11 @@ function portSuffix(maps: MapFactory, scheme: string | undefined, port: number |
   return `$${maps('$scheme', [{ pattern: '"http"', value: port === 80 ? '""' : `":${port}"` }, { pattern: '"https"', value: port === 443 ? '""' : `":${port}"` }], `":${port}"`, source)}`;
 }
 
+/** Sets a proxied request header, replacing any of the same name in another case. */
+function putHeader(headers: Map<string, { name: string; value: string }>, name: string, value: string): void {
+  headers.set(name.toLowerCase(), { name: quote(name), value });
+}
+
 /** `backend`: the filters of the backendRef this location sends to, applied after the rule's. */
 export function filterActions(maps: MapFactory, filters: RuleFilters, match: RouteMatch, source: string, listenerPort = '$server_port', backend: BackendFilters = {}): FilterActions {
   const out: FilterActions = { requestHeaders: [], hideHeaders: [], addHeaders: [] };
@@ -124,18 +135,17 @@ export function filterActions(maps: MapFactory, filters: RuleFilters, match: Rou
   }
   const rewrite = { hostname: backend.rewrite?.hostname ?? filters.rewrite?.hostname, path: backend.rewrite?.path ?? filters.rewrite?.path };
   const headers = new Map<string, { name: string; value: string }>();
-  const put = (name: string, value: string) => headers.set(name.toLowerCase(), { name: quote(name), value });
   for (const h of DEFAULT_REQUEST_HEADERS) headers.set(h.key, { name: h.name, value: h.value });
-  if (rewrite.hostname) put('Host', quote(rewrite.hostname, { script: true }));
+  if (rewrite.hostname) putHeader(headers, 'Host', quote(rewrite.hostname, { script: true }));
   for (const h of composeRequestHeaders([filters.requestHeaders, backend.requestHeaders])) {
-    if ('removed' in h) put(h.name, '""'); // an empty value drops the header
-    else if ('literal' in h) put(h.name, quote(h.literal, { script: true }));
+    if ('removed' in h) putHeader(headers, h.name, '""'); // an empty value drops the header
+    else if ('literal' in h) putHeader(headers, h.name, quote(h.literal, { script: true }));
     else {
       // Append to a value the client sent, comma-separated, as the spec's "add" reads.
       const existing = headerVar(h.name);
       const added = h.suffixes.join(',');
       const v = maps(existing, [{ pattern: '""', value: quote(added, { script: true }) }], quote(`${existing},${scriptLiteral(added)}`), source);
-      put(h.name, `$${v}`);
+      putHeader(headers, h.name, `$${v}`);
     }
   }
   out.requestHeaders = [...headers.values()];

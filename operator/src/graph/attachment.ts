@@ -26,29 +26,33 @@ export function parentGateway(ref: ParentReference, route: KubeObject, gateways:
   return gateways.get(`${ref.namespace ?? route.metadata.namespace}/${ref.name}`);
 }
 
+/** No listener of the Gateway takes the route, with why. */
+function notAttached(gateway: GatewayNode, reason: string, message: string): Attachment {
+  return { gateway, listeners: [], problem: { reason, message } };
+}
+
 export function attachRoute(route: AttachableRoute, ref: ParentReference, gateway: GatewayNode, namespaces: ReadonlyMap<string, Namespace>): Attachment {
-  const none = (reason: string, message: string): Attachment => ({ gateway, listeners: [], problem: { reason, message } });
-  if (!gateway.valid) return none(Reason.NoMatchingParent, `Gateway ${gateway.key} is not accepted`);
+  if (!gateway.valid) return notAttached(gateway, Reason.NoMatchingParent, `Gateway ${gateway.key} is not accepted`);
   let candidates = gateway.listeners;
   if (ref.sectionName !== undefined) candidates = candidates.filter((l) => l.name === ref.sectionName);
   if (ref.port !== undefined) candidates = candidates.filter((l) => l.port === ref.port);
   const where = [ref.sectionName !== undefined && `sectionName ${ref.sectionName}`, ref.port !== undefined && `port ${ref.port}`].filter(Boolean).join(' and ');
-  if (!candidates.length) return none(Reason.NoMatchingParent, `Gateway ${gateway.key} has no listener with ${where}`);
+  if (!candidates.length) return notAttached(gateway, Reason.NoMatchingParent, `Gateway ${gateway.key} has no listener with ${where}`);
   candidates = candidates.filter((l) => l.valid);
-  if (!candidates.length) return none(Reason.NoMatchingParent, `no valid listener of Gateway ${gateway.key}${where ? ` with ${where}` : ''}`);
+  if (!candidates.length) return notAttached(gateway, Reason.NoMatchingParent, `no valid listener of Gateway ${gateway.key}${where ? ` with ${where}` : ''}`);
 
   const gwNamespace = gateway.obj.metadata.namespace!;
   const routeNamespace = route.obj.metadata.namespace!;
   const allowed = candidates.filter((l) =>
     l.supportedKinds.some((k) => k.kind === route.kind) && namespaceAllowed(l.allowedRoutes, gwNamespace, routeNamespace, namespaces));
   if (!allowed.length) {
-    return none(Reason.NotAllowedByListeners, `listeners of Gateway ${gateway.key} do not allow ${route.kind} from namespace ${routeNamespace} (allowedRoutes)`);
+    return notAttached(gateway, Reason.NotAllowedByListeners, `listeners of Gateway ${gateway.key} do not allow ${route.kind} from namespace ${routeNamespace} (allowedRoutes)`);
   }
   const listeners = allowed
     .map((listener) => ({ listener, hostnames: intersectHostnames(listener.hostname, route.hostnames) }))
     .filter((l) => l.hostnames.length > 0);
   if (!listeners.length) {
-    return none(Reason.NoMatchingListenerHostname, `spec.hostnames ${JSON.stringify(route.hostnames)} do not intersect the hostnames of the listeners of Gateway ${gateway.key}`);
+    return notAttached(gateway, Reason.NoMatchingListenerHostname, `spec.hostnames ${JSON.stringify(route.hostnames)} do not intersect the hostnames of the listeners of Gateway ${gateway.key}`);
   }
   return { gateway, listeners };
 }

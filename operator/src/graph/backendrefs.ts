@@ -51,6 +51,11 @@ export function serviceEndpoints(index: BackendIndex, svc: Service, servicePort:
  * asks (HTTPRoute). Other callers get a problem for such a backend (its share fails), so a
  * Service a policy protects is never reached in plain text by a route kind that cannot.
  */
+/** A backend that gets no traffic, with why. */
+function unresolved(name: string, weight: number, reason: string, message: string): BackendNode {
+  return { name, weight, endpoints: [], problem: { reason, message } };
+}
+
 export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: BackendRef, field: string, opts: { backendTLS?: boolean; protocol?: ProtocolCheck } = {}): BackendNode {
   const routeNamespace = route.metadata.namespace!; // routes are namespaced: sources always set it
   const namespace = ref.namespace ?? routeNamespace;
@@ -58,15 +63,14 @@ export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: B
   const kind = ref.kind ?? 'Service';
   const name = `${namespace}/${ref.name}${ref.port ? `:${ref.port}` : ''}`;
   const weight = ref.weight ?? 1;
-  const fail = (reason: string, message: string): BackendNode => ({ name, weight, endpoints: [], problem: { reason, message } });
-  if (group !== '' || kind !== 'Service') return fail(Reason.InvalidKind, `${field}: kind ${group ? `${group}/` : ''}${kind} is not supported; use a core Service`);
+  if (group !== '' || kind !== 'Service') return unresolved(name, weight, Reason.InvalidKind, `${field}: kind ${group ? `${group}/` : ''}${kind} is not supported; use a core Service`);
   if (!referenceAllowed(index.grants, { group: 'gateway.networking.k8s.io', kind: route.kind, namespace: routeNamespace }, { group: '', kind: 'Service', namespace, name: ref.name })) {
-    return fail(Reason.RefNotPermitted, `${field}: Service ${namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${namespace} allows it`);
+    return unresolved(name, weight, Reason.RefNotPermitted, `${field}: Service ${namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${namespace} allows it`);
   }
   const svc = index.services.get(`${namespace}/${ref.name}`);
-  if (!svc) return fail(Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} not found`);
+  if (!svc) return unresolved(name, weight, Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} not found`);
   const servicePort = (svc.spec?.ports ?? []).find((p) => p.port === ref.port);
-  if (!servicePort) return fail(Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} has no port ${ref.port}`);
+  if (!servicePort) return unresolved(name, weight, Reason.BackendNotFound, `${field}: Service ${namespace}/${ref.name} has no port ${ref.port}`);
   const tlsPolicies = policiesFor(index.tlsPolicies, svc, servicePort);
   if (tlsPolicies.length) {
     const policy = tlsPolicies[0]!; // the one that applies; the others lost to it (Conflicted)
@@ -77,6 +81,6 @@ export function resolveBackendRef(index: BackendIndex, route: KubeObject, ref: B
     return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort), tls: verdict.tls, tlsPolicies, ...(p ? { protocol: p.protocol } : {}) };
   }
   const p = opts.protocol?.(servicePort, false, `${field}: Service ${namespace}/${ref.name} port ${ref.port}`);
-  if (p && 'problem' in p) return fail(p.problem.reason, p.problem.message);
+  if (p && 'problem' in p) return unresolved(name, weight, p.problem.reason, p.problem.message);
   return { name, weight, endpoints: serviceEndpoints(index, svc, servicePort), ...(p ? { protocol: p.protocol } : {}) };
 }

@@ -35,13 +35,16 @@ export function hostnamesIntersect(a: string, b: string): boolean {
  */
 export function crossServingConflicts<P extends PendingAttachment>(pending: readonly P[]): Map<P, Problem> {
   const out = new Map<P, Problem>();
-  const accepted = new Map<ListenerNode, { route: RouteNode; hostnames: readonly string[] }[]>();
+  // Accepted routes per kind and listener: a route is checked against the other kind's only
+  // (one list of both kinds made routes of one kind on a listener quadratic).
+  type Accepted = Map<ListenerNode, { route: RouteNode; hostnames: readonly string[] }[]>;
+  const accepted: Record<RouteNode['kind'], Accepted> = { HTTPRoute: new Map(), GRPCRoute: new Map() };
   const order = [...pending].sort((a, b) => compareRouteAge(a.route, b.route));
   for (const p of order) {
+    const others = accepted[p.route.kind === 'HTTPRoute' ? 'GRPCRoute' : 'HTTPRoute'];
     let winner: { route: RouteNode; host: string; listener: ListenerNode } | undefined;
     for (const { listener, hostnames } of p.listeners) {
-      for (const other of accepted.get(listener) ?? []) {
-        if (other.route.kind === p.route.kind) continue;
+      for (const other of others.get(listener) ?? []) {
         // The winner's hostname that the loser's intersect, as the winner's author wrote it.
         const host = other.hostnames.find((o) => hostnames.some((h) => hostnamesIntersect(h, o)));
         if (host !== undefined) { winner = { route: other.route, host, listener }; break; }
@@ -56,9 +59,10 @@ export function crossServingConflicts<P extends PendingAttachment>(pending: read
       });
       continue;
     }
+    const mine = accepted[p.route.kind];
     for (const { listener, hostnames } of p.listeners) {
-      let list = accepted.get(listener);
-      if (!list) accepted.set(listener, (list = []));
+      let list = mine.get(listener);
+      if (!list) mine.set(listener, (list = []));
       list.push({ route: p.route, hostnames });
     }
   }

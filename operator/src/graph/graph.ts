@@ -15,7 +15,7 @@ import { buildGRPCRoute } from './grpcroute.ts';
 import { mirrorBackends } from './filters.ts';
 import { buildHTTPRoute } from './httproute.ts';
 import { buildStreamRoute, streamRouteConditions, streamRouteKinds } from './stream-routes.ts';
-import type { GatewayNode, Graph, GraphOptions, ParentResult, RouteNode, StreamRouteNode } from './types.ts';
+import type { AttachedRoute, GatewayNode, Graph, GraphOptions, ListenerNode, ParentResult, RouteNode, StreamRouteNode } from './types.ts';
 
 /**
  * Objects of a kind, minus any whose name or namespace is not a DNS name: the API server
@@ -63,6 +63,8 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
   }
   // An HTTPRoute and a GRPCRoute sharing a hostname on a listener: the older one is served.
   const lost = crossServingConflicts(pending.filter((p) => !p.att.problem && routeAccepted(p.route)));
+  // Each listener's attached routes by route: a scan of `attached` per attachment was quadratic.
+  const attachedBy = new Map<ListenerNode, Map<RouteNode, AttachedRoute>>();
   for (const p of pending) {
     const { route, ref, gateway, att } = p;
     const problem = att.problem ?? lost.get(p);
@@ -70,9 +72,15 @@ export function buildGraph(snapshot: Snapshot, opts: GraphOptions): Graph {
     if (problem || !routeAccepted(route)) continue;
     for (const { listener, hostnames } of att.listeners) {
       // Two parentRefs may reach one listener (e.g. by name and by port): attach once.
-      const existing = listener.attached.find((a) => a.route === route);
+      let byRoute = attachedBy.get(listener);
+      if (!byRoute) attachedBy.set(listener, (byRoute = new Map()));
+      const existing = byRoute.get(route);
       if (existing) existing.hostnames = [...new Set([...existing.hostnames, ...hostnames])];
-      else listener.attached.push({ route, hostnames });
+      else {
+        const a = { route, hostnames };
+        listener.attached.push(a);
+        byRoute.set(route, a);
+      }
     }
   }
   const streamRoutes: StreamRouteNode[] = [];

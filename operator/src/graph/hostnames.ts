@@ -50,6 +50,10 @@ export function matchingRouteHostname(routeHostnames: readonly string[], host: s
  * '' (no hostnames: any host) goes last.
  */
 export function compareHostnameSpecificity(a: string, b: string): number {
-  const exact = (h: string) => (h.startsWith('*.') ? 0 : h.length);
-  return exact(b) - exact(a) || b.length - a.length;
+  return exactLength(b) - exactLength(a) || b.length - a.length;
+}
+
+/** Characters of a non-wildcard hostname; 0 for a wildcard. */
+function exactLength(h: string): number {
+  return h.startsWith('*.') ? 0 : h.length;
 }

@@ -64,43 +64,46 @@ function ruleNameProblem(route: HTTPRoute, rule: HTTPRouteRule, index: number): 
  */
 const UNSUPPORTED_RULE_FIELDS = ['sessionPersistence'] as const;
 
+/** The rule as far as it was built, with the problem that stops it being served. */
+function failRule(node: RuleNode, message: string): RuleNode {
+  return { ...node, problem: { reason: Reason.UnsupportedValue, message } };
+}
+
 function buildRule(route: HTTPRoute, rule: HTTPRouteRule, index: number, backends: BackendIndex, modelProblem?: string): RuleNode {
   const field = `spec.rules[${index}]`;
   const node: RuleNode = { index, matches: [], backends: [], filters: {}, ...(typeof rule.name === 'string' ? { name: rule.name } : {}) };
-  const fail = (message: string): RuleNode => ({ ...node, problem: { reason: Reason.UnsupportedValue, message } });
   // The data plane could not express this rule in an earlier pass (pipeline.ts).
-  if (modelProblem) return fail(modelProblem);
+  if (modelProblem) return failRule(node, modelProblem);
   for (const name of UNSUPPORTED_RULE_FIELDS) {
-    if (rule[name] !== undefined) return fail(`${field}.${name}: not supported yet; the rule is not served rather than served without it`);
+    if (rule[name] !== undefined) return failRule(node, `${field}.${name}: not supported yet; the rule is not served rather than served without it`);
   }
   const policy = parseRulePolicy(rule, field);
-  if ('problem' in policy) return fail(policy.problem);
+  if ('problem' in policy) return failRule(node, policy.problem);
   if (policy.policy) node.policy = policy.policy;
   const nameErr = ruleNameProblem(route, rule, index);
-  if (nameErr) return fail(nameErr);
+  if (nameErr) return failRule(node, nameErr);
   for (const [i, b] of (rule.backendRefs ?? []).entries()) {
     // Defense in depth: both are printed into nginx.conf, whatever the CRD says.
     const weightErr = b.weight === undefined ? undefined : checkWeight(b.weight);
-    if (weightErr) return fail(`${field}.backendRefs[${i}].weight: ${weightErr}`);
+    if (weightErr) return failRule(node, `${field}.backendRefs[${i}].weight: ${weightErr}`);
     const portErr = b.port === undefined ? undefined : checkPort(b.port);
-    if (portErr) return fail(`${field}.backendRefs[${i}].port: ${portErr}`);
+    if (portErr) return failRule(node, `${field}.backendRefs[${i}].port: ${portErr}`);
   }
   const rawMatches: HTTPRouteMatch[] = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix', value: '/' } }];
   for (const [i, m] of rawMatches.entries()) {
     const parsed = parseMatch(m, `${field}.matches[${i}]`);
-    if ('problem' in parsed) return fail(parsed.problem);
+    if ('problem' in parsed) return failRule(node, parsed.problem);
     node.matches.push(parsed.match);
   }
   const matchTypes = node.matches.map((m) => m.path.type);
-  const resolve = (ref: BackendRef, f: string) => resolveBackendRef(backends, route, ref, f, RESOLVE);
-  const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, matchTypes, resolve);
-  if (problem) return fail(problem);
+  const { filters, problem } = parseFilters(rule.filters, `${field}.filters`, matchTypes, (ref: BackendRef, f: string) => resolveBackendRef(backends, route, ref, f, RESOLVE));
+  if (problem) return failRule(node, problem);
   node.filters = filters;
   const backendFilters = (rule.backendRefs ?? []).map((b, i) => parseBackendFilters(b.filters, `${field}.backendRefs[${i}].filters`, matchTypes, filters));
   const filterProblem = backendFilters.find((r) => r.problem)?.problem;
-  if (filterProblem) return fail(filterProblem);
+  if (filterProblem) return failRule(node, filterProblem);
   node.backends = (rule.backendRefs ?? []).map((b, i) => {
-    const resolved = resolve(b, `${field}.backendRefs[${i}]`);
+    const resolved = resolveBackendRef(backends, route, b, `${field}.backendRefs[${i}]`, RESOLVE);
     const f = backendFilters[i]!.filters;
     return f ? { ...resolved, filters: f } : resolved;
   });

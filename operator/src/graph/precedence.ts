@@ -21,24 +21,50 @@ const pathRank = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
 
 /** PathPrefix ignores a trailing "/" (spec), so "/abc/" and "/abc" are the same prefix. */
 export function normalizePrefix(value: string): string {
-  return value.length > 1 ? value.replace(/\/+$/, '') || '/' : value;
+  // Most prefixes have no trailing "/": no regex for them (this runs for every candidate).
+  return value.length > 1 && value.endsWith('/') ? value.replace(/\/+$/, '') || '/' : value;
 }
 
-export function comparePrecedence(a: MatchCandidate, b: MatchCandidate): number {
-  const pa = a.match.path, pb = b.match.path;
+/** What precedence compares, computed once per candidate (a sort compares each many times). */
+interface PrecedenceKey {
+  candidate: MatchCandidate;
+  hostname: string;
+  prefixLength: number;
+  age: string;
+  fullName: string;
+}
+
+function precedenceKey(c: MatchCandidate): PrecedenceKey {
+  const { path } = c.match, { metadata } = c.route.obj;
+  return {
+    candidate: c,
+    hostname: c.routeHostname ?? '',
+    // Compared only between two PathPrefix candidates (the path ranks are equal then).
+    prefixLength: path.type === 'PathPrefix' ? normalizePrefix(path.value).length : 0,
+    age: metadata.creationTimestamp ?? '',
+    fullName: `${metadata.namespace}/${metadata.name}`,
+  };
+}
+
+function compareKeys(ka: PrecedenceKey, kb: PrecedenceKey): number {
+  const a = ka.candidate, b = kb.candidate;
   return (
-    compareHostnameSpecificity(a.routeHostname ?? '', b.routeHostname ?? '') ||
-    pathRank[pa.type] - pathRank[pb.type] ||
-    (pa.type === 'PathPrefix' ? normalizePrefix(pb.value).length - normalizePrefix(pa.value).length : 0) ||
+    compareHostnameSpecificity(ka.hostname, kb.hostname) ||
+    pathRank[a.match.path.type] - pathRank[b.match.path.type] ||
+    kb.prefixLength - ka.prefixLength ||
     (b.match.rank ?? 0) - (a.match.rank ?? 0) ||
     Number(!!b.match.method) - Number(!!a.match.method) ||
     b.match.headers.length - a.match.headers.length ||
     b.match.queryParams.length - a.match.queryParams.length ||
-    compareStrings(a.route.obj.metadata.creationTimestamp ?? '', b.route.obj.metadata.creationTimestamp ?? '') ||
-    compareStrings(`${a.route.obj.metadata.namespace}/${a.route.obj.metadata.name}`, `${b.route.obj.metadata.namespace}/${b.route.obj.metadata.name}`) ||
+    compareStrings(ka.age, kb.age) ||
+    compareStrings(ka.fullName, kb.fullName) ||
     a.ruleIndex - b.ruleIndex ||
     a.matchIndex - b.matchIndex
   );
+}
+
+export function comparePrecedence(a: MatchCandidate, b: MatchCandidate): number {
+  return compareKeys(precedenceKey(a), precedenceKey(b));
 }
 
 function compareStrings(a: string, b: string): number {
@@ -46,5 +72,5 @@ function compareStrings(a: string, b: string): number {
 }
 
 export function sortByPrecedence(candidates: MatchCandidate[]): MatchCandidate[] {
-  return [...candidates].sort(comparePrecedence);
+  return candidates.map(precedenceKey).sort(compareKeys).map((k) => k.candidate);
 }
