@@ -59,6 +59,16 @@ describe('route table', () => {
     expect(two.peersHash).not.to.equal(one.peersHash);
   });
 
+  it('gives a backend set that a server block also uses its upstream block (the table saw it first)', () => {
+    const filtered = { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-a', value: '1' }] } }] };
+    const { graph } = statusesOf(gateway('app', 'gw'), service('app', 's', 80, ['10.0.0.1:8080']),
+      httpRoute('app', 'plain', { hostnames: ['a.example.com'], rules: [{ backendRefs: [{ name: 's', port: 80 }] }] }),
+      httpRoute('app', 'static', { hostnames: ['b.example.com'], rules: [{ ...filtered, backendRefs: [{ name: 's', port: 80 }] }] }));
+    const files = renderConfig(buildHttpModel(graph)).files;
+    const name = /HTTPRoute\/app\/plain (wg_u_[0-9a-f]+)/.exec(files['routes.txt']!)![1];
+    expect(files['http.conf']).to.contain(`proxy_pass http://${name}$request_uri;`).and.contain(`upstream ${name} {`);
+  });
+
   it('keeps an older config\'s hosts while its workers run, the new document winning where both have a host', () => {
     const previous = 'port p1\nhost -\nhost a.example.com\nrule p / R/a/old u1 0 -\nhost gone.example.com\nrule p / R/a/g u2 0 -\nport p2\nhost -\n';
     const next = 'port p1\nhost -\nhost a.example.com\nrule p / R/a/new u3 0 -\n';

@@ -135,6 +135,7 @@ export class ModelBuilder {
     if (part || clientCertificate) return this.newRuleTarget(route, rule, clientCertificate, part);
     let t = this.ownRuleTargets.get(rule);
     if (!t) this.ownRuleTargets.set(rule, (t = this.newRuleTarget(route, rule, undefined, '')));
+    else if (!this.tableMode && t.upstream?.table) delete t.upstream.table; // a server block proxies to it by name
     return t;
   }
 
@@ -218,10 +219,10 @@ export class ModelBuilder {
   private upstream(signature: string, servers: Upstream['servers'], source: string, dynamic: boolean): Upstream | undefined {
     // Rules sharing a backend set share its upstream: hashed once (most rules share one).
     const shared = this.upstreamsBySignature.get(signature);
+    if (shared && !this.tableMode) delete shared.table; // a server block proxies to it by name
     if (shared) return shared;
     const name = identifier(`wg_u_${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
     const known = this.upstreams.get(name);
-    if (known && known.signature === signature && !this.tableMode) delete known.upstream.table;
     if (known) return known.signature === signature ? known.upstream : undefined;
     const upstream: Upstream = { name, servers, source, ...(dynamic ? { dynamic } : {}), ...(this.tableMode && dynamic ? { table: true } : {}) };
     this.upstreams.set(name, { upstream, signature });
