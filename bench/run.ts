@@ -74,11 +74,11 @@ if (results.dataplane) {
   lines.push('', `Target: at least 0.95 of the hand-written config: ${results.dataplane.map((r) => `${r.mode} ${meets(r.ratio >= 0.95)}`).join(', ')}.`, '');
 }
 if (results.reload) {
-  const [g, p] = [results.reload.find((r) => r.target === 'gateway')!, results.reload.find((r) => r.target !== 'gateway')!];
+  const p = results.reload.find((r) => r.target === 'hand-written nginx')!;
   const failed = (r: ReloadRow) => r.result.non2xx + r.result.socketErrors;
   lines.push('## 6. Reload under load (bench/reload-under-load.ts, wrk 16 keep-alive connections)', '', '| target | reloads | requests | non-2xx | socket errors |', '|---|---:|---:|---:|---:|');
   for (const r of results.reload) lines.push(`| ${r.target} | ${r.reloads} | ${r.result.requests} | ${r.result.non2xx} | ${r.result.socketErrors} |`);
-  lines.push('', `Target: failed requests at most a tenth of plain nginx's: ${failed(g)} vs ${failed(p)}, ${meets(failed(g) * 10 <= failed(p))}.`, '');
+  lines.push('', `Target: failed requests at most a tenth of plain nginx's (${failed(p)}): ${results.reload.filter((r) => r !== p).map((g) => `${g.target} ${failed(g)}, ${meets(failed(g) * 10 <= failed(p))}`).join('; ')}.`, '');
 }
 lines.push(`Suite time: ${minutes.toFixed(1)} min (target: under 20).`, '');
 const file = join(import.meta.dirname, 'RESULTS.md');
