@@ -50,6 +50,8 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
       prefix('/m', 'b', { method: 'POST' }),
     ] }),
     httpRoute({ name: 'catchall', hostnames: [], rules: [prefix('/', 'c')] }),
+    // One PathPrefix "/" and an Exact path: the router must still look at the path.
+    httpRoute({ name: 'two', hostnames: ['two.example.com'], rules: [prefix('/', 'a'), exact('/x', 'b')] }),
     // A server block for *.wild.example.com; its own host below must not fall into it.
     httpRoute({ name: 'wild', hostnames: ['*.wild.example.com'], rules: [filtered('b')] }),
     httpRoute({ name: 'under-wild', hostnames: ['x.wild.example.com'], rules: [prefix('/', 'a')] }),
@@ -108,6 +110,8 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     expect(await send(h, '/m')).to.equal('a');
     expect(await send('PLAIN.example.com', '/exact'), 'hostnames ignore case').to.equal('b');
     expect(await send('other.example.com', '/'), 'the catch-all route').to.equal('c');
+    expect(await send('two.example.com', '/x')).to.equal('b');
+    expect(await send('two.example.com', '/y')).to.equal('a');
     expect(await send('x.wild.example.com', '/'), 'its own route, not the wildcard server').to.equal('a');
     expect(await send('y.wild.example.com', '/')).to.equal('b');
     expect(await send('static.example.com', '/')).to.equal('c');

@@ -32,6 +32,14 @@ local function unescape(s)
     return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
+local function always(e)
+    if next(e.exact) then return end
+    local only, other = next(e.prefix)
+    if only ~= "/" or next(e.prefix, only) then return end
+    local r = other[1]
+    if not r.method and #r.conditions == 0 then e.always = r end
+end
+
 -- The document as tables: port -> { exact = {host -> entry}, wild = {".suffix" -> entry}, any = entry },
 -- entry = { exact = {path -> rules}, prefix = {prefix -> rules} }, each rules list in precedence order.
 function _M.parse(body)
@@ -82,6 +90,13 @@ function _M.parse(body)
             return nil, "bad line: " .. line
         end
     end
+    -- A host whose only rules are PathPrefix "/" and the first has no condition: that rule
+    -- answers every request (the common one-rule route), with no look at the request.
+    for _, p in pairs(ports) do
+        for _, e in pairs(p.exact) do always(e) end
+        for _, e in pairs(p.wild) do always(e) end
+        if p.any then always(p.any) end
+    end
     return ports
 end
 
@@ -108,8 +123,8 @@ local function current()
     return cached
 end
 
-local function holds(r, method)
-    if r.method and r.method ~= method then return false end
+local function holds(r)
+    if r.method and r.method ~= ngx.req.get_method() then return false end
     local var = ngx.var
     local c = r.conditions
     for i = 1, #c do
@@ -119,12 +134,12 @@ local function holds(r, method)
 end
 
 -- The first rule of `list` (in order) that holds and goes before `best`, else `best`.
-local function first(list, best, method)
+local function first(list, best)
     if not list then return best end
     for i = 1, #list do
         local r = list[i]
         if best and r.order >= best.order then return best end
-        if holds(r, method) then return r end
+        if holds(r) then return r end
     end
     return best
 end
@@ -149,17 +164,19 @@ function _M.route(port_id)
     local port = current()[port_id]
     local e = port and entry(port, ngx.var.host)
     if not e then return "" end
-    local uri = ngx.var.uri
-    local method = ngx.req.get_method()
-    local best = first(e.exact[uri], nil, method)
-    local path = uri
-    while true do
-        best = first(e.prefix[path], best, method)
-        if path == "/" then break end
-        local cut = path:match("^(.*)/[^/]*$")
-        path = (cut == nil or cut == "") and "/" or cut
+    local best = e.always
+    if not best then
+        local uri = ngx.var.uri
+        best = first(e.exact[uri], nil)
+        local path = uri
+        while true do
+            best = first(e.prefix[path], best)
+            if path == "/" then break end
+            local cut = path:match("^(.*)/[^/]*$")
+            path = (cut == nil or cut == "") and "/" or cut
+        end
+        if not best then return "" end
     end
-    if not best then return "" end
     ngx.var.wg_route = best.route
     return best.upstream or ("!" .. best.status)
 end
