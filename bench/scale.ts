@@ -32,13 +32,19 @@ export interface ScaleRow {
   heapForRoutesMiB: number;
   rssMiB: number;
   nginxTestMs: number;
+  /** A change that reloads (nginx -t, reload, verification). */
   applyMs: number;
+  /** A route-table change: the agent's push, no reload. */
+  pushMs: number;
+  /** Of configBytes: what nginx parses (the rest is the route table and the peers). */
+  httpConfBytes: number;
 }
 
 const MiB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
 
-function objects(n: number, changed = -1): KubeObject[] {
+/** The mix; route `changed` gets another hostname (a route-table change when the route is plain), `filtered` a filter (a server block: a reload). */
+function objects(n: number, changed = -1, filtered = -1): KubeObject[] {
   const o = { gateway: 'gw', endpoint: (s: number) => ({ address: `10.1.${(s >> 8) & 255}.${s & 255}`, port: 8080 }) };
   return [
     gatewayClass(), namespace(BENCH_NS),
@@ -47,6 +53,7 @@ function objects(n: number, changed = -1): KubeObject[] {
     ...Array.from({ length: n }, (_, i) => {
       const r = mixRoute(i, o);
       if (i === changed) (r.spec as { hostnames: string[] }).hostnames.push('changed.example.com');
+      if (i === filtered) (r.spec as { rules: { filters?: object[] }[] }).rules[0]!.filters = [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-changed', value: '1' }] } }];
       return r;
     }),
   ];
@@ -107,14 +114,27 @@ export async function scaleBench(sizes: number[], log: (m: string) => void = con
         nginxTest.push(performance.now() - t0);
         if (r.code !== 0) throw new Error(`nginx -t: ${r.stderr}`);
       }
+      // A reload: a route that gains a filter leaves the route table for a server block.
       const applies: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const changed = buildConfiguration(storeOf(...objects(n, i)).snapshot(), opts).config;
-        applies.push((await apply(changed)).durationMs);
+        const changed = buildConfiguration(storeOf(...objects(n, -1, 1 + i)).snapshot(), opts).config;
+        const v = await apply(changed);
+        if (!v.reloaded) throw new Error(`${n} routes: a filter change was not reloaded`);
+        applies.push(v.durationMs);
       }
-      const row = { routes: n, renderMs: median(times), configBytes, bytesPerRoute: configBytes / n, simpleBytesPerRoute: simpleRouteBytes(n), heapMiB: mem.heapUsed / MiB, heapForRoutesMiB: (mem.heapUsed - heapBefore) / MiB, rssMiB: mem.rss / MiB, nginxTestMs: median(nginxTest), applyMs: median(applies) };
+      await apply(result.config);
+      // A push: a plain route's new hostname is a route-table change.
+      const plain = Array.from({ length: n }, (_, i) => i).filter((i) => !JSON.stringify(mixRoute(i, { gateway: 'gw', endpoint: () => ({ address: '', port: 0 }) })).includes('RegularExpression'));
+      const pushes: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const changed = buildConfiguration(storeOf(...objects(n, plain[5 + i]!)).snapshot(), opts).config;
+        const v = await apply(changed);
+        if (v.reloaded) throw new Error(`${n} routes: a route-table change was reloaded`);
+        pushes.push(v.durationMs);
+      }
+      const row = { routes: n, renderMs: median(times), configBytes, bytesPerRoute: configBytes / n, simpleBytesPerRoute: simpleRouteBytes(n), heapMiB: mem.heapUsed / MiB, heapForRoutesMiB: (mem.heapUsed - heapBefore) / MiB, rssMiB: mem.rss / MiB, nginxTestMs: median(nginxTest), applyMs: median(applies), pushMs: median(pushes), httpConfBytes: Buffer.byteLength(result.config.files['http.conf'] ?? '') };
       rows.push(row);
-      log(`  ${String(n).padStart(6)} routes: render ${row.renderMs.toFixed(0)} ms, config ${(configBytes / 1024).toFixed(0)} KiB (${row.bytesPerRoute.toFixed(0)} B/route; simple routes ${row.simpleBytesPerRoute.toFixed(0)} B/route), heap ${row.heapMiB.toFixed(0)} MiB (${row.heapForRoutesMiB.toFixed(0)} MiB for the routes), RSS ${row.rssMiB.toFixed(0)} MiB, nginx -t ${row.nginxTestMs.toFixed(0)} ms, apply (nginx -t + reload + verify) ${row.applyMs.toFixed(0)} ms`);
+      log(`  ${String(n).padStart(6)} routes: render ${row.renderMs.toFixed(0)} ms, config ${(configBytes / 1024).toFixed(0)} KiB (${row.bytesPerRoute.toFixed(0)} B/route; simple routes ${row.simpleBytesPerRoute.toFixed(0)} B/route), heap ${row.heapMiB.toFixed(0)} MiB (${row.heapForRoutesMiB.toFixed(0)} MiB for the routes), RSS ${row.rssMiB.toFixed(0)} MiB, http.conf ${(row.httpConfBytes / 1024).toFixed(0)} KiB, nginx -t ${row.nginxTestMs.toFixed(0)} ms, apply with a reload (nginx -t + reload + verify) ${row.applyMs.toFixed(0)} ms, route-table change (push) ${row.pushMs.toFixed(0)} ms`);
     } finally {
       await agent.stop();
       rmSync(dir, { recursive: true, force: true });
