@@ -490,9 +490,14 @@ class NginxAgent implements Agent {
     capErrorLog(this.runDir);
     const offset = errorLogSize(this.runDir);
     const previous = readFileSync(this.paths.conf, 'utf8');
-    // The new workers find their upstreams' peers at once; the old ones' upstreams stay until pruned below.
+    // The new workers find their upstreams' peers and the route table at once; the old ones' upstreams stay
+    // until pruned below. Not pushed: the new config would route with the old table, so it is not loaded.
     const before = await this.pushPeersOf(version, false);
-    if (before) warnings.push(before);
+    if (before) {
+      rmSync(this.paths.candidate, { force: true });
+      this.origins!.abort();
+      return { ok: false, reloaded: false, error: before };
+    }
     const oldWorkers = servingWorkers(this.master.pid!);
     const deadline = Date.now() + this.verifyBudgetMs;
     renameSync(this.paths.candidate, this.paths.conf);

@@ -25,38 +25,45 @@ export function pushRoutes(socket: string, doc: string, timeoutMs = 5000): Promi
   return pushDocument(socket, ROUTES_PATH, 'the route table', doc, false, timeoutMs);
 }
 
-/** "port ID" and "host NAME" blocks of a document, in order, keyed "ID\nNAME". */
-function hostBlocks(doc: string): Map<string, string[]> {
-  const blocks = new Map<string, string[]>();
-  let port = '';
+interface Doc {
+  /** Port id -> its "server" lines and its "host" blocks keyed by host, in order. */
+  ports: Map<string, { servers: string[]; hosts: Map<string, string[]> }>;
+}
+
+function parseDoc(doc: string): Doc {
+  const ports: Doc['ports'] = new Map();
+  let port: { servers: string[]; hosts: Map<string, string[]> } | undefined;
   let current: string[] | undefined;
   for (const line of doc.split('\n')) {
     if (line.startsWith('port ')) {
-      port = line.slice(5);
+      ports.set(line.slice(5), (port = { servers: [], hosts: new Map() }));
       current = undefined;
-    } else if (line.startsWith('host ')) blocks.set(`${port}\n${line.slice(5)}`, (current = [line]));
+    } else if (line.startsWith('server ')) port?.servers.push(line.slice(7));
+    else if (line.startsWith('host ')) port?.hosts.set(line.slice(5), (current = [line]));
     else if (line) current?.push(line);
   }
-  return blocks;
+  return { ports };
 }
 
 /**
- * `next` plus the hosts of `previous` that `next` lacks: what nginx serves while workers of
- * the previous config are still running. A host that leaves the table for a server block
- * of the new config is still routed by the old workers' router until they are gone.
+ * `next` plus the entries of `previous` for hosts that `next` serves from server blocks:
+ * what nginx's table holds while workers of an older config run. Their router still gets
+ * those hosts (the new workers never do: their server blocks come first). A host that is
+ * gone from the new config, or that another listener took, is not kept: it must not be
+ * served by an old route a moment longer than the old workers run.
  */
 export function withPreviousHosts(next: string, previous: string): string {
   if (!previous) return next;
-  const kept = hostBlocks(next);
-  for (const [key, lines] of hostBlocks(previous)) if (!kept.has(key)) kept.set(key, lines);
-  const byPort = new Map<string, string[]>();
-  for (const [key, lines] of kept) {
-    const port = key.slice(0, key.indexOf('\n'));
-    const list = byPort.get(port) ?? [];
-    list.push(...lines);
-    byPort.set(port, list);
-  }
+  const old = parseDoc(previous);
   const out: string[] = [];
-  for (const [port, lines] of byPort) out.push(`port ${port}`, ...lines);
+  for (const [id, port] of parseDoc(next).ports) {
+    out.push(`port ${id}`, ...port.servers.map((h) => `server ${h}`));
+    for (const lines of port.hosts.values()) out.push(...lines);
+    const before = old.ports.get(id);
+    for (const host of port.servers) {
+      const lines = before?.hosts.get(host);
+      if (lines && !port.hosts.has(host)) out.push(...lines);
+    }
+  }
   return out.length ? `${out.join('\n')}\n` : '';
 }

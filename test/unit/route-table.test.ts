@@ -14,7 +14,7 @@ import { statusesOf } from '../support/statuses.ts';
 /** A candidate whose plainness is all that tableHosts looks at. */
 function candidate(plain: boolean): MatchCandidate {
   const rule = { index: 0, matches: [], backends: [], filters: plain ? {} : { redirect: { statusCode: 302 } } };
-  return { route: { kind: 'HTTPRoute', key: 'HTTPRoute/a/r', rules: [rule] }, ruleIndex: 0, matchIndex: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] } } as unknown as MatchCandidate;
+  return { route: { kind: 'HTTPRoute', key: 'HTTPRoute/a/r', hostnames: [], rules: [rule] }, ruleIndex: 0, matchIndex: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] } } as unknown as MatchCandidate;
 }
 const hosts = (spec: Record<string, boolean>) => new Map(Object.entries(spec).map(([h, plain]) => [h, [candidate(plain)]]));
 
@@ -30,19 +30,20 @@ describe('route table', () => {
     expect([...t].sort()).to.deep.equal(['*', '*.other.com', 'y.other.com']);
   });
 
-  it('writes routes.txt with every user value %-encoded into one token', () => {
-    const text = renderRouteTable([{ id: 'wg_t_1', hosts: [
+  it('writes routes.txt with every user value %-encoded into one token ("" too)', () => {
+    const text = renderRouteTable([{ id: 'wg_t_1', servers: ['*.s.example.com'], hosts: [
       { host: '', rules: [] },
       { host: '*.example.com', rules: [{ exact: false, path: '/a b', method: 'POST', headers: [['http_x_v', 'a b\n%rule p / x']], queries: [['arg_q', 'ü']], target: { route: 'HTTPRoute/ns/r', upstream: 'wg_u_1' } }] },
-      { host: 'e.example.com', rules: [{ exact: true, path: '/x', headers: [], queries: [], target: { route: 'HTTPRoute/ns/r', status: 500 } }] },
+      { host: 'e.example.com', rules: [{ exact: true, path: '/x', headers: [['http_x_e', '']], queries: [], target: { route: 'HTTPRoute/ns/r', status: 500 } }] },
     ] }]);
     expect(text).to.equal([
       'port wg_t_1',
+      'server *.s.example.com',
       'host -',
       'host *.example.com',
       'rule p /a%20b HTTPRoute/ns/r wg_u_1 0 POST h http_x_v a%20b%0A%25rule%20p%20/%20x q arg_q %C3%BC',
       'host e.example.com',
-      'rule e /x HTTPRoute/ns/r - 500 -',
+      'rule e /x HTTPRoute/ns/r - 500 - h http_x_e %',
       '',
     ].join('\n'));
   });
@@ -69,10 +70,22 @@ describe('route table', () => {
     expect(files['http.conf']).to.contain(`proxy_pass http://${name}$request_uri;`).and.contain(`upstream ${name} {`);
   });
 
-  it('keeps an older config\'s hosts while its workers run, the new document winning where both have a host', () => {
-    const previous = 'port p1\nhost -\nhost a.example.com\nrule p / R/a/old u1 0 -\nhost gone.example.com\nrule p / R/a/g u2 0 -\nport p2\nhost -\n';
-    const next = 'port p1\nhost -\nhost a.example.com\nrule p / R/a/new u3 0 -\n';
-    expect(withPreviousHosts(next, previous)).to.equal('port p1\nhost -\nhost a.example.com\nrule p / R/a/new u3 0 -\nhost gone.example.com\nrule p / R/a/g u2 0 -\nport p2\nhost -\n');
+  it('keeps an older config\'s entry only for a host that a server block of the new one serves (not a deleted or reassigned one)', () => {
+    const previous = 'port p1\nhost -\nhost moved.example.com\nrule p / R/a/old u1 0 -\nhost gone.example.com\nrule p / R/a/g u2 0 -\nhost a.example.com\nrule p / R/a/a u4 0 -\n';
+    const next = 'port p1\nserver moved.example.com\nhost -\nhost a.example.com\nrule p / R/a/new u3 0 -\n';
+    expect(withPreviousHosts(next, previous)).to.equal('port p1\nserver moved.example.com\nhost -\nhost a.example.com\nrule p / R/a/new u3 0 -\nhost moved.example.com\nrule p / R/a/old u1 0 -\n');
     expect(withPreviousHosts(next, '')).to.equal(next);
+  });
+
+  it('leaves a route whose rules would take more than its budget in routes.txt to server blocks', () => {
+    const big = 'v'.repeat(1024);
+    const matches = Array.from({ length: 8 }, (_, i) => ({ path: { type: 'PathPrefix', value: `/p${i}` }, headers: Array.from({ length: 2 }, (_, k) => ({ name: `x-${k}`, value: big })) }));
+    const { graph } = statusesOf(gateway('app', 'gw'), service('app', 's', 80, ['10.0.0.1:8080']),
+      httpRoute('app', 'small', { hostnames: ['small.example.com'], rules: [{ matches: matches.slice(0, 1), backendRefs: [{ name: 's', port: 80 }] }] }),
+      httpRoute('app', 'big', { hostnames: ['big.example.com'], rules: [{ matches, backendRefs: [{ name: 's', port: 80 }] }] }));
+    const files = renderConfig(buildHttpModel(graph)).files;
+    expect(files['routes.txt']).to.contain('host small.example.com\n').and.not.contain('host big.example.com');
+    expect(files['routes.txt'], 'listed as a server block').to.contain('server big.example.com\n');
+    expect(files['http.conf']).to.contain('server_name "big.example.com";');
   });
 });

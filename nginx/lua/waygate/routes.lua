@@ -14,8 +14,10 @@
 -- and the upstream wg_table balances $wg_upstream's peers (waygate.peers). nginx's own
 -- server choice comes first: a host with a server block never gets here.
 --
--- Document, one item a line, every field %XX-encoded where it is not [A-Za-z0-9._~/*:-]:
+-- Document, one item a line, every field %XX-encoded where it is not [A-Za-z0-9._~/*:-]
+-- ("" is "%"):
 --   port PORT
+--   server HOST                  (a host a server block serves: for the agent's merge, ignored here)
 --   host HOST                    ("-": the catch-all; "*.example.com": a wildcard)
 --   rule e|p PATH ROUTE UPSTREAM STATUS METHOD [h VAR VALUE]... [q VAR VALUE]...
 -- Rules of a host come in precedence order (the operator sorts them by the spec's rules);
@@ -27,9 +29,13 @@ local shared = ngx.shared.wg_routes
 
 local _M = {}
 
+local unescape_uri = ngx.unescape_uri
+
+-- %XX (the operator escapes "+" too, so nothing else changes); "%" alone is "".
 local function unescape(s)
+    if s == "%" then return "" end
     if not s:find("%", 1, true) then return s end
-    return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+    return unescape_uri(s)
 end
 
 local function always(e)
@@ -50,6 +56,9 @@ function _M.parse(body)
             if not rest:match("^[%w_]+$") then return nil, "bad port: " .. line end
             port = { exact = {}, wild = {} }
             ports[rest], host = port, nil
+        elseif kind == "server" then
+            if not port then return nil, "server before port" end
+            -- a host that a server block serves: only the agent's merge reads these
         elseif kind == "host" then
             if not port then return nil, "host before port" end
             host = { exact = {}, prefix = {} }
@@ -190,10 +199,11 @@ function _M.store(body)
     for _ in pairs(t) do n = n + 1 end
     local v, incr_err = shared:incr("seq", 1, 0)
     if not v then return nil, "seq: " .. tostring(incr_err) end
-    local ok, set_err, forcible = shared:set("doc:" .. v, body)
-    if not ok then return nil, "storing the document: " .. tostring(set_err) end
-    if forcible then return nil, "the shared dict wg_routes is full" end
-    shared:set("version", v)
+    -- safe_set: a full dict refuses the new document and evicts nothing (the current one stays served)
+    local ok, set_err = shared:safe_set("doc:" .. v, body)
+    if not ok then return nil, "storing the document (" .. #body .. " bytes): " .. tostring(set_err) end
+    ok, set_err = shared:safe_set("version", v)
+    if not ok then return nil, "storing the version: " .. tostring(set_err) end
     shared:delete("doc:" .. (v - 2)) -- the one before the previous: nobody reads it any more
     return n, 0
 end

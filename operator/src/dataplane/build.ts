@@ -13,7 +13,7 @@ import { finishMirrorHop } from './mirror.ts';
 import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
 import { buildServer, routerServer, sniListenerMap } from './server.ts';
-import { tableHost, tableHosts, tablePortId } from './route-table.ts';
+import { renderRouteTable, tableHost, tableHosts, tablePortId } from './route-table.ts';
 import { httpsSocket, sharedHttpsPorts } from './stream-sockets.ts';
 import { frontSockets, h2cPorts } from './grpc-front.ts';
 
@@ -65,7 +65,21 @@ export function listenerForHost(listeners: readonly ListenerNode[], host: string
   return best;
 }
 
+/**
+ * The most bytes routes.txt may have: nginx's shared dict (64 MiB, nginx/agent/lua.ts) holds
+ * the current document and the next one while workers switch. Beyond it (thousands of routes
+ * at the per-route budget) every rule is rendered as server blocks instead: a slower change,
+ * never a refused one.
+ */
+export const ROUTE_TABLE_TOTAL_BUDGET = 24 * 1024 * 1024;
+
 export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOptions): HttpModel {
+  const model = buildModel(graph, opts);
+  if (opts.routeTable === false || renderRouteTable(model.routeTable).length <= ROUTE_TABLE_TOTAL_BUDGET) return model;
+  return buildModel(graph, { ...opts, routeTable: false });
+}
+
+function buildModel(graph: Graph, opts: BuildOptions): HttpModel {
   const b = new ModelBuilder(graph.routes, { certDir: opts.certDir, socketDir: opts.socketDir ?? DEFAULT_SOCKET_DIR });
   // Behind Services nginx listens on internal ports: redirects must name the listener's port.
   const internal = graph.gateways.flatMap((gw) => [...(gw.listenPorts ?? [])]).sort((x, y) => x[1] - y[1]);
@@ -116,9 +130,11 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
       // Client validation is per port (spec.tls.frontend), so every server of the port has it.
       const client = onPort.find((l) => l.clientValidation)?.clientValidation;
       // Plain rules of plain HTTP ports: from the route table, a push and no reload (route-table.ts).
-      const table = opts.routeTable !== false && !https && !fronted && !behindH2cFront ? tableHosts(byHost) : new Set<string>();
+      const routable = opts.routeTable !== false && !https && !fronted && !behindH2cFront;
+      const table = routable ? tableHosts(byHost) : new Set<string>();
       const portId = tablePortId(gw.key, port);
-      if (table.size) b.model.routeTable.push({ id: portId, hosts: [...table].sort().map((host) => tableHost(b, host, byHost.get(host)!)) });
+      // Listed even with no table host: older workers may still route hosts that are server blocks now.
+      if (routable) b.model.routeTable.push({ id: portId, hosts: [...table].sort().map((host) => tableHost(b, host, byHost.get(host)!)), servers: [...byHost.keys()].filter((h) => !table.has(h)).sort() });
       for (const host of [...byHost.keys()].sort()) {
         if (table.has(host) && host !== '*') continue;
         // The catch-all server of a port whose listeners all have hostnames still needs a
@@ -133,6 +149,7 @@ export function buildHttpModel(graph: Graph, opts: BuildOptions = defaultBuildOp
       }
     }
   }
+  b.model.tableUpstream = b.model.servers.some((s) => s.router);
   // Creation order follows the chains (built back to front); name order reads better.
   b.model.upstreams.sort((x, y) => (x.name < y.name ? -1 : 1));
   b.model.splits.sort((x, y) => (x.variable < y.variable ? -1 : 1));

@@ -66,7 +66,7 @@ function upstreamSignature(valid: readonly RuleNode['backends'][number][], hop: 
 }
 
 export class ModelBuilder {
-  readonly model: HttpModel = { certificates: [], proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })), certificateSets: [], routeTable: [], upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
+  readonly model: HttpModel = { certificates: [], proxyHeaders: DEFAULT_REQUEST_HEADERS.map(({ name, value }) => ({ name, value })), certificateSets: [], routeTable: [], tableUpstream: false, upstreams: [], maps: [], splits: [], servers: [], samples: [], hashes: undefined, problems: [], tlsOrigins: [], h2cHops: [] };
   /** "route key\nrule index" of problems: asked for every candidate, so a set, not a scan (many failing rules must not make rendering quadratic). */
   private readonly failedRules = new Set<string>();
   private readonly certificateFiles = new Set<string>();

@@ -209,6 +209,8 @@ export interface HttpModel {
   certificates: CertificateFile[];
   /** Plain rules served from the route table (route-table.ts): routes.txt, pushed by the agent, no reload. */
   routeTable: TablePort[];
+  /** Some port's default server is a router: http.conf needs the shared upstream wg_table. */
+  tableUpstream: boolean;
   /** Request headers every proxying location inherits unless it sets its own list (filters.ts DEFAULT_REQUEST_HEADERS). */
   proxyHeaders: { name: string; value: string }[];
   /** HTTPS listeners' certificates by Lua key (listener-certificates.ts): certs.txt. */

@@ -51,6 +51,28 @@ export interface TablePort {
   /** The router's key in http.conf: an identifier made from the Gateway and port. */
   id: string;
   hosts: TableHost[];
+  /** Hosts of the port that server blocks serve: the agent keeps an older table's entries for them while older workers run (nginx/agent/routes.ts). */
+  servers: string[];
+}
+
+/**
+ * The most bytes a route may put in routes.txt: its rules repeat for each of its hostnames
+ * and encoding triples some characters, so a valid route could otherwise be tens of MB and
+ * fill the shared dict (refusing every tenant's next table). A route over it is served
+ * from server blocks, where nginx's own token limits report it on its route.
+ */
+export const ROUTE_TABLE_BUDGET = 16 * 1024;
+
+/** What a route's rules cost in routes.txt, an upper bound (every character encoded). */
+function tableCost(route: MatchCandidate['route']): number {
+  let perHost = 0;
+  for (const rule of route.rules) {
+    for (const m of rule.matches) {
+      perHost += 64 + route.key.length + 3 * (m.path.value.length + (m.method?.length ?? 0));
+      for (const c of [...m.headers, ...m.queryParams]) perHost += 8 + 3 * (c.name.length + c.value.length);
+    }
+  }
+  return perHost * Math.max(1, route.hostnames.length);
 }
 
 /** A rule the table can serve: no filters or policy, usable plain HTTP backends, all valid (or none). */
@@ -70,7 +92,7 @@ export function plainCandidate(c: MatchCandidate): boolean {
   if (m.path.type === 'RegularExpression' || m.grpcRegex || m.rank) return false;
   if (m.headers.some((h) => h.type !== 'Exact') || m.queryParams.some((q) => q.type !== 'Exact')) return false;
   const rule = c.route.rules.find((r) => r.index === c.ruleIndex);
-  return !!rule && plainRule(rule);
+  return !!rule && plainRule(rule) && tableCost(c.route) <= ROUTE_TABLE_BUDGET;
 }
 
 /**
@@ -130,21 +152,24 @@ export function tableHost(b: ModelBuilder, host: string, candidates: MatchCandid
   return { host: host === '*' ? '' : host, rules };
 }
 
-/** Bytes outside these go %XX-encoded: every field of routes.txt is one space-free token. */
-const encode = (s: string) => Buffer.from(s, 'utf8').toString('latin1').replace(/[^A-Za-z0-9._~/*:-]/g, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
+/** Bytes outside these go %XX-encoded: every field of routes.txt is one space-free token; "" is "%" (no token would vanish). */
+const encode = (s: string) => (s === '' ? '%' : Buffer.from(s, 'utf8').toString('latin1').replace(/[^A-Za-z0-9._~/*:-]/g, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`));
 
 /**
  * routes.txt, the format nginx/lua/waygate/routes.lua parses, one item a line:
  *   port ID
+ *   server HOST                    (a host of the port that a server block serves; "-": the catch-all)
  *   host HOST                      ("-" for the catch-all)
  *   rule e|p PATH ROUTE UPSTREAM STATUS METHOD [h VAR VALUE]... [q VAR VALUE]...
- * (UPSTREAM "-" when the rule answers STATUS; METHOD "-" for any). Values are %XX-encoded.
+ * (UPSTREAM "-" when the rule answers STATUS; METHOD "-" for any). Values are %XX-encoded,
+ * "" as "%".
  * Not part of the config hash: the agent pushes it, no reload.
  */
 export function renderRouteTable(ports: readonly TablePort[]): string {
   const out: string[] = [];
   for (const p of ports) {
     out.push(`port ${identifier(p.id)}`);
+    for (const host of p.servers) out.push(`server ${host === '*' ? '-' : encode(host)}`);
     for (const h of p.hosts) {
       out.push(`host ${h.host ? encode(h.host) : '-'}`);
       for (const r of h.rules) {
