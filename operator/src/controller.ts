@@ -73,6 +73,8 @@ export class Controller {
   private firstDirtyAt?: number;
   private running?: Promise<void>;
   private dirty = false;
+  /** Something the graph reads changed since the last build (see schedule). */
+  private specDirty = true;
   private stopWatch?: () => void;
   private unsubscribe?: () => void;
   private lastGraph?: Graph;
@@ -84,7 +86,7 @@ export class Controller {
   }
 
   start(): void {
-    this.unsubscribe = this.opts.store.onChange(() => this.schedule());
+    this.unsubscribe = this.opts.store.onChange((statusOnly) => this.schedule(!statusOnly));
     this.stopWatch = watchVerdicts(this.opts.configRoot, (v) => this.onVerdict(v));
     this.schedule();
   }
@@ -104,7 +106,13 @@ export class Controller {
     while (this.timer || this.running) await (this.running ?? new Promise((r) => setTimeout(r, 5)));
   }
 
-  schedule(): void {
+  /**
+   * A rebuild soon (debounced). `spec`: objects the graph reads changed; without it (a
+   * verdict, our own status coming back) only the statuses are recomputed, from the last
+   * graph: the configuration cannot have changed.
+   */
+  schedule(spec = true): void {
+    if (spec) this.specDirty = true;
     const now = Date.now();
     this.firstDirtyAt ??= now;
     const debounce = this.opts.debounceMs ?? 50;
@@ -148,6 +156,12 @@ export class Controller {
 
   private async rebuild(): Promise<void> {
     if (this.untraced) await this.findCulprits(this.untraced);
+    if (!this.specDirty && this.lastGraph) {
+      const graph = this.lastGraph;
+      await this.opts.statusSink(desiredStatuses(graph, { controllerName: this.opts.controllerName, supportedFeatures: this.opts.supportedFeatures }, this.programmed), graph);
+      return;
+    }
+    this.specDirty = false; // a change during this build sets it again, and schedules another
     const t0 = performance.now();
     const snapshot = this.opts.store.snapshot();
     this.pruneRejected();
@@ -200,7 +214,8 @@ export class Controller {
       }
     }
     this.notify((o) => o.verdict?.(v, blamed));
-    this.schedule();
+    // A blamed route is left out, an untraced error searched for: a new configuration. Otherwise statuses only.
+    this.schedule(!!blamed || !!this.untraced);
   }
 
   /**

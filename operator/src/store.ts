@@ -17,7 +17,7 @@ export type Snapshot = ReadonlyMap<string, readonly KubeObject[]>;
 
 export class Store {
   private readonly byKind = new Map<string, Map<string, KubeObject>>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(statusOnly: boolean) => void>();
   private revision = 0;
   /** Revision at which each object last changed: the order of suspicion when a config fails. */
   private readonly changedAt = new Map<string, number>();
@@ -25,7 +25,9 @@ export class Store {
   /** Adds or replaces one object. */
   upsert(obj: KubeObject): void {
     const key = keyOf(obj);
+    const before = this.kind(obj.kind).get(key);
     this.kind(obj.kind).set(key, obj);
+    if (before && statusOnly(before, obj)) return this.changed(true);
     this.changedAt.set(key, this.revision + 1);
     this.changed();
   }
@@ -99,7 +101,8 @@ export class Store {
     return this.revision;
   }
 
-  onChange(listener: () => void): () => void {
+  /** `statusOnly`: only the status of an object whose status waygate writes changed (nothing the graph reads). */
+  onChange(listener: (statusOnly: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -110,8 +113,22 @@ export class Store {
     return m;
   }
 
-  private changed(): void {
+  private changed(statusOnly = false): void {
     this.revision++;
-    for (const l of this.listeners) l();
+    for (const l of this.listeners) l(statusOnly);
   }
+}
+
+/** Kinds whose status is waygate's own output: the graph never reads it (a Service's status, its load balancer, it does). */
+const OWN_STATUS = new Set(['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy']);
+
+/**
+ * Whether `after` differs from `before` in its status (and resourceVersion) only. Our own
+ * status writes come back as such watch events: at 10,000 routes each one rebuilt the whole
+ * configuration (most of a second) and delayed the next real change by as much.
+ */
+export function statusOnly(before: KubeObject, after: KubeObject): boolean {
+  if (!OWN_STATUS.has(after.kind)) return false;
+  const bare = (o: KubeObject) => JSON.stringify({ ...o, status: undefined, metadata: { ...o.metadata, resourceVersion: undefined, managedFields: undefined } });
+  return bare(before) === bare(after);
 }

@@ -50,3 +50,34 @@ describe('Store.refresh: copies from our own requests never outrun the watch', (
     expect(store.get('HTTPRoute', 'team', 'web')?.metadata.resourceVersion).to.equal('100');
   });
 });
+
+describe('Store change notices: our own status coming back is not a change of the graph', () => {
+  const notices = (store: Store) => {
+    const seen: boolean[] = [];
+    store.onChange((statusOnly) => seen.push(statusOnly));
+    return seen;
+  };
+
+  it('calls a status-only update of a route statusOnly, and keeps its place in the order of suspicion', () => {
+    const store = new Store();
+    store.upsert(route('100'));
+    const changedAt = store.lastChanged('HTTPRoute/team/web');
+    const seen = notices(store);
+    store.upsert({ ...route('101'), status: { parents: [{ conditions: [{ type: 'Accepted', status: 'True' }] }] } } as KubeObject);
+    expect(seen).to.deep.equal([true]);
+    expect(store.lastChanged('HTTPRoute/team/web')).to.equal(changedAt);
+    expect(store.get('HTTPRoute', 'team', 'web')?.status, 'the copy is stored all the same').to.have.property('parents');
+  });
+
+  it('calls a spec, label or new object change a change; and a Service\'s status too (the graph reads its load balancer)', () => {
+    const store = new Store();
+    store.upsert(route('100'));
+    const seen = notices(store);
+    store.upsert(route('101', 'uid-1', 'b.example.com'));
+    store.upsert({ ...route('102', 'uid-1', 'b.example.com'), metadata: { ...route('102').metadata, labels: { a: '1' } } } as KubeObject);
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'team', resourceVersion: '1' }, spec: { ports: [] } } as unknown as KubeObject;
+    store.upsert(svc);
+    store.upsert({ ...svc, metadata: { ...svc.metadata, resourceVersion: '2' }, status: { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] } } } as KubeObject);
+    expect(seen).to.deep.equal([false, false, false, false]);
+  });
+});
