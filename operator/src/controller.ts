@@ -23,7 +23,13 @@ export interface ControllerOptions {
   logger: Logger;
   /** Receives the desired status of every object after each rebuild and verdict. */
   statusSink: (desired: DesiredStatus[], graph: Graph) => Promise<void>;
+  /**
+   * Quiet time before a rebuild (default 20 ms): short, as a route change is most often a
+   * push that nginx serves within milliseconds. Changes during a rebuild are gathered into
+   * the next one, so a burst costs few rebuilds all the same.
+   */
   debounceMs?: number;
+  /** The longest a change waits for quiet (default 500 ms). */
   maxDelayMs?: number;
   /** See GraphOptions.addressBlock. */
   addressBlock?: number;
@@ -115,7 +121,7 @@ export class Controller {
     if (spec) this.specDirty = true;
     const now = Date.now();
     this.firstDirtyAt ??= now;
-    const debounce = this.opts.debounceMs ?? 50;
+    const debounce = this.opts.debounceMs ?? 20;
     const at = Math.min(now + debounce, this.firstDirtyAt + (this.opts.maxDelayMs ?? 500));
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {

@@ -156,7 +156,7 @@ describe('leader election end to end (operator processes on the test bed)', func
     try {
       await apply(route('r2'));
       await until('b to render r2', () => (rendered(b, 'r2.example.com') ? true : undefined), 1000, 20);
-      await sleep(300); // a follower that wrote status would have done so by now (debounce 50 ms)
+      await sleep(300); // a follower that wrote status would have done so by now (debounce 20 ms)
       expect(Date.now() - frozenAt, 'still within the lease').to.be.below((LEASE_S - RETRY_S * 1.2 - 0.5) * 1000);
       expect(await accepted('r2'), 'r2 status while the leader is frozen').to.equal(undefined);
     } finally {
