@@ -11,15 +11,18 @@ import { PEERS_PATH } from './config.ts';
 
 export const PEERS_FILE = 'peers.txt';
 
-/** The version's peers document; empty when it has none (no HTTP upstream balanced by Lua). */
-export function readPeers(versionDir: string): string {
+/** A document of a version (peers.txt, routes.txt); empty when the version has none. */
+export function readVersionDocument(versionDir: string, file: string): string {
   try {
-    return readFileSync(join(versionDir, PEERS_FILE), 'utf8');
+    return readFileSync(join(versionDir, file), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw err;
   }
 }
+
+/** The version's peers document; empty when it has none (no HTTP upstream balanced by Lua). */
+export const readPeers = (versionDir: string): string => readVersionDocument(versionDir, PEERS_FILE);
 
 /**
  * Stores `doc` in nginx's shared dict through the status socket; `prune` also removes the

@@ -3,22 +3,13 @@
 // nginx serves from its shared dict (nginx/lua/waygate/routes.lua), so that a route change
 // that only touches them needs no reload. Pushed with the peers: before a reload, after it,
 // instead of it for a version whose http.conf is unchanged, and after every nginx start.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ROUTES_PATH } from './config.ts';
-import { pushDocument } from './peers.ts';
+import { pushDocument, readVersionDocument } from './peers.ts';
 
 export const ROUTES_FILE = 'routes.txt';
 
 /** The version's route table; empty when it has none. */
-export function readRoutes(versionDir: string): string {
-  try {
-    return readFileSync(join(versionDir, ROUTES_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw err;
-  }
-}
+export const readRoutes = (versionDir: string): string => readVersionDocument(versionDir, ROUTES_FILE);
 
 /** Replaces the table in nginx's shared dict. */
 export function pushRoutes(socket: string, doc: string, timeoutMs = 5000): Promise<void> {

@@ -1,5 +1,6 @@
 -- waygate.control: the agent's pushes to nginx (POST on its status socket): peers
--- (waygate.peers) and certificates (waygate.certs) share the request handling.
+-- (waygate.peers), certificates (waygate.certs) and the route table (waygate.routes) share
+-- the request handling.
 
 local _M = {}
 
@@ -25,6 +26,16 @@ function _M.put(name, store)
         return ngx.exit(400)
     end
     ngx.say("ok ", n, " ", removed)
+end
+
+-- init_by_lua of a config whose document is a file (the tests' throwaway nginx): the file
+-- goes to store(body, true) as a push with pruning would.
+function _M.load_file(name, path, store)
+    local f = assert(io.open(path, "rb"))
+    local body = f:read("*a")
+    f:close()
+    local n, err = store(body, true)
+    if not n then error(name .. ": " .. path .. ": " .. err) end
 end
 
 return _M

@@ -157,11 +157,7 @@ end
 
 -- init_by_lua of a config whose peers are a file (the tests' throwaway nginx).
 function _M.load_file(path)
-    local f = assert(io.open(path, "rb"))
-    local body = f:read("*a")
-    f:close()
-    local n, err = _M.store(body, true)
-    if not n then error("waygate.peers: " .. path .. ": " .. err) end
+    require("waygate.control").load_file("waygate.peers", path, _M.store)
 end
 
 -- content_by_lua of the agent's control location: stores the pushed document. With

@@ -210,11 +210,7 @@ end
 
 -- init_by_lua of a config whose table is a file (the tests' throwaway nginx).
 function _M.load_file(path)
-    local f = assert(io.open(path, "rb"))
-    local body = f:read("*a")
-    f:close()
-    local n, err = _M.store(body)
-    if not n then error("waygate.routes: " .. path .. ": " .. err) end
+    require("waygate.control").load_file("waygate.routes", path, _M.store)
 end
 
 -- content_by_lua of the agent's control location.
