@@ -115,8 +115,8 @@ export function parseNginx(text: string): Directive[] {
         raw += d;
         i++;
       }
-      // nginx wants a separator after a closing quote.
-      if (i < text.length && !/[\s;{]/.test(text[i])) throw new Error(`line ${line}: unexpected "${text[i]}" after a quoted string`);
+      // nginx wants a separator after a closing quote; ")" counts as one and starts the next word ("if ($x = "")").
+      if (i < text.length && !/[\s;{)]/.test(text[i])) throw new Error(`line ${line}: unexpected "${text[i]}" after a quoted string`);
     } else {
       // An unquoted word ends at a space, ";" or "{", except the "{" of "${name}".
       while (i < text.length && !/[\s;{]/.test(text[i])) {

@@ -133,8 +133,10 @@ function buildModel(graph: Graph, opts: BuildOptions): HttpModel {
       const routable = opts.routeTable !== false && !https && !fronted && !behindH2cFront;
       const table = routable ? tableHosts(byHost) : new Set<string>();
       const portId = tablePortId(gw.key, port);
-      // Listed even with no table host: older workers may still route hosts that are server blocks now.
-      if (routable) b.model.routeTable.push({ id: portId, hosts: [...table].sort().map((host) => tableHost(b, host, byHost.get(host)!)), servers: [...byHost.keys()].filter((h) => !table.has(h)).sort() });
+      // Every plain HTTP port is listed, with its server-block hosts, even when it has no table
+      // host now (a GRPCRoute's front, say): older workers may still route those hosts from the
+      // table until they are gone (nginx/agent/routes.ts withPreviousHosts).
+      if (!https) b.model.routeTable.push({ id: portId, hosts: [...table].sort().map((host) => tableHost(b, host, byHost.get(host)!)), servers: [...byHost.keys()].filter((h) => !table.has(h)).sort() });
       for (const host of [...byHost.keys()].sort()) {
         if (table.has(host) && host !== '*') continue;
         // The catch-all server of a port whose listeners all have hostnames still needs a
