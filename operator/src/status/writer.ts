@@ -32,6 +32,20 @@ export interface StatusWriterOptions {
   fieldManager?: string;
   /** The current time as an RFC 3339 string (tests pin it). */
   now?: () => string;
+  /** How long one request may take before it counts as failed (default 10 s). */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * `promise`, or a rejection after `ms`. The client's fetch has no deadline of its own, and a
+ * request whose connection broke at the wrong moment (an API server failover, a proxy cut)
+ * can wait for minutes: the controller waits for its statuses before it builds again, so
+ * such a request would freeze configuration for everyone.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** metav1.Time: RFC 3339 with seconds precision. */
@@ -43,6 +57,7 @@ export class StatusWriter {
   private readonly maxAttempts: number;
   private readonly fieldManager: string;
   private readonly now: () => string;
+  private readonly requestTimeoutMs: number;
 
   private readonly controllerName: string;
   private readonly logger: Logger;
@@ -59,6 +74,7 @@ export class StatusWriter {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.fieldManager = options.fieldManager ?? 'waygate';
     this.now = options.now ?? rfc3339Now;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
   async write(desired: readonly DesiredStatus[], store: Store): Promise<WriteResult> {
@@ -119,18 +135,18 @@ export class StatusWriter {
     // Only status and the resourceVersion precondition count in a status PUT.
     const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace, resourceVersion }, status };
     const at = this.location(obj);
-    return at.namespace !== undefined
+    return withDeadline(at.namespace !== undefined
       ? this.api.replaceNamespacedCustomObjectStatus({ ...at, namespace: at.namespace, body, fieldManager: this.fieldManager })
-      : this.api.replaceClusterCustomObjectStatus({ ...at, body, fieldManager: this.fieldManager });
+      : this.api.replaceClusterCustomObjectStatus({ ...at, body, fieldManager: this.fieldManager }), this.requestTimeoutMs, 'status PUT');
   }
 
   /** The object as it is now, or undefined when it is gone. */
   private async getFresh(obj: KubeObject): Promise<KubeObject | undefined> {
     const at = this.location(obj);
     try {
-      const fresh = (await (at.namespace !== undefined
+      const fresh = (await withDeadline(at.namespace !== undefined
         ? this.api.getNamespacedCustomObject({ ...at, namespace: at.namespace })
-        : this.api.getClusterCustomObject(at))) as KubeObject;
+        : this.api.getClusterCustomObject(at), this.requestTimeoutMs, 'GET')) as KubeObject;
       return { ...fresh, apiVersion: obj.apiVersion, kind: obj.kind };
     } catch (err) {
       if (httpStatus(err) === 404) return undefined;
