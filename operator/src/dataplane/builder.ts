@@ -132,10 +132,15 @@ export class ModelBuilder {
   ruleTarget(route: RouteNode, rule: RuleNode, clientCertificate?: Certificate, part = ''): RuleTarget {
     // Every location that can reach a rule asks for its target again: the rule's own target
     // (the usual call) is found by the rule object, without building its id string.
-    if (part || clientCertificate) return this.newRuleTarget(route, rule, clientCertificate, part);
-    let t = this.ownRuleTargets.get(rule);
-    if (!t) this.ownRuleTargets.set(rule, (t = this.newRuleTarget(route, rule, undefined, '')));
-    else if (!this.tableMode && t.upstream?.table) delete t.upstream.table; // a server block proxies to it by name
+    let t = part || clientCertificate ? undefined : this.ownRuleTargets.get(rule);
+    if (!t) {
+      t = this.newRuleTarget(route, rule, clientCertificate, part);
+      if (!part && !clientCertificate) this.ownRuleTargets.set(rule, t);
+    }
+    // Every target reaches its caller here: one asked for outside the route table (a server
+    // block proxies to its upstream by name) gives that upstream its block in http.conf,
+    // whether the table created it, or another rule with the same backends did.
+    if (!this.tableMode && t.upstream?.table) delete t.upstream.table;
     return t;
   }
 
@@ -152,10 +157,7 @@ export class ModelBuilder {
       id += `_c${n}`;
     }
     let t = this.ruleTargets.get(id);
-    if (t) {
-      if (!this.tableMode && t.upstream?.table) delete t.upstream.table; // a server block proxies to it by name
-      return t;
-    }
+    if (t) return t;
     if (perBackend) {
       t = backendChoice(this, route, rule, id, clientCertificate);
       this.ruleTargets.set(id, t);
@@ -219,7 +221,6 @@ export class ModelBuilder {
   private upstream(signature: string, servers: Upstream['servers'], source: string, dynamic: boolean): Upstream | undefined {
     // Rules sharing a backend set share its upstream: hashed once (most rules share one).
     const shared = this.upstreamsBySignature.get(signature);
-    if (shared && !this.tableMode) delete shared.table; // a server block proxies to it by name
     if (shared) return shared;
     const name = identifier(`wg_u_${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
     const known = this.upstreams.get(name);

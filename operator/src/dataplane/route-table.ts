@@ -20,7 +20,7 @@ import type { MatchCandidate } from '../graph/precedence.ts';
 import { normalizePrefix, sortByPrecedence } from '../graph/precedence.ts';
 import type { RuleNode } from '../graph/types.ts';
 import type { ModelBuilder } from './builder.ts';
-import { identifier } from './quote.ts';
+import { headerVar, identifier } from './quote.ts';
 
 export interface TableTarget {
   /** "HTTPRoute/ns/name": $wg_route. */
@@ -144,7 +144,7 @@ export function tableHost(b: ModelBuilder, host: string, candidates: MatchCandid
       exact: m.path.type === 'Exact',
       path: m.path.type === 'Exact' ? m.path.value : normalizePrefix(m.path.value),
       ...(m.method ? { method: m.method } : {}),
-      headers: m.headers.map((h) => [`http_${h.name.toLowerCase().replace(/-/g, '_')}`, h.value]),
+      headers: m.headers.map((h) => [headerVar(h.name).slice(1), h.value]),
       queries: m.queryParams.map((q) => [`arg_${q.name}`, q.value]),
       target: { route: rt.source, ...(rt.upstream ? { upstream: rt.upstream.name } : { status: rt.status ?? 500 }) },
     });
@@ -166,6 +166,15 @@ const encode = (s: string) => (s === '' ? '%' : Buffer.from(s, 'utf8').toString(
  * Not part of the config hash: the agent pushes it, no reload.
  */
 export function renderRouteTable(ports: readonly TablePort[]): string {
+  // The model's list is final once built: buildHttpModel measures the text, renderConfig writes it.
+  let text = rendered.get(ports);
+  if (text === undefined) rendered.set(ports, (text = renderPorts(ports)));
+  return text;
+}
+
+const rendered = new WeakMap<readonly TablePort[], string>();
+
+function renderPorts(ports: readonly TablePort[]): string {
   const out: string[] = [];
   for (const p of ports) {
     out.push(`port ${identifier(p.id)}`);
