@@ -86,6 +86,8 @@ export interface Agent {
   onVerdict(cb: (v: Verdict) => void): () => void;
   /** nginx's workers now: serving and draining (old generations), their memory; draining workers ended at the cap so far. */
   workers(): WorkerStats & { ended: number };
+  /** Documents sent to nginx's shared dicts since start (an unchanged one is not sent again). */
+  pushes(): Readonly<Record<PushedDocument, number>>;
   /** Resolves when the agent has processed every complete version present now. */
   settled(): Promise<void>;
   /** Stops nginx gracefully (SIGQUIT, then SIGKILL after 5 s) and closes the watcher. */
@@ -175,8 +177,9 @@ class NginxAgent implements Agent {
   private drainEnded = 0;
   /** Upstreams of older configs stay in the peers dict until no draining worker may still use them. */
   private prunePending = false;
-  /** The route table in nginx's shared dict (maybe with an older config's hosts): '' after a start. */
-  private pushedRoutes = '';
+  /** What nginx's shared dicts hold, as pushed: nothing after a start. */
+  private pushed: Pushed = nothingPushed();
+  private readonly pushCounts: Record<PushedDocument, number> = { peers: 0, routes: 0, certificates: 0 };
   /** The TLS hop's listeners (tls-origin.ts), opened per version before nginx loads it. */
   private origins: TlsOrigins | undefined;
   /** Stops nginx if this process exits without stop() (an uncaught error, process.exit). */
@@ -211,6 +214,10 @@ class NginxAgent implements Agent {
 
   workers(): WorkerStats & { ended: number } {
     return { ...workerStats(this.master.pid), ended: this.drainEnded };
+  }
+
+  pushes(): Readonly<Record<PushedDocument, number>> {
+    return { ...this.pushCounts };
   }
 
   /** Ends the oldest draining workers beyond the cap, so reloads cannot pile up old generations. */
@@ -361,7 +368,7 @@ class NginxAgent implements Agent {
     rmSync(this.paths.socket, { force: true }); // a master that failed to start may leave it behind
     removeStaleNginxSockets(this.socketDir);
     const offset = errorLogSize(this.runDir);
-    this.pushedRoutes = ''; // a new master's shared dicts are empty
+    this.pushed = nothingPushed(); // a new master's shared dicts are empty
     this.master.start();
     const r = await waitForVersion(this.paths.socket, version ?? '', {
       timeoutMs: this.verifyBudgetMs,
@@ -433,7 +440,7 @@ class NginxAgent implements Agent {
     removeStaleNginxSockets(this.socketDir);
     this.prepareLogs();
     const offset = errorLogSize(this.runDir);
-    this.pushedRoutes = ''; // a new master's shared dicts are empty
+    this.pushed = nothingPushed(); // a new master's shared dicts are empty
     this.master.start();
     const r = await waitForVersion(this.paths.socket, this.serving ?? '', {
       timeoutMs: this.verifyBudgetMs,
@@ -544,13 +551,24 @@ class NginxAgent implements Agent {
       // Workers of an older config still route the hosts it served from the table (a host
       // that moves to a server block must not become a 404 there): keep them until pruning.
       const routes = dir === undefined ? '' : readRoutes(dir);
-      const table = now ? routes : withPreviousHosts(routes, this.pushedRoutes);
+      const pushed = this.pushed;
+      const table = now ? routes : withPreviousHosts(routes, pushed.routes);
+      // A document nginx already holds is not sent again: at 10,000 routes each push is a
+      // parse and thousands of dict writes, on the way to a route's first request.
+      this.pushed = { ...pushed, peers: undefined, certs: undefined }; // unknown if a push fails midway
       // Peers first, pruned only once the table no longer names what pruning removes.
-      await pushPeers(this.paths.socket, doc, false);
-      if (table || this.pushedRoutes) await pushRoutes(this.paths.socket, table);
-      this.pushedRoutes = table;
-      if (now) await pushPeers(this.paths.socket, doc, true);
-      await pushCertificates(this.paths.socket, certs, now);
+      const count = (d: PushedDocument) => this.pushCounts[d]++;
+      const samePeers = pushed.peers === doc;
+      const sameTable = table === pushed.routes;
+      // Unpruned first when the table changes: the pruned push waits until no table names what it removes.
+      if (!samePeers && !(now && sameTable)) await pushPeers(this.paths.socket, doc, false).then(() => count('peers'));
+      if (!sameTable) await pushRoutes(this.paths.socket, table).then(() => count('routes'));
+      this.pushed.routes = table;
+      const peersPruned = now || (samePeers && pushed.peersPruned);
+      if (now && !(samePeers && pushed.peersPruned)) await pushPeers(this.paths.socket, doc, true).then(() => count('peers'));
+      const sameCerts = !!pushed.certs && pushed.certs.equals(certs);
+      if (!sameCerts || (now && !pushed.certsPruned)) await pushCertificates(this.paths.socket, certs, now).then(() => count('certificates'));
+      this.pushed = { routes: table, peers: doc, peersPruned, certs, certsPruned: now || (sameCerts && pushed.certsPruned) };
       this.prunePending = prune && !now;
       return undefined;
     } catch (err) {
@@ -686,3 +704,17 @@ class NginxAgent implements Agent {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type PushedDocument = 'peers' | 'routes' | 'certificates';
+
+/** The documents in nginx's shared dicts; `peers`/`certs` undefined: not known (a start, a failed push). */
+interface Pushed {
+  routes: string;
+  peers: string | undefined;
+  /** The peers dict holds `peers` and nothing else (pushed with prune). */
+  peersPruned: boolean;
+  certs: Buffer | undefined;
+  certsPruned: boolean;
+}
+
+const nothingPushed = (): Pushed => ({ routes: '', peers: undefined, peersPruned: false, certs: undefined, certsPruned: false });

@@ -148,7 +148,7 @@ export interface AgentMetrics {
   verdict(v: Verdict): void;
 }
 
-export function createAgentMetrics(opts: { served: () => string | undefined; traffic?: TrafficOptions; defaultMetrics?: boolean; lines?: () => { ok: number; foreign: number; malformed: number }; workers?: () => (WorkerStats & { ended: number }) | undefined }): AgentMetrics {
+export function createAgentMetrics(opts: { served: () => string | undefined; traffic?: TrafficOptions; defaultMetrics?: boolean; lines?: () => { ok: number; foreign: number; malformed: number }; workers?: () => (WorkerStats & { ended: number }) | undefined; pushes?: () => Readonly<Record<string, number>> | undefined }): AgentMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -183,6 +183,19 @@ export function createAgentMetrics(opts: { served: () => string | undefined; tra
     });
   }
   if (opts.workers) registerWorkerMetrics(registers, opts.workers);
+  if (opts.pushes) {
+    const pushes = opts.pushes;
+    new Counter({
+      name: 'waygate_nginx_pushes_total',
+      help: 'Documents the agent sent to nginx\'s shared dicts (peers, routes, certificates), without a reload; an unchanged document is not sent again.',
+      labelNames: ['document'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [document, n] of Object.entries(pushes() ?? {})) this.inc({ document }, n);
+      },
+    });
+  }
   const traffic = new TrafficMetrics(opts.traffic);
   for (const m of traffic.metrics()) registry.registerMetric(m as Parameters<Registry['registerMetric']>[0]);
   return {

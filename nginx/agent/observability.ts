@@ -32,7 +32,7 @@ export function agentNotReady(agent: Pick<Agent, 'live'> | undefined): string[] 
 
 export async function startObservedAgent(opts: ObservedAgentOptions): Promise<ObservedAgent> {
   let agent: Agent | undefined;
-  const metrics = createAgentMetrics({ served: () => agent?.live, traffic: opts.traffic, defaultMetrics: opts.defaultMetrics, lines: () => receiver.counts, workers: () => agent?.workers() });
+  const metrics = createAgentMetrics({ served: () => agent?.live, traffic: opts.traffic, defaultMetrics: opts.defaultMetrics, lines: () => receiver.counts, workers: () => agent?.workers(), pushes: () => agent?.pushes() });
   const receiver = await startTrafficLogReceiver((r) => metrics.traffic.record(r));
   let health: HealthServer;
   try {

@@ -135,6 +135,23 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     expect(readFileSync(join(live(), 'http.conf'), 'utf8'), 'http.conf unchanged').to.equal(before.http);
   });
 
+  it('nginx is sent only what changed: a route change pushes the route table, an endpoint change the peers', async () => {
+    const routes = baseRoutes();
+    routes.push(httpRoute({ name: 'pushed', hostnames: ['pushed.example.com'], rules: [prefix('/', 'b')] }));
+    let before = sa.agent.pushes();
+    write(routes);
+    await eventually('the new route', () => send('pushed.example.com', '/'), (r) => r === 'b');
+    await processed(0);
+    const delta = (from: Record<string, number>) => Object.fromEntries(Object.entries(sa.agent.pushes()).map(([k, n]) => [k, n - from[k]!]));
+    expect(delta(before), 'the same Services: the same peers').to.deep.equal({ routes: 1, peers: 0, certificates: 0 });
+    before = sa.agent.pushes();
+    // Service b's endpoint moves to echo c: its peers change, no rule does.
+    run.write('objects.yaml', [gatewayClass(), gateway({ address: ADDRESS, port }), ...backend('web', 'a', e.a!.port), ...backend('web', 'b', e.c!.port), ...backend('web', 'c', e.c!.port), ...routes]);
+    await eventually('b\'s new endpoint', () => send('pushed.example.com', '/'), (r) => r === 'c');
+    await processed(0);
+    expect(delta(before), 'the same rules: the same route table').to.deep.equal({ routes: 0, peers: 1, certificates: 0 });
+  });
+
   it('a route that leaves the table for a server block is reloaded and keeps answering', async () => {
     const from = verdicts.length;
     const routes = baseRoutes();
