@@ -240,7 +240,7 @@ export async function testbedBench(o: { existing: number[]; samples: number; bur
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: BENCH_NS }, spec: { ports: [{ name: 'http', port: 80 }] } },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'echo-1', namespace: BENCH_NS, labels: { 'kubernetes.io/service-name': 'echo' } }, addressType: 'IPv4', ports: [{ name: 'http', port: echo.port }], endpoints: [{ addresses: [backendAddress], conditions: { ready: true } }] },
     ] }) });
-    const logger = createLogger({ level: 'error' });
+    const logger = createLogger({ level: process.env.BENCH_LOG ?? 'error' });
     const agent = await startAgent({ configRoot: join(dir, 'config'), runDir: join(dir, 'nginx'), logger, accessLog: false });
     const verdicts: Verdict[] = [];
     agent.onVerdict((v) => verdicts.push(v));
