@@ -182,7 +182,9 @@ export class ModelBuilder {
     const totalWeight = weighted.reduce((s, b) => s + b.weight, 0);
     if (!valid.length) t.status = 500; // no backendRefs, all invalid, or all weight 0
     else {
-      const servers = valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({
+      const signature = upstreamSignature(valid, hop, tls && clientCertificate?.id, rule);
+      // A backend set already built has these servers (most rules share one): not built again.
+      const servers = this.upstreamsBySignature.get(signature)?.servers ?? valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({
         address: quote(hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address),
         weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)),
       })));
@@ -192,7 +194,7 @@ export class ModelBuilder {
       const dynamic = valid[0]!.protocol !== 'h2c';
       if (!servers.length && !dynamic) t.status = 503; // Services without ready endpoints
       else {
-        t.upstream = this.upstream(upstreamSignature(valid, hop, tls && clientCertificate?.id, rule), servers, route.key, dynamic);
+        t.upstream = this.upstream(signature, servers, route.key, dynamic);
         if (!t.upstream) {
           t.problem = `spec.rules[${rule.index}].backendRefs: two upstreams of this configuration got the same name; this rule is left out`;
           this.ruleTargets.set(id, t);
@@ -286,7 +288,8 @@ export class ModelBuilder {
  * rename every later route's targets whenever a route arrives, and so change http.conf).
  */
 export function routeIds(routes: readonly RouteNode[]): Map<RouteNode, string> {
-  const full = new Map(routes.map((r) => [r, createHash('sha256').update(r.key).digest('hex')] as const));
+  if (keyHashes.size > 4 * routes.length + 10_000) keyHashes.clear(); // keys of deleted routes
+  const full = new Map(routes.map((r) => [r, keyHash(r.key)] as const));
   const count = new Map<string, number>();
   for (const h of full.values()) count.set(h.slice(0, 10), (count.get(h.slice(0, 10)) ?? 0) + 1);
   return new Map(routes.map((r) => {
@@ -295,5 +298,13 @@ export function routeIds(routes: readonly RouteNode[]): Map<RouteNode, string> {
   }));
 }
 
+/** sha256 of route keys, kept across rebuilds: every rebuild names every route (10,000 hashes). */
+const keyHashes = new Map<string, string>();
+function keyHash(key: string): string {
+  let h = keyHashes.get(key);
+  if (h === undefined) keyHashes.set(key, (h = createHash('sha256').update(key).digest('hex')));
+  return h;
+}
+
 /** The target id prefix of a route ("r" and its id) when no other route's id collides with it. */
-export const routeTargetPrefix = (key: string) => `r${createHash('sha256').update(key).digest('hex').slice(0, 10)}`;
+export const routeTargetPrefix = (key: string) => `r${keyHash(key).slice(0, 10)}`;
