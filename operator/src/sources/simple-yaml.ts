@@ -1,0 +1,315 @@
+// A fast path for the YAML that Kubernetes manifests are made of: block mappings and
+// sequences, single-line plain and quoted scalars, literal block scalars (`|`, `|-`),
+// comments and `---` between documents. It returns exactly what the `yaml` package's
+// parseAllDocuments(text) + doc.toJS() returns (YAML 1.2, core schema), or undefined for
+// anything outside that subset (flow collections, anchors and aliases, tags, folded or
+// multi-line scalars, escapes, tabs, duplicate or non-string keys, a document that is a
+// scalar, nesting deeper than asked, any construct yaml might report an error for...):
+// the caller then parses with `yaml`, which gives its own values, errors and limits. So
+// this path never reports an error and never accepts what `yaml` refuses; the
+// differential tests in test/unit/simple-yaml.test.ts hold it to that.
+// Why: `yaml` builds a CST and a document model first, about 1 s per 500 KB file; this is
+// one linear pass over the lines (tens of ms for the same file).
+
+/** Thrown inside the parser when the text is outside the subset; never escapes it. */
+const UNSUPPORTED = Symbol('unsupported');
+function unsupported(): never {
+  throw UNSUPPORTED;
+}
+
+// Characters the subset leaves to `yaml`: tabs (indentation rules), CR (line breaks), C0/C1
+// controls and DEL (not printable in YAML), NEL/LS/PS (line breaks in YAML 1.1), BOM and
+// non-characters.
+const OUTSIDE = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u2028\u2029\uFEFF\uFFFE\uFFFF]/;
+/** What a plain scalar (or key) may not start with: YAML's indicators. */
+const INDICATOR = new Set(['-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`']);
+/** Longer implicit keys are an error in `yaml` (1024 characters): leave them to it. */
+const MAX_KEY = 1000;
+
+// The core schema's plain scalars, tested in yaml's order (null, bool, int oct, int, int
+// hex, float NaN/Inf, float exp, float) and resolved as yaml resolves them.
+const NULL = /^(?:~|[Nn]ull|NULL)?$/;
+const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const INT_OCT = /^0o[0-7]+$/;
+const INT = /^[-+]?[0-9]+$/;
+const INT_HEX = /^0x[0-9a-fA-F]+$/;
+const FLOAT_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+/** First characters of every non-string plain scalar (the empty string is null, and never reaches here). */
+const MAYBE_NOT_STRING = /^[-+.~0-9nNtTfF]/;
+
+export function resolvePlain(s: string): string | number | boolean | null {
+  if (!MAYBE_NOT_STRING.test(s)) return s;
+  if (NULL.test(s)) return null;
+  if (BOOL.test(s)) return s[0] === 't' || s[0] === 'T';
+  if (INT_OCT.test(s)) return parseInt(s.substring(2), 8);
+  if (INT.test(s)) return parseInt(s, 10);
+  if (INT_HEX.test(s)) return parseInt(s.substring(2), 16);
+  if (FLOAT_NAN.test(s)) return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  if (FLOAT_EXP.test(s) || FLOAT.test(s)) return parseFloat(s);
+  return s;
+}
+
+interface Line {
+  indent: number;
+  /** The line without its indentation. */
+  content: string;
+}
+
+/**
+ * The documents of a YAML stream as yaml's parseAllDocuments(text).map((d) => d.toJS())
+ * would give them (null for an empty document), or undefined when the text is outside
+ * the subset this parser is sure of. Nesting deeper than `maxDepth` collections is left
+ * to yaml too (the caller's limits then apply as they do to yaml's values).
+ */
+export function parseSimpleYaml(text: string, maxDepth: number): unknown[] | undefined {
+  if (OUTSIDE.test(text)) return undefined;
+  try {
+    return new SimpleParser(text, maxDepth).documents();
+  } catch (e) {
+    if (e === UNSUPPORTED) return undefined;
+    throw e;
+  }
+}
+
+class SimpleParser {
+  private readonly lines: string[];
+  private pos = 0;
+  /** End (exclusive) of the current document's lines. */
+  private end = 0;
+
+  private readonly text: string;
+  private readonly maxDepth: number;
+
+  constructor(text: string, maxDepth: number) {
+    this.text = text;
+    this.maxDepth = maxDepth;
+    this.lines = text.split('\n');
+  }
+
+  documents(): unknown[] {
+    const docs: unknown[] = [];
+    const { lines } = this;
+    let start = 0;
+    let explicit = false; // the current document began with `---`
+    const flush = (end: number) => {
+      this.pos = start;
+      this.end = end;
+      const first = this.peek();
+      if (!first) {
+        if (explicit) docs.push(null);
+        return;
+      }
+      if (first.indent !== 0) unsupported();
+      docs.push(this.block(0, 1));
+      if (this.peek()) unsupported(); // something after the root collection
+    };
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      if (l.startsWith('---') && (l.length === 3 || l[3] === ' ')) {
+        const rest = l.slice(3).trimStart();
+        if (rest !== '' && rest[0] !== '#') unsupported(); // content after the marker
+        flush(i);
+        start = i + 1;
+        explicit = true;
+      } else if (l.startsWith('...') && (l.length === 3 || l[3] === ' ')) unsupported();
+    }
+    flush(lines.length);
+    return docs;
+  }
+
+  /** The next line with content (blank and comment-only lines skipped), not consumed. */
+  private peek(): Line | undefined {
+    const { lines } = this;
+    while (this.pos < this.end) {
+      const l = lines[this.pos]!;
+      let indent = 0;
+      while (l.charCodeAt(indent) === 32) indent++;
+      if (indent < l.length && l[indent] !== '#') return { indent, content: l.slice(indent) };
+      this.pos++;
+    }
+    return undefined;
+  }
+
+  /** A block collection whose first line (at `indent`) is the next content line. */
+  private block(indent: number, depth: number): unknown {
+    if (depth > this.maxDepth) unsupported();
+    const line = this.peek()!;
+    return isSeqItem(line.content) ? this.seq(indent, depth) : this.map(indent, depth, undefined);
+  }
+
+  private seq(indent: number, depth: number): unknown[] {
+    const out: unknown[] = [];
+    for (;;) {
+      const line = this.peek();
+      if (!line || line.indent < indent) break;
+      if (line.indent > indent) unsupported();
+      if (!isSeqItem(line.content)) break; // the parent's (a compact sequence's key's sibling), or an error the parent finds
+      const rest = line.content.slice(1);
+      const text = rest.trimStart();
+      if (text === '' || text[0] === '#') {
+        this.pos++;
+        out.push(this.nested(indent, depth, false));
+        continue;
+      }
+      if (isSeqItem(text)) unsupported(); // `- - x`
+      const column = indent + 1 + (rest.length - text.length);
+      if (splitEntry(text)) {
+        if (depth + 1 > this.maxDepth) unsupported();
+        out.push(this.map(column, depth + 1, text));
+      } else {
+        this.pos++;
+        out.push(this.scalarOrLiteral(text, indent));
+      }
+    }
+    return out;
+  }
+
+  /** A block mapping at `indent`; `first` is the text of its first entry when it starts mid-line (`- key: value`). */
+  private map(indent: number, depth: number, first: string | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    let pending = first;
+    for (;;) {
+      let text: string;
+      if (pending !== undefined) {
+        text = pending;
+        pending = undefined;
+      } else {
+        const line = this.peek();
+        if (!line || line.indent < indent) break;
+        if (line.indent > indent) unsupported();
+        text = line.content;
+      }
+      const entry = splitEntry(text);
+      if (!entry) unsupported(); // a sequence item or a scalar among the keys
+      const [key, rest] = entry;
+      if (key === '__proto__' || Object.hasOwn(out, key)) unsupported(); // yaml reports duplicates
+      this.pos++;
+      const value = rest.trimStart();
+      out[key] = value === '' || value[0] === '#' ? this.nested(indent, depth, true) : this.scalarOrLiteral(value, indent);
+    }
+    return out;
+  }
+
+  /** The value of a `key:` or `-` with nothing after it on the line: a block below it, or null. */
+  private nested(parentIndent: number, depth: number, compactSeq: boolean): unknown {
+    const line = this.peek();
+    if (!line) return null;
+    if (line.indent > parentIndent) return this.block(line.indent, depth + 1);
+    if (compactSeq && line.indent === parentIndent && isSeqItem(line.content)) {
+      if (depth + 1 > this.maxDepth) unsupported();
+      return this.seq(parentIndent, depth + 1);
+    }
+    return null;
+  }
+
+  /** A value that starts on the line just consumed: a scalar, or a literal block scalar on the lines below. */
+  private scalarOrLiteral(text: string, parentIndent: number): unknown {
+    if (text[0] === '|') return this.literal(text, parentIndent);
+    // A plain scalar that goes on over more indented lines is left to yaml by the callers:
+    // a line deeper than their collection's indentation is unsupported.
+    return scalar(text);
+  }
+
+  /** `|`, `|-`: the lines below that are indented deeper than the parent, as yaml keeps them. */
+  private literal(header: string, parentIndent: number): string {
+    const chomp = header[1] === '-' ? 'strip' : 'clip';
+    const after = header.slice(chomp === 'strip' ? 2 : 1);
+    if (after !== '' && !(after[0] === ' ' && (after.trim() === '' || after.trimStart()[0] === '#'))) unsupported(); // `|+`, `|2`, ...
+    const { lines } = this;
+    const body: string[] = [];
+    let contentIndent = -1;
+    let leadingBlankMax = 0;
+    for (; this.pos < this.end; this.pos++) {
+      const l = lines[this.pos]!;
+      let n = 0;
+      while (l.charCodeAt(n) === 32) n++;
+      if (n === l.length) {
+        // blank (or spaces only): part of the scalar whatever its indentation
+        if (contentIndent < 0) leadingBlankMax = Math.max(leadingBlankMax, n);
+        body.push(l);
+        continue;
+      }
+      if (contentIndent < 0) {
+        if (n <= parentIndent) break;
+        contentIndent = n;
+      } else if (n < contentIndent) break;
+      body.push(l);
+    }
+    // No content line, leading blanks longer than the indentation (an error in yaml), or the last line without a newline after it.
+    if (contentIndent < 0 || leadingBlankMax > contentIndent) unsupported();
+    if (this.pos >= lines.length && !this.text.endsWith('\n')) unsupported();
+    // Blank lines after the last content line are only line breaks (chomped); the lines are cut at the content indentation.
+    let last = body.length - 1;
+    while (last >= 0 && body[last]!.length <= contentIndent) last--;
+    const content = body.slice(0, last + 1).map((l) => l.slice(contentIndent)).join('\n');
+    return chomp === 'strip' ? content : `${content}\n`;
+  }
+}
+
+function isSeqItem(content: string): boolean {
+  return content[0] === '-' && (content.length === 1 || content[1] === ' ');
+}
+
+/** `key: rest` → [key, rest]; undefined when the text is not a mapping entry. */
+function splitEntry(text: string): [string, string] | undefined {
+  const c = text[0];
+  if (c === '"' || c === "'") {
+    const q = quoted(text);
+    if (!q) return undefined;
+    const [key, after] = q;
+    let i = 0;
+    while (after[i] === ' ') i++;
+    if (after[i] !== ':' || (i + 1 < after.length && after[i + 1] !== ' ')) return undefined;
+    if (key.length > MAX_KEY) unsupported();
+    return [key, after.slice(i + 1)];
+  }
+  let i = text.indexOf(':');
+  while (i !== -1 && i + 1 < text.length && text[i + 1] !== ' ') i = text.indexOf(':', i + 1);
+  if (i === -1) return undefined;
+  const hash = text.indexOf(' #');
+  if (hash !== -1 && hash < i) return undefined; // the colon is in a comment
+  const key = text.slice(0, i).trimEnd();
+  // Keys yaml would read as something else than a string, or with an indicator: left to yaml.
+  if (key === '' || key.length > MAX_KEY || INDICATOR.has(key[0]!) || typeof resolvePlain(key) !== 'string') unsupported();
+  return [key, text.slice(i + 1)];
+}
+
+/** A quoted scalar at the start of text: [value, what follows the closing quote]; undefined if it does not close on this line. */
+function quoted(text: string): [string, string] | undefined {
+  if (text[0] === '"') {
+    const end = text.indexOf('"', 1);
+    if (end === -1) return undefined;
+    const value = text.slice(1, end);
+    if (value.includes('\\')) unsupported(); // escapes
+    return [value, text.slice(end + 1)];
+  }
+  let i = 1;
+  for (;;) {
+    const j = text.indexOf("'", i);
+    if (j === -1) return undefined;
+    if (text[j + 1] === "'") {
+      i = j + 2;
+      continue;
+    }
+    return [text.slice(1, j).replaceAll("''", "'"), text.slice(j + 1)];
+  }
+}
+
+/** A scalar value on one line (the text after `key: ` or `- `, not empty, not a comment). */
+function scalar(text: string): unknown {
+  const c = text[0]!;
+  if (c === '"' || c === "'") {
+    const q = quoted(text);
+    if (!q) unsupported(); // goes on over lines
+    const [value, after] = q;
+    if (after !== '' && !(after[0] === ' ' && (after.trim() === '' || after.trimStart()[0] === '#'))) unsupported();
+    return value;
+  }
+  if (INDICATOR.has(c) && !(c === '-' && text.length > 1 && text[1] !== ' ')) unsupported();
+  const hash = text.indexOf(' #');
+  const s = (hash === -1 ? text : text.slice(0, hash)).trimEnd();
+  if (s.includes(': ') || s.endsWith(':')) unsupported(); // a mapping on the line of a value
+  return resolvePlain(s);
+}
