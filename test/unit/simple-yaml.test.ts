@@ -6,9 +6,12 @@
 // must take the fast path, or the render CLI gets slow again).
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments, stringify, type ToStringOptions } from 'yaml';
 import { parseSimpleYaml } from '../../operator/src/sources/simple-yaml.ts';
+import { defaultCrdDir } from '../../operator/src/validation/crd.ts';
 import { mixRoute, mixServices } from '../../bench/lib/routes.ts';
 
 /** What yaml makes of the text: every document's value, or 'error' when any document has an error. */
@@ -32,7 +35,7 @@ function agrees(text: string): boolean {
 
 // Strings made of the characters YAML gives meaning to, so that quoting, comments,
 // indicators and the core schema's numbers, booleans and nulls all come up.
-const tricky = fc.string({ unit: fc.constantFrom(...'ab: -#\'"|>?[]{},&*!%@`~.0123456789xoeEnNtTfFul+\\_/é'.split('')), maxLength: 12 });
+const tricky = fc.string({ unit: fc.constantFrom(...'ab: -#\'"|>?[]{},&*!%@`~.0123456789xoeEnNtTfFul+\\_/é\n\t\x07\x1b\0\u0085'.split('')), maxLength: 12 });
 const special = fc.constantFrom('', ' ', 'true', 'True', 'TRUE', 'false', 'yes', 'no', 'on', 'null', 'Null', '~', '0', '-0', '+1', '007', '0o17', '0x1F', '0b1', '1_000', '1e3', '-1.5E-2', '.5', '1.', '.inf', '-.Inf', '.nan', '.NaN', '1:2', 'a: b', 'a #b', 'a#b', '- a', '-a', '---', '...', '__proto__', 'constructor', "it's", 'say "hi"', 'x\ny', 'x\n\ny\n', ' lead', 'trail ', 'é', '😀');
 const text = fc.oneof(tricky, special);
 const key = fc.oneof({ weight: 3, arbitrary: fc.stringMatching(/^[a-z][a-zA-Z0-9.-]{0,8}$/) }, { weight: 1, arbitrary: text });
@@ -95,6 +98,11 @@ describe('fast YAML path (simple-yaml.ts)', () => {
       '  a: 1\n', 'a\n', '"a"\n', 'a: 1\nb\n', '- a\nb: 1\n', 'a:\tb\n', 'a: b\r\nc: d\r\n', '\uFEFFa: 1\n', 'a: \u0085\n', 'a: x\u2028y\n',
       `${'k'.repeat(1100)}: v\n`, `a: ${'x'.repeat(5000)}\n`, '- \n- x\n', '-\n-\n', '- # c\n  a: 1\n', 'a: # c\n  b: 1\n', 'a: |  # c\n  x\n', 'a: |x\n  y\n',
       '- a #b: c\n', 'x:\n  - a #b: c\n', 'a #b: c\n', '- "a" #b: c\n', '---a: 1\n', '--- a: 1\n', '---\n- a\n---\nb: 2\n...\n', 'a:\n---\nb:\n',
+      // multi-line plain and quoted scalars, escapes, empty flow collections
+      'a: b\n  c\n\n  d\ne: 1\n', 'a: b\n  && c\n  || !d\n', 'a: b\n  - c\n', 'a: b\n  c: d\n', 'a: b\n  c #d\n', 'a: b\n  #c\n  d\n', '- b\n  c\n- d\n', '- a: b\n    c\n',
+      'a: 1\n  2\n', 'a: true\n  x\n', "a: 'b\n  c''d\n\n  e'\n", "a: 'b\n c'\n", "a: 'b\nc'\n", "a: '\n  b'\n", "a: 'b\n  '\n", "a: 'b\n  c' x\n", "- 'b\n  c': d\n",
+      'a: "b\\n\\tc\\"d\\\\e\\/"\n', 'a: "b\n  c\\ d\\\n  e"\n', 'a: "\\x41"\n', 'a: "\\u0041"\n', 'a: "b\\ "\n', 'a: "b \\\n  c"\n', 'a: "b\\q"\n',
+      'a: {}\nb: []\nc: {} # x\n- d\n', 'a: {}\nb: []\nc: {} # x\n', 'a: { }\n', 'a: {}x\n', '- {}\n- []\n', '{}: a\n', 'a: [] []\n',
     ];
     const taken = cases.filter((c) => agrees(c)).length;
     expect(taken).to.be.greaterThan(20);
@@ -115,6 +123,9 @@ describe('fast YAML path (simple-yaml.ts)', () => {
       '  namespace: "team-a"',
       '  annotations:',
       "    note: 'it''s: fine'",
+      '    say: "a \\"quoted\\" word,\\ta tab"',
+      '    long: a description that goes on',
+      '      over two lines',
       '    script: |',
       '      echo hello',
       '',
@@ -142,6 +153,12 @@ describe('fast YAML path (simple-yaml.ts)', () => {
     expect(agrees(handWritten)).to.equal(true);
   });
 
+  it('takes the vendored CRDs (read at every start) and agrees with yaml on them', () => {
+    const crds = readdirSync(defaultCrdDir).filter((f) => /^gateway\.networking\..*\.yaml$/.test(f) && !f.includes('_vap_'));
+    expect(crds.length).to.be.greaterThan(10);
+    for (const f of crds) expect(agrees(readFileSync(join(defaultCrdDir, f), 'utf8')), f).to.equal(true);
+  });
+
   it('leaves nesting deeper than the limit to yaml (and the loader limits that apply to it)', () => {
     const deep = (n: number) => `${Array.from({ length: n }, (_, i) => `${'  '.repeat(i)}k:`).join('\n')} 1\n`;
     expect(parseSimpleYaml(deep(100), 100)).to.not.equal(undefined);
@@ -149,5 +166,8 @@ describe('fast YAML path (simple-yaml.ts)', () => {
     const seqs = (n: number) => `${Array.from({ length: n }, (_, i) => `${'  '.repeat(i)}-`).join('\n')} 1\n`;
     expect(parseSimpleYaml(seqs(100), 100)).to.not.equal(undefined);
     expect(parseSimpleYaml(seqs(101), 100)).to.equal(undefined);
+    const deepEmpty = (n: number) => `${Array.from({ length: n }, (_, i) => `${'  '.repeat(i)}k:`).join('\n')} {}\n`; // n mappings and an empty one
+    expect(parseSimpleYaml(deepEmpty(99), 100)).to.not.equal(undefined);
+    expect(parseSimpleYaml(deepEmpty(100), 100)).to.equal(undefined);
   });
 });

@@ -160,7 +160,7 @@ class SimpleParser {
         out.push(this.map(column, depth + 1, text));
       } else {
         this.pos++;
-        out.push(this.scalarOrLiteral(text, indent));
+        out.push(this.scalarOrLiteral(text, indent, depth));
       }
     }
     return out;
@@ -187,7 +187,7 @@ class SimpleParser {
       if (key === '__proto__' || Object.hasOwn(out, key)) unsupported(); // yaml reports duplicates
       this.pos++;
       const value = rest.trimStart();
-      out[key] = value === '' || value[0] === '#' ? this.nested(indent, depth, true) : this.scalarOrLiteral(value, indent);
+      out[key] = value === '' || value[0] === '#' ? this.nested(indent, depth, true) : this.scalarOrLiteral(value, indent, depth);
     }
     return out;
   }
@@ -204,12 +204,88 @@ class SimpleParser {
     return null;
   }
 
-  /** A value that starts on the line just consumed: a scalar, or a literal block scalar on the lines below. */
-  private scalarOrLiteral(text: string, parentIndent: number): unknown {
-    if (text[0] === '|') return this.literal(text, parentIndent);
-    // A plain scalar that goes on over more indented lines is left to yaml by the callers:
-    // a line deeper than their collection's indentation is unsupported.
-    return scalar(text);
+  /** A value that starts on the line just consumed (in a collection at `depth`): a scalar (its lines below too), a literal block scalar, `{}` or `[]`. */
+  private scalarOrLiteral(text: string, parentIndent: number, depth: number): unknown {
+    const c = text[0]!;
+    if (c === '|') return this.literal(text, parentIndent);
+    if ((c === '{' || c === '[') && text[1] === (c === '{' ? '}' : ']')) {
+      checkTrailer(text.slice(2));
+      if (depth + 1 > this.maxDepth) unsupported();
+      return c === '{' ? {} : [];
+    }
+    if (c === '"' || c === "'") return this.quotedScalar(text, parentIndent);
+    if (INDICATOR.has(c) && !(c === '-' && text.length > 1 && text[1] !== ' ')) unsupported();
+    const hash = text.indexOf(' #');
+    const first = (hash === -1 ? text : text.slice(0, hash)).trimEnd();
+    if (first.includes(': ') || first.endsWith(':')) unsupported(); // a mapping on the line of a value
+    // A comment ends the scalar; a deeper line after it is then left to yaml by the callers.
+    return resolvePlain(hash === -1 ? this.foldPlain(first, parentIndent) : first);
+  }
+
+  /**
+   * A plain scalar's continuation lines (deeper than the parent, not comments), folded as
+   * YAML folds them: each trimmed, one line break a space, n empty lines n newlines.
+   */
+  private foldPlain(first: string, parentIndent: number): string {
+    const { lines } = this;
+    let out = first;
+    let blanks = 0;
+    for (let p = this.pos; p < this.end; p++) {
+      const l = lines[p]!;
+      let n = 0;
+      while (l.charCodeAt(n) === 32) n++;
+      if (n === l.length) {
+        blanks++;
+        continue;
+      }
+      if (n <= parentIndent || l[n] === '#') break;
+      const content = l.slice(n).trimEnd();
+      // Text goes on (`&&`, `!x`, `'a'`... are text here); a block indicator, a mapping or a comment is left to yaml.
+      const c = content[0]!;
+      if (((c === '-' || c === '?' || c === ':') && (content.length === 1 || content[1] === ' ')) || content.includes(': ') || content.endsWith(':') || content.includes(' #')) unsupported();
+      out += blanks ? '\n'.repeat(blanks) : ' ';
+      out += content;
+      blanks = 0;
+      this.pos = p + 1;
+    }
+    return out;
+  }
+
+  /** A single- or double-quoted scalar, on one line or folded over several. */
+  private quotedScalar(text: string, parentIndent: number): string {
+    const one = quoted(text);
+    if (one) {
+      checkTrailer(one[1]);
+      return one[0];
+    }
+    const quote = text[0]!;
+    const first = text.slice(1).trimEnd();
+    if (first === '') unsupported();
+    let out = unquote(first, quote);
+    let blanks = 0;
+    const { lines } = this;
+    for (let p = this.pos; p < this.end; p++) {
+      const l = lines[p]!;
+      let n = 0;
+      while (l.charCodeAt(n) === 32) n++;
+      if (n === l.length) {
+        blanks++;
+        continue;
+      }
+      if (n <= parentIndent) unsupported();
+      const content = l.slice(n);
+      const end = closingQuote(content, quote);
+      const piece = end === -1 ? content.trimEnd() : content.slice(0, end);
+      if (piece === '') unsupported(); // a closing quote first on its line: left to yaml
+      out += (blanks ? '\n'.repeat(blanks) : ' ') + unquote(piece, quote);
+      blanks = 0;
+      if (end !== -1) {
+        checkTrailer(content.slice(end + 1));
+        this.pos = p + 1;
+        return out;
+      }
+    }
+    return unsupported(); // not closed in this document
   }
 
   /** `|`, `|-`: the lines below that are indented deeper than the parent, as yaml keeps them. */
@@ -276,40 +352,45 @@ function splitEntry(text: string): [string, string] | undefined {
   return [key, text.slice(i + 1)];
 }
 
-/** A quoted scalar at the start of text: [value, what follows the closing quote]; undefined if it does not close on this line. */
-function quoted(text: string): [string, string] | undefined {
-  if (text[0] === '"') {
-    const end = text.indexOf('"', 1);
-    if (end === -1) return undefined;
-    const value = text.slice(1, end);
-    if (value.includes('\\')) unsupported(); // escapes
-    return [value, text.slice(end + 1)];
-  }
-  let i = 1;
-  for (;;) {
-    const j = text.indexOf("'", i);
-    if (j === -1) return undefined;
-    if (text[j + 1] === "'") {
-      i = j + 2;
-      continue;
+/** Index of the quote that closes a scalar in text (`''` is an escaped quote in single quotes), or -1. */
+function closingQuote(text: string, quote: string): number {
+  if (quote === '"') {
+    for (let i = 0; ;) {
+      const j = text.indexOf('"', i);
+      const b = text.indexOf('\\', i);
+      if (b === -1 || j === -1 || j < b) return j;
+      i = b + 2; // an escaped character, maybe a quote
     }
-    return [text.slice(1, j).replaceAll("''", "'"), text.slice(j + 1)];
+  }
+  for (let i = 0; ;) {
+    const j = text.indexOf("'", i);
+    if (j === -1 || text[j + 1] !== "'") return j;
+    i = j + 2;
   }
 }
 
-/** A scalar value on one line (the text after `key: ` or `- `, not empty, not a comment). */
-function scalar(text: string): unknown {
-  const c = text[0]!;
-  if (c === '"' || c === "'") {
-    const q = quoted(text);
-    if (!q) unsupported(); // goes on over lines
-    const [value, after] = q;
-    if (after !== '' && !(after[0] === ' ' && (after.trim() === '' || after.trimStart()[0] === '#'))) unsupported();
-    return value;
-  }
-  if (INDICATOR.has(c) && !(c === '-' && text.length > 1 && text[1] !== ' ')) unsupported();
-  const hash = text.indexOf(' #');
-  const s = (hash === -1 ? text : text.slice(0, hash)).trimEnd();
-  if (s.includes(': ') || s.endsWith(':')) unsupported(); // a mapping on the line of a value
-  return resolvePlain(s);
+/** A quoted scalar at the start of text: [value, what follows the closing quote]; undefined if it does not close on this line. */
+function quoted(text: string): [string, string] | undefined {
+  const quote = text[0]!;
+  const end = closingQuote(text.slice(1), quote);
+  if (end === -1) return undefined;
+  return [unquote(text.slice(1, end + 1), quote), text.slice(end + 2)];
+}
+
+/**
+ * YAML's one-character escapes of double-quoted scalars; the others (\\x, \\u, \\U, \\N, \\_,
+ * \\L, \\P, an escaped line break, which is a backslash last on a line once it is trimmed) are left to yaml.
+ */
+const ESCAPES: Record<string, string> = { '0': '\0', a: '\x07', b: '\b', t: '\t', n: '\n', v: '\v', f: '\f', r: '\r', e: '\x1b', ' ': ' ', '"': '"', '/': '/', '\\': '\\' };
+
+/** The text of one line's part of a quoted scalar: `''` in single quotes, escapes in double quotes. */
+function unquote(raw: string, quote: string): string {
+  if (quote === "'") return raw.replaceAll("''", "'");
+  if (!raw.includes('\\')) return raw;
+  return raw.replace(/\\(.?)/g, (_, c: string) => ESCAPES[c] ?? unsupported());
+}
+
+/** What may follow a quoted scalar on its line: nothing, spaces, a comment after a space. */
+function checkTrailer(after: string): void {
+  if (after !== '' && !(after[0] === ' ' && (after.trim() === '' || after.trimStart()[0] === '#'))) unsupported();
 }
