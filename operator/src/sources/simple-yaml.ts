@@ -119,14 +119,23 @@ class SimpleParser {
     return docs;
   }
 
+  /** The last line peek() returned, and its index: every enclosing collection peeks at the line that ends it. */
+  private peeked: Line | undefined;
+  private peekedPos = -1;
+
   /** The next line with content (blank and comment-only lines skipped), not consumed. */
   private peek(): Line | undefined {
+    if (this.peekedPos === this.pos && this.pos < this.end) return this.peeked;
     const { lines } = this;
     while (this.pos < this.end) {
       const l = lines[this.pos]!;
       let indent = 0;
       while (l.charCodeAt(indent) === 32) indent++;
-      if (indent < l.length && l[indent] !== '#') return { indent, content: l.slice(indent) };
+      if (indent < l.length && l[indent] !== '#') {
+        this.peekedPos = this.pos;
+        this.peeked = { indent, content: l.slice(indent) };
+        return this.peeked;
+      }
       this.pos++;
     }
     return undefined;
@@ -355,12 +364,12 @@ function splitEntry(text: string): [string, string] | undefined {
 /** Index of the quote that closes a scalar in text (`''` is an escaped quote in single quotes), or -1. */
 function closingQuote(text: string, quote: string): number {
   if (quote === '"') {
-    for (let i = 0; ;) {
-      const j = text.indexOf('"', i);
-      const b = text.indexOf('\\', i);
-      if (b === -1 || j === -1 || j < b) return j;
-      i = b + 2; // an escaped character, maybe a quote
+    // Linear: each search starts where the last one ended (a line of 2 MiB of backslashes stays fast).
+    let j = text.indexOf('"');
+    for (let b = text.indexOf('\\'); j !== -1 && b !== -1 && b < j; b = text.indexOf('\\', b + 2)) {
+      if (j === b + 1) j = text.indexOf('"', b + 2); // that quote is escaped
     }
+    return j;
   }
   for (let i = 0; ;) {
     const j = text.indexOf("'", i);
