@@ -102,6 +102,8 @@ describe('fast YAML path (simple-yaml.ts)', () => {
       'a: b\n  c\n\n  d\ne: 1\n', 'a: b\n  && c\n  || !d\n', 'a: b\n  - c\n', 'a: b\n  c: d\n', 'a: b\n  c #d\n', 'a: b\n  #c\n  d\n', '- b\n  c\n- d\n', '- a: b\n    c\n',
       'a: 1\n  2\n', 'a: true\n  x\n', "a: 'b\n  c''d\n\n  e'\n", "a: 'b\n c'\n", "a: 'b\nc'\n", "a: '\n  b'\n", "a: 'b\n  '\n", "a: 'b\n  c' x\n", "- 'b\n  c': d\n",
       'a: "b\\n\\tc\\"d\\\\e\\/"\n', 'a: "b\n  c\\ d\\\n  e"\n', 'a: "\\x41"\n', 'a: "\\u0041"\n', 'a: "b\\ "\n', 'a: "b \\\n  c"\n', 'a: "b\\q"\n',
+      // Unicode spaces: JavaScript's trim() removes them, YAML keeps them as content
+      'a: x\u00a0\n', 'a: \u3000x\n', 'a:\u2003x\n', '\u00a0a: 1\n', 'a: "x"\u202f\n',
       'a: {}\nb: []\nc: {} # x\n- d\n', 'a: {}\nb: []\nc: {} # x\n', 'a: { }\n', 'a: {}x\n', '- {}\n- []\n', '{}: a\n', 'a: [] []\n',
     ];
     const taken = cases.filter((c) => agrees(c)).length;

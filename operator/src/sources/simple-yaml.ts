@@ -19,8 +19,9 @@ function unsupported(): never {
 
 // Characters the subset leaves to `yaml`: tabs (indentation rules), CR (line breaks), C0/C1
 // controls and DEL (not printable in YAML), NEL/LS/PS (line breaks in YAML 1.1), BOM and
-// non-characters.
-const OUTSIDE = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u2028\u2029\uFEFF\uFFFE\uFFFF]/;
+// non-characters, and the Unicode spaces (NBSP, U+2000-U+200A, ...) that JavaScript's trim()
+// removes and YAML keeps as content ("a: x\u00a0" is "x\u00a0" to yaml).
+const OUTSIDE = /[\u0000-\u0009\u000B-\u001F\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF\uFFFE\uFFFF]/;
 /** What a plain scalar (or key) may not start with: YAML's indicators. */
 const INDICATOR = new Set(['-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`']);
 /** Longer implicit keys are an error in `yaml` (1024 characters): leave them to it. */
