@@ -4,6 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { parseSimpleYaml } from '../sources/simple-yaml.ts';
 import { stringFormat } from './formats.ts';
 
 export interface ValidationRule {
@@ -106,14 +107,27 @@ interface CrdManifest {
   };
 }
 
+/**
+ * The values of a file's YAML documents, one at a time: by the fast path when the file is
+ * plain block YAML (the vendored CRDs are: 1.6 MB, 0.25 s of every start with yaml), else
+ * by yaml, which throws on the first document with an error.
+ */
+function* yamlDocuments(file: string, text: string): Generator<unknown> {
+  const fast = parseSimpleYaml(text, 1000);
+  if (fast) return yield* fast;
+  for (const doc of parseAllDocuments(text)) {
+    const [yamlError] = doc.errors;
+    if (yamlError) throw new Error(`${file}: ${yamlError.message}`);
+    yield doc.toJS();
+  }
+}
+
 /** The served versions of every CustomResourceDefinition in the YAML files of a directory. */
 export function loadCrdVersions(dir: string): CrdVersion[] {
   const out: CrdVersion[] = [];
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
-    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      const [yamlError] = doc.errors;
-      if (yamlError) throw new Error(`${file}: ${yamlError.message}`);
-      const crd = doc.toJS() as CrdManifest | null;
+    for (const value of yamlDocuments(file, readFileSync(join(dir, file), 'utf8'))) {
+      const crd = value as CrdManifest | null;
       if (crd?.kind !== 'CustomResourceDefinition') continue;
       for (const v of crd.spec.versions) {
         const schema = v.schema?.openAPIV3Schema;
