@@ -74,6 +74,13 @@ export function parseSimpleYaml(text: string, maxDepth: number): unknown[] | und
   }
 }
 
+/** The spaces a line starts with (its indentation). */
+function spaces(l: string): number {
+  let n = 0;
+  while (l.charCodeAt(n) === 32) n++;
+  return n;
+}
+
 class SimpleParser {
   private readonly lines: string[];
   private pos = 0;
@@ -130,8 +137,7 @@ class SimpleParser {
     const { lines } = this;
     while (this.pos < this.end) {
       const l = lines[this.pos]!;
-      let indent = 0;
-      while (l.charCodeAt(indent) === 32) indent++;
+      const indent = spaces(l);
       if (indent < l.length && l[indent] !== '#') {
         this.peekedPos = this.pos;
         this.peeked = { indent, content: l.slice(indent) };
@@ -242,8 +248,7 @@ class SimpleParser {
     let blanks = 0;
     for (let p = this.pos; p < this.end; p++) {
       const l = lines[p]!;
-      let n = 0;
-      while (l.charCodeAt(n) === 32) n++;
+      const n = spaces(l);
       if (n === l.length) {
         blanks++;
         continue;
@@ -276,8 +281,7 @@ class SimpleParser {
     const { lines } = this;
     for (let p = this.pos; p < this.end; p++) {
       const l = lines[p]!;
-      let n = 0;
-      while (l.charCodeAt(n) === 32) n++;
+      const n = spaces(l);
       if (n === l.length) {
         blanks++;
         continue;
@@ -309,8 +313,7 @@ class SimpleParser {
     let leadingBlankMax = 0;
     for (; this.pos < this.end; this.pos++) {
       const l = lines[this.pos]!;
-      let n = 0;
-      while (l.charCodeAt(n) === 32) n++;
+      const n = spaces(l);
       if (n === l.length) {
         // blank (or spaces only): part of the scalar whatever its indentation
         if (contentIndent < 0) leadingBlankMax = Math.max(leadingBlankMax, n);
