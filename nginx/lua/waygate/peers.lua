@@ -118,6 +118,14 @@ function _M.balance(name)
     _M.set_peer(s.peers[i])
 end
 
+-- balancer_by_lua of the route table's upstream wg_table: the peers of $wg_upstream (set by
+-- waygate.routes). The variable is read here, not in the config's chunk: the chunk runs in
+-- LuaJIT's interpreter (it calls require, a C function), where ngx.var's FFI calls cost
+-- several times what they cost in this function's compiled trace.
+function _M.balance_table()
+    return _M.balance(ngx.var.wg_upstream)
+end
+
 -- Stores a peers document (the format above); with `prune` the upstreams it does not name
 -- are removed. Returns the number of upstreams stored and removed, or nil and an error.
 function _M.store(body, prune)
