@@ -103,6 +103,9 @@ end
 function _M.balance(name)
     local s = _M.state(name)
     if not s then return _M.set_unavailable() end
+    -- One peer: every try goes to it, whatever was tried or failed, so no per-request state
+    -- (ngx.ctx is a good part of this function's cost).
+    if s.peers[2] == nil then return _M.set_peer(s.peers[1]) end
     local ctx = ngx.ctx
     local now = ngx_now()
     local st = ctx.waygate_peers
