@@ -6,6 +6,8 @@
 // http.conf, the nginx master and its workers alone.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { EchoServer } from '../../examples/echo.ts';
 import type { Verdict } from '../../nginx/agent/verdict.ts';
@@ -20,6 +22,23 @@ import { backend, gateway, gatewayClass, httpRoute } from '../support/standalone
 
 const ADDRESS = '127.0.0.94';
 
+/** A raw HTTP/1.1 request (the request target exactly as given); answers the status line's code, the headers and the body. */
+function raw(port: number, target: string, host: string): Promise<{ status: string; head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, ADDRESS);
+    let data = '';
+    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+    s.on('data', (d) => (data += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => {
+      const [head = '', body = ''] = data.split('\r\n\r\n');
+      // the echo's JSON is one line (the answer may come chunked)
+      resolve({ status: /^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 'none', head, body: /\{.*\}/.exec(body)?.[0] ?? body });
+    });
+    s.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  });
+}
+
 const prefix = (path: string, svc: string, extra: object = {}) => ({ matches: [{ path: { type: 'PathPrefix', value: path }, ...extra }], backendRefs: [{ name: svc, port: 80 }] });
 const exact = (path: string, svc: string) => ({ matches: [{ path: { type: 'Exact', value: path } }], backendRefs: [{ name: svc, port: 80 }] });
 /** A rule the table does not take: a request header filter keeps its host in a server block. */
@@ -31,6 +50,9 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
   let port: number;
   let sa: Standalone;
   const e: Record<string, EchoServer> = {};
+  /** A backend answering with a Location naming the table's upstream, as nginx's default proxy_redirect would rewrite it. */
+  let locationServer: Server;
+  let locationPort: number;
   const verdicts: Verdict[] = [];
   const log = captureLogger('debug');
 
@@ -38,7 +60,7 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     get(ADDRESS, port, path, { host, ...opts }).then((r) => (r.status === 200 ? r.backend! : String(r.status)), () => 'error');
 
   function write(routes: object[]): void {
-    run.write('objects.yaml', [gatewayClass(), gateway({ address: ADDRESS, port }), ...['a', 'b', 'c'].flatMap((s) => backend('web', s, e[s]!.port)), ...routes]);
+    run.write('objects.yaml', [gatewayClass(), gateway({ address: ADDRESS, port }), ...['a', 'b', 'c'].flatMap((s) => backend('web', s, e[s]!.port)), ...backend('web', 'loc', locationPort), ...routes]);
   }
   const baseRoutes = () => [
     httpRoute({ name: 'plain', hostnames: ['plain.example.com'], rules: [
@@ -56,6 +78,7 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     httpRoute({ name: 'wild', hostnames: ['*.wild.example.com'], rules: [filtered('b')] }),
     httpRoute({ name: 'under-wild', hostnames: ['x.wild.example.com'], rules: [prefix('/', 'a')] }),
     httpRoute({ name: 'static', hostnames: ['static.example.com'], rules: [filtered('c')] }),
+    httpRoute({ name: 'loc', hostnames: ['loc.example.com'], rules: [prefix('/', 'loc')] }),
   ];
   const live = () => versionDir(join(run.runDir, 'config'), listComplete(join(run.runDir, 'config')).at(-1)!);
   async function processed(from: number): Promise<Verdict[]> {
@@ -68,6 +91,12 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     run = tempStandalone('route-table');
     port = await freePort();
     for (const n of ['a', 'b', 'c']) e[n] = await run.echo(n);
+    locationServer = createServer((_req, res) => {
+      res.writeHead(302, { location: 'http://wg_table/moved', refresh: '0; url=http://wg_table/moved' });
+      res.end();
+    });
+    await new Promise<void>((r) => locationServer.listen(0, '127.0.0.1', r));
+    locationPort = (locationServer.address() as AddressInfo).port;
     write(baseRoutes());
     sa = await run.start(log.logger);
     sa.agent.onVerdict((v) => verdicts.push(v));
@@ -81,6 +110,8 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
 
   after(async () => {
     await run?.stop();
+    locationServer?.closeAllConnections();
+    await new Promise((r) => (locationServer ? locationServer.close(r) : r(undefined)));
   });
 
   it('plain rules go to routes.txt, the others and the hosts a wildcard server would catch stay server blocks', () => {
@@ -116,6 +147,24 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     expect(await send('x.wild.example.com', '/'), 'its own route, not the wildcard server').to.equal('a');
     expect(await send('y.wild.example.com', '/')).to.equal('b');
     expect(await send('static.example.com', '/')).to.equal('c');
+  });
+
+  it('passes the request target to the backend as the client sent it, and its Location unchanged', async () => {
+    const h = 'plain.example.com';
+    const targets = ['/a%2Fb/../c//d;p=1?q=%20x&r=a+b&&s', '/%61pi/%2e%2e/%25?', '/exact?x=%2F', '/api//x/./y?%zz'];
+    const seen = await Promise.all(targets.map(async (t) => {
+      const r = await raw(port, t, h);
+      return r.status === '200' ? (JSON.parse(r.body) as { path: string }).path : r.status;
+    }));
+    expect(seen).to.deep.equal(targets);
+    // The absolute form with no path: nginx makes it "/" (with the variable as without it).
+    const abs = await raw(port, 'http://plain.example.com?x=1', h);
+    expect(abs.status).to.equal('200');
+    expect((JSON.parse(abs.body) as { path: string }).path).to.equal('/?x=1');
+    // nginx's default proxy_redirect would turn "http://wg_table/" into "/" in Location and Refresh.
+    const loc = await raw(port, '/', 'loc.example.com');
+    expect(loc.status).to.equal('302');
+    expect(`${loc.head}\r\n`).to.match(/\r\nLocation: http:\/\/wg_table\/moved\r\n/i).and.match(/\r\nRefresh: 0; url=http:\/\/wg_table\/moved\r\n/i);
   });
 
   it('a new route, a changed one and a removed one: served within the push, no reload, the same nginx workers', async () => {

@@ -103,6 +103,9 @@ end
 function _M.balance(name)
     local s = _M.state(name)
     if not s then return _M.set_unavailable() end
+    -- One peer: every try goes to it, whatever was tried or failed, so no per-request state
+    -- (ngx.ctx is a good part of this function's cost).
+    if s.peers[2] == nil then return _M.set_peer(s.peers[1]) end
     local ctx = ngx.ctx
     local now = ngx_now()
     local st = ctx.waygate_peers
@@ -116,6 +119,14 @@ function _M.balance(name)
     local i = _M.pick(s, st.tried, now)
     st.tried[i], st.peer, st.state = true, i, s
     _M.set_peer(s.peers[i])
+end
+
+-- balancer_by_lua of the route table's upstream wg_table: the peers of $wg_upstream (set by
+-- waygate.routes). The variable is read here, not in the config's chunk: the chunk runs in
+-- LuaJIT's interpreter (it calls require, a C function), where ngx.var's FFI calls cost
+-- several times what they cost in this function's compiled trace.
+function _M.balance_table()
+    return _M.balance(ngx.var.wg_upstream)
 end
 
 -- Stores a peers document (the format above); with `prune` the upstreams it does not name

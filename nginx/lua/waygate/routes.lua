@@ -9,9 +9,9 @@
 --                set_by_lua_block $wg_upstream { return require("waygate.routes").route("PORT") }
 --                if ($wg_upstream = "") { return 404; }
 --                if ($wg_upstream = "!500") { return 500; }
---                proxy_pass http://wg_table$request_uri; }
+--                proxy_pass http://wg_table; proxy_redirect off; }
 --
--- and the upstream wg_table balances $wg_upstream's peers (waygate.peers). nginx's own
+-- and the upstream wg_table balances $wg_upstream's peers (waygate.peers balance_table). nginx's own
 -- server choice comes first: a host with a server block never gets here.
 --
 -- Document, one item a line, every field %XX-encoded where it is not [A-Za-z0-9._~/*:-]
