@@ -15,6 +15,13 @@ describe('agent: the run directory stays bounded', () => {
     expect(http).to.match(/^\s*proxy_max_temp_file_size 0;$/m);
   });
 
+  it('the access log is written in buffered pieces, to a file or stdout, and off when asked', () => {
+    const http = (accessLog?: string | false) => { const c = composeMainConfig({ runDir: '/run/w', versionDir: '/var/lib/w/versions/3', version: '3', accessLog }); return c.slice(c.indexOf('http {')); };
+    expect(http()).to.match(/^\s*access_log \/run\/w\/access\.log combined buffer=64k flush=1s;$/m);
+    expect(http('stdout')).to.match(/^\s*access_log \/dev\/stdout combined buffer=64k flush=1s;$/m);
+    expect(http(false)).to.match(/^\s*access_log off;$/m).and.not.to.include('buffer=');
+  });
+
   it('the error log is truncated past its cap and left alone below it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wg-errlog-'));
     try {
