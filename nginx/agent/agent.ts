@@ -25,6 +25,7 @@ import {
 import { ensurePrivateDir, privateTempDir } from './private-dir.ts';
 import { answerProbes } from './probes.ts';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_DRAINING_MEMORY, DEFAULT_MAX_DRAINING_WORKERS, enforceDrainLimit, workerStats, type WorkerStats } from './drain.ts';
+import { announceGeneration } from './generation.ts';
 import { pushPeers, readPeers } from './peers.ts';
 import { pushCertificates, readCertificates } from './certs.ts';
 import { pushRoutes, readRoutes, withPreviousHosts } from './routes.ts';
@@ -499,6 +500,7 @@ class NginxAgent implements Agent {
     const oldWorkers = servingWorkers(this.master.pid!);
     const deadline = Date.now() + this.verifyBudgetMs;
     renameSync(this.paths.candidate, this.paths.conf);
+    await this.announce(version);
     this.master.reload();
     const r = await waitForVersion(this.paths.socket, version, {
       timeoutMs: this.verifyBudgetMs,
@@ -522,6 +524,7 @@ class NginxAgent implements Agent {
     writeFileSync(tmp, previous);
     renameSync(tmp, this.paths.conf);
     this.origins!.abort();
+    await this.announce(undefined);
     const reason = r.reason.startsWith('timed out') ? `${r.reason}\n${errorLogTail(this.runDir, offset)}`.trim() : r.reason;
     this.log.warn(`version ${version}: reload not confirmed: ${reason}`, { component: 'agent' });
     return { ok: false, reloaded: false, error: `reload not confirmed: ${reason}` };
@@ -587,6 +590,13 @@ class NginxAgent implements Agent {
     }
     // The title changes just before the worker closes its listening sockets.
     if (workers.length) await sleep(5);
+  }
+
+  /** Names the generation being loaded (or none) to the workers; a failure costs only the drain, not the reload. */
+  private async announce(version: string | undefined): Promise<void> {
+    await announceGeneration(this.paths.socket, version).catch((err: Error) =>
+      this.log.warn(`version ${version ?? '(none)'}: ${err.message}; keep-alive connections are not drained before this reload`, { component: 'agent' }),
+    );
   }
 
   /** Writes the candidate main config for `version` and runs `nginx -t` on it. */

@@ -47,6 +47,8 @@ export const runPaths = (runDir: string) => ({
 export const PEERS_PATH = '/waygate/peers';
 export const CERTS_PATH = '/waygate/certs';
 export const ROUTES_PATH = '/waygate/routes';
+/** Where the agent names the generation it is about to load (nginx/lua/waygate/drain.lua). */
+export const DRAIN_PATH = '/waygate/drain';
 
 /** The unix socket of the server answering 503 for upstreams without peers (no ready endpoint). */
 export const unavailableSocket = (socketDir: string) => join(socketDir, 'wg-503.sock');
@@ -107,7 +109,7 @@ http {
     proxy_request_buffering off;
     proxy_max_temp_file_size 0;
     default_type application/octet-stream;
-${luaHttp(undefined, unavailable)}
+${luaHttp({ unavailable, generation: /^\d{1,15}$/.test(version) ? version : '0' })}
 ${accessLogs}
 ${temp}
 
@@ -141,6 +143,11 @@ ${trafficLog}
             client_body_buffer_size 64m;
             default_type text/plain;
             content_by_lua_block { require("waygate.routes").put() }
+        }
+        # Before a reload: the generation being loaded, whose elders ask clients to close (waygate.drain).
+        location = ${DRAIN_PATH} {
+            default_type text/plain;
+            content_by_lua_block { require("waygate.drain").put() }
         }
         location / {
             return 404;

@@ -22,24 +22,42 @@ export const CERTS_DICT_SIZE = '16m';
 /** The shared dict of the route table (waygate/routes.lua): two documents of ~150 bytes a rule. */
 export const ROUTES_DICT_SIZE = '64m';
 
+/** The shared dict where the agent names the generation it loads (waygate/drain.lua): one number. */
+export const DRAIN_DICT_SIZE = '64k';
+
+export interface LuaHttpOptions {
+  luaDir?: string;
+  /** The unix socket of the main config's 503 server, where upstreams without peers send requests. */
+  unavailable?: string;
+  /** The config's generation (the main config's version, a decimal integer): waygate/drain.lua. Default 0. */
+  generation?: string;
+  /** The tests' throwaway nginx: these documents from files at every start and reload (the agent pushes them instead). */
+  peersFile?: string;
+  certsFile?: string;
+  routesFile?: string;
+}
+
 /**
  * http-block lines: where require() finds waygate's modules (then LuaJIT's defaults, where
- * lua-resty-core lives), the peers' shared dict, and the modules loaded in the master:
- * workers inherit them, never read the files themselves (they may lack the permission), and
- * `nginx -t` fails if one is broken. `unavailable`: the unix socket of the main config's 503
- * server, where upstreams without peers send requests.
+ * lua-resty-core lives), the shared dicts, and the modules loaded in the master: workers
+ * inherit them, never read the files themselves (they may lack the permission), and
+ * `nginx -t` fails if one is broken.
  */
-export function luaHttp(luaDir: string = LUA_DIR, unavailable?: string, peersFile?: string, certsFile?: string, routesFile?: string): string {
-  let init = unavailable ? ` require("waygate.peers").unavailable = "unix:${safePath(unavailable)}";` : '';
-  // The tests' throwaway nginx: the peers and certificates from files at every start and reload (the agent pushes them instead).
-  if (peersFile) init += ` require("waygate.peers").load_file("${safePath(peersFile)}");`;
-  if (certsFile) init += ` require("waygate.certs").load_file("${safePath(certsFile)}");`;
-  if (routesFile) init += ` require("waygate.routes").load_file("${safePath(routesFile)}");`;
+export function luaHttp(o: LuaHttpOptions = {}): string {
+  let init = o.unavailable ? ` require("waygate.peers").unavailable = "unix:${safePath(o.unavailable)}";` : '';
+  if (o.generation !== undefined) {
+    if (!/^\d{1,15}$/.test(o.generation)) throw new Error(`not a generation: ${JSON.stringify(o.generation)}`);
+    init += ` require("waygate.drain").generation = ${BigInt(o.generation)};`;
+  }
+  if (o.peersFile) init += ` require("waygate.peers").load_file("${safePath(o.peersFile)}");`;
+  if (o.certsFile) init += ` require("waygate.certs").load_file("${safePath(o.certsFile)}");`;
+  if (o.routesFile) init += ` require("waygate.routes").load_file("${safePath(o.routesFile)}");`;
   return [
-    `    lua_package_path "${safePath(luaDir)}/?.lua;;";`,
+    `    lua_package_path "${safePath(o.luaDir ?? LUA_DIR)}/?.lua;;";`,
     `    lua_shared_dict wg_peers ${PEERS_DICT_SIZE};`,
     `    lua_shared_dict wg_certs ${CERTS_DICT_SIZE};`,
     `    lua_shared_dict wg_routes ${ROUTES_DICT_SIZE};`,
+    `    lua_shared_dict wg_drain ${DRAIN_DICT_SIZE};`,
     `    init_by_lua_block { require("waygate.policy"); require("waygate.certs"); require("waygate.routes");${init} }`,
   ].join('\n');
 }

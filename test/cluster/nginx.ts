@@ -98,7 +98,7 @@ export function renderTestConfig(install: NginxInstallation, dir: string, config
     'events { worker_connections 256; }',
     'http {',
     `  access_log ${join(dir, 'access.log')};`,
-    luaHttp(undefined, join(dir, 'wg-503.sock'), config.peers === undefined ? undefined : join(dir, 'peers.txt'), config.certs === undefined ? undefined : join(dir, 'certs.txt'), config.routes === undefined ? undefined : join(dir, 'routes.txt')),
+    luaHttp({ unavailable: join(dir, 'wg-503.sock'), peersFile: config.peers === undefined ? undefined : join(dir, 'peers.txt'), certsFile: config.certs === undefined ? undefined : join(dir, 'certs.txt'), routesFile: config.routes === undefined ? undefined : join(dir, 'routes.txt') }),
     temp,
     config.http ?? '',
     // Upstreams without peers send requests here (waygate.peers), as the agent's main config does.

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeMainConfig, runPaths } from '../../nginx/agent/config.ts';
+import { luaHttp } from '../../nginx/agent/lua.ts';
 import { capErrorLog } from '../../nginx/agent/nginx.ts';
 
 describe('agent: the run directory stays bounded', () => {
@@ -34,6 +35,23 @@ describe('agent: the run directory stays bounded', () => {
       expect(statSync(log).size).to.equal(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('agent: the generation of a main config (waygate/drain.lua)', () => {
+  const generation = (version: string) => /require\("waygate\.drain"\)\.generation = (\d+);/.exec(composeMainConfig({ runDir: '/run/w', versionDir: undefined, version }))?.[1];
+
+  it('is the version for a numbered version, 0 for any other (the empty config, a probe)', () => {
+    expect(generation('3')).to.equal('3');
+    expect(generation('')).to.equal('0');
+    expect(generation('probe-7')).to.equal('0');
+  });
+
+  it('reaches Lua only as a decimal integer', () => {
+    expect(luaHttp({ generation: '000012' })).to.include('.generation = 12;');
+    for (const bad of ['1; os.exit()', '-1', '1e3', '1234567890123456', '']) {
+      expect(() => luaHttp({ generation: bad }), bad).to.throw(/not a generation/);
     }
   });
 });

@@ -19,6 +19,7 @@
 -- fail_timeout). The pick state is per worker and restarts when the upstream's list changes.
 
 local balancer = require "ngx.balancer"
+local drain_mark = require("waygate.drain").mark
 
 local shared = ngx.shared.wg_peers
 local ngx_now = ngx.now
@@ -88,7 +89,10 @@ function _M.failed(s, i, now)
     s.down_until[i] = now + FAIL_TIMEOUT
 end
 
+-- Every try of a proxied request passes here: during a reload an old worker's response asks
+-- the client to close its keep-alive connection (waygate.drain).
 function _M.set_peer(addr)
+    drain_mark()
     local ok, err = balancer.set_current_peer(addr)
     if not ok then error("waygate.peers: set_current_peer " .. addr .. ": " .. tostring(err)) end
 end
