@@ -2,8 +2,10 @@
 // (standalone mode: the operator's rendered config under the agent's nginx) versus a
 // hand-written minimal nginx proxy to the same backend, in the same run, with client
 // keep-alive and without. The backend is a third nginx answering 200 itself, so that the
-// proxies, not the backend, are measured. Runs alternate (gateway, baseline, ...) and the
-// medians are compared. Run: npx tsx bench/dataplane.ts [--seconds 5] [--rounds 3]
+// proxies, not the backend, are measured. After a warm-up run of each (not counted), every
+// round measures both, in turns (gateway first, then baseline first), so that a drift in the
+// machine's load (the suite's test bed winding down) weighs on both alike; the ratio is the
+// median of the rounds' ratios. Run: npx tsx bench/dataplane.ts [--seconds 5] [--rounds 5]
 import { parseArgs } from 'node:util';
 import { createLogger } from '../operator/src/log.ts';
 import { tempStandalone } from '../test/support/standalone-run.ts';
@@ -16,8 +18,10 @@ export interface DataplaneRow {
   mode: 'keep-alive' | 'new connection per request';
   gateway: WrkResult;
   baseline: WrkResult;
-  /** gateway requests/s ÷ baseline requests/s. */
+  /** The median over the rounds of gateway requests/s ÷ baseline requests/s. */
   ratio: number;
+  /** Each round's ratio. */
+  ratios: number[];
 }
 
 const BACKEND_PORT = 18601;
@@ -51,21 +55,25 @@ export async function dataplaneBench(o: { seconds: number; rounds: number; log?:
     for (const mode of ['keep-alive', 'new connection per request'] as const) {
       const headers = { Host: HOST, ...(mode === 'keep-alive' ? {} : { Connection: 'close' }) };
       const runs: { gateway: WrkResult[]; baseline: WrkResult[] } = { gateway: [], baseline: [] };
+      const targets = [['gateway', GATEWAY_PORT], ['baseline', BASELINE_PORT]] as const;
+      const measure = (port: number) => wrk({ url: `http://127.0.0.1:${port}/`, seconds: o.seconds, connections: 32, headers });
+      for (const [, port] of targets) await measure(port); // warm-up
+      const ratios: number[] = [];
       for (let i = 0; i < o.rounds; i++) {
-        for (const [name, port] of [['gateway', GATEWAY_PORT], ['baseline', BASELINE_PORT]] as const) {
-          const r = await wrk({ url: `http://127.0.0.1:${port}/`, seconds: o.seconds, connections: 32, headers });
+        for (const [name, port] of i % 2 ? [...targets].reverse() : targets) {
+          const r = await measure(port);
           if (r.non2xx || r.socketErrors) log(`  ${name} ${mode}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`);
           runs[name].push(r);
         }
+        ratios.push(runs.gateway[i]!.requestsPerSecond / runs.baseline[i]!.requestsPerSecond);
       }
       const pick = (xs: WrkResult[]): WrkResult => {
         const m = median(xs.map((x) => x.requestsPerSecond));
         return { ...xs.reduce((a, b) => (Math.abs(b.requestsPerSecond - m) < Math.abs(a.requestsPerSecond - m) ? b : a)), requestsPerSecond: m, p50Ms: median(xs.map((x) => x.p50Ms)), p99Ms: median(xs.map((x) => x.p99Ms)) };
       };
-      const row = { mode, gateway: pick(runs.gateway), baseline: pick(runs.baseline), ratio: 0 };
-      row.ratio = row.gateway.requestsPerSecond / row.baseline.requestsPerSecond;
+      const row = { mode, gateway: pick(runs.gateway), baseline: pick(runs.baseline), ratio: median(ratios), ratios };
       rows.push(row);
-      log(`  ${mode}: gateway ${row.gateway.requestsPerSecond.toFixed(0)} req/s (p50 ${row.gateway.p50Ms.toFixed(2)} ms, p99 ${row.gateway.p99Ms.toFixed(2)} ms), hand-written ${row.baseline.requestsPerSecond.toFixed(0)} req/s (p50 ${row.baseline.p50Ms.toFixed(2)} ms, p99 ${row.baseline.p99Ms.toFixed(2)} ms), ratio ${row.ratio.toFixed(3)}`);
+      log(`  ${mode}: gateway ${row.gateway.requestsPerSecond.toFixed(0)} req/s (p50 ${row.gateway.p50Ms.toFixed(2)} ms, p99 ${row.gateway.p99Ms.toFixed(2)} ms), hand-written ${row.baseline.requestsPerSecond.toFixed(0)} req/s (p50 ${row.baseline.p50Ms.toFixed(2)} ms, p99 ${row.baseline.p99Ms.toFixed(2)} ms), ratio ${row.ratio.toFixed(3)} (rounds: ${ratios.map((x) => x.toFixed(3)).join(', ')})`);
     }
     return rows;
   } finally {
@@ -76,7 +84,7 @@ export async function dataplaneBench(o: { seconds: number; rounds: number; log?:
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' } } });
   console.log('data plane: gateway vs hand-written nginx, same backend, wrk 32 connections');
   await dataplaneBench({ seconds: Number(values.seconds), rounds: Number(values.rounds), log: console.log });
   process.exit(0);

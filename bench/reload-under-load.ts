@@ -1,8 +1,10 @@
 // Reload-under-load benchmark (issue #14 §6): 50 route changes while wrk sends steady
 // traffic through the gateway (standalone mode), twice: plain routes, which the route table
 // takes (pushed, no reload), and routes with a filter, which are server blocks (each change
-// rendered, tested and reloaded by the agent); versus a hand-written nginx reloaded (SIGHUP) 50 times at the same
-// pace in the same run. Counted: non-2xx responses and socket errors seen by wrk.
+// rendered, tested and reloaded by the agent, whose old workers ask clients to close their
+// keep-alive connections first: nginx/lua/waygate/drain.lua); versus a hand-written nginx
+// reloaded (SIGHUP) 50 times at the same pace in the same run. Counted: non-2xx responses
+// and socket errors seen by wrk.
 // Run: npx tsx bench/reload-under-load.ts [--changes 50] [--gap-ms 200]
 import { parseArgs } from 'node:util';
 import { createLogger } from '../operator/src/log.ts';
