@@ -498,9 +498,10 @@ class NginxAgent implements Agent {
       return { ok: false, reloaded: false, error: before };
     }
     const oldWorkers = servingWorkers(this.master.pid!);
+    // From here the old workers ask HTTP/1.x clients to close (drain.lua), until they get QUIT.
+    await this.announce(version);
     const deadline = Date.now() + this.verifyBudgetMs;
     renameSync(this.paths.candidate, this.paths.conf);
-    await this.announce(version);
     this.master.reload();
     const r = await waitForVersion(this.paths.socket, version, {
       timeoutMs: this.verifyBudgetMs,
@@ -509,6 +510,7 @@ class NginxAgent implements Agent {
     if (r.ok || (await probeVersion(this.paths.socket)) === version) {
       // New workers serve it; until the old ones get their QUIT they still accept connections too.
       await this.oldWorkersStopped(oldWorkers, deadline);
+      await this.announce(undefined); // exiting workers close their connections themselves
       this.limitDraining();
       this.protectSocket();
       // Sockets only the previous version used close once its workers are gone (requests in flight there).
@@ -594,8 +596,13 @@ class NginxAgent implements Agent {
 
   /** Names the generation being loaded (or none) to the workers; a failure costs only the drain, not the reload. */
   private async announce(version: string | undefined): Promise<void> {
-    await announceGeneration(this.paths.socket, version).catch((err: Error) =>
-      this.log.warn(`version ${version ?? '(none)'}: ${err.message}; keep-alive connections are not drained before this reload`, { component: 'agent' }),
+    await announceGeneration(this.paths.socket, version, this.verifyBudgetMs + 5000).catch((err: Error) =>
+      this.log.warn(
+        version === undefined
+          ? `${err.message}; the old workers' request to close keep-alive connections ends when it expires`
+          : `version ${version}: ${err.message}; keep-alive connections are not drained before this reload`,
+        { component: 'agent' },
+      ),
     );
   }
 

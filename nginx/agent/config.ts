@@ -109,7 +109,7 @@ http {
     proxy_request_buffering off;
     proxy_max_temp_file_size 0;
     default_type application/octet-stream;
-${luaHttp({ unavailable, generation: /^\d{1,15}$/.test(version) ? version : '0' })}
+${luaHttp({ unavailable, generation: /^\d{1,64}$/.test(version) ? version : undefined })}
 ${accessLogs}
 ${temp}
 

@@ -29,7 +29,7 @@ export interface LuaHttpOptions {
   luaDir?: string;
   /** The unix socket of the main config's 503 server, where upstreams without peers send requests. */
   unavailable?: string;
-  /** The config's generation (the main config's version, a decimal integer): waygate/drain.lua. Default 0. */
+  /** The config's generation (the main config's version, a decimal integer): waygate/drain.lua. None: it never asks clients to close. */
   generation?: string;
   /** The tests' throwaway nginx: these documents from files at every start and reload (the agent pushes them instead). */
   peersFile?: string;
@@ -46,8 +46,7 @@ export interface LuaHttpOptions {
 export function luaHttp(o: LuaHttpOptions = {}): string {
   let init = o.unavailable ? ` require("waygate.peers").unavailable = "unix:${safePath(o.unavailable)}";` : '';
   if (o.generation !== undefined) {
-    if (!/^\d{1,15}$/.test(o.generation)) throw new Error(`not a generation: ${JSON.stringify(o.generation)}`);
-    init += ` require("waygate.drain").generation = ${BigInt(o.generation)};`;
+    init += ` require("waygate.drain").generation = "${canonicalGeneration(o.generation)}";`;
   }
   if (o.peersFile) init += ` require("waygate.peers").load_file("${safePath(o.peersFile)}");`;
   if (o.certsFile) init += ` require("waygate.certs").load_file("${safePath(o.certsFile)}");`;
@@ -60,6 +59,12 @@ export function luaHttp(o: LuaHttpOptions = {}): string {
     `    lua_shared_dict wg_drain ${DRAIN_DICT_SIZE};`,
     `    init_by_lua_block { require("waygate.policy"); require("waygate.certs"); require("waygate.routes");${init} }`,
   ].join('\n');
+}
+
+/** A version as waygate/drain.lua compares generations: decimal digits without leading zeros. */
+export function canonicalGeneration(version: string): string {
+  if (!/^\d{1,64}$/.test(version)) throw new Error(`not a generation: ${JSON.stringify(version)}`);
+  return BigInt(version).toString();
 }
 
 function safePath(p: string): string {

@@ -40,17 +40,18 @@ describe('agent: the run directory stays bounded', () => {
 });
 
 describe('agent: the generation of a main config (waygate/drain.lua)', () => {
-  const generation = (version: string) => /require\("waygate\.drain"\)\.generation = (\d+);/.exec(composeMainConfig({ runDir: '/run/w', versionDir: undefined, version }))?.[1];
+  const generation = (version: string) => /require\("waygate\.drain"\)\.generation = "(\d+)";/.exec(composeMainConfig({ runDir: '/run/w', versionDir: undefined, version }))?.[1];
 
-  it('is the version for a numbered version, 0 for any other (the empty config, a probe)', () => {
+  it('is the version for a numbered version, of any length; none for any other (the empty config, a probe): those never ask to close', () => {
     expect(generation('3')).to.equal('3');
-    expect(generation('')).to.equal('0');
-    expect(generation('probe-7')).to.equal('0');
+    expect(generation('12345678901234567890')).to.equal('12345678901234567890');
+    expect(generation('')).to.equal(undefined);
+    expect(generation('probe-7')).to.equal(undefined);
   });
 
-  it('reaches Lua only as a decimal integer', () => {
-    expect(luaHttp({ generation: '000012' })).to.include('.generation = 12;');
-    for (const bad of ['1; os.exit()', '-1', '1e3', '1234567890123456', '']) {
+  it('reaches Lua only as a decimal integer without leading zeros', () => {
+    expect(luaHttp({ generation: '000012' })).to.include('.generation = "12";');
+    for (const bad of ['1; os.exit()', '1"', '-1', '1e3', '9'.repeat(65), '']) {
       expect(() => luaHttp({ generation: bad }), bad).to.throw(/not a generation/);
     }
   });
