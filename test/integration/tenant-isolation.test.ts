@@ -5,6 +5,8 @@
 // Real nginx through the standalone mode (YAML directory -> controller -> agent).
 import { expect } from 'chai';
 import { unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { EchoResponse } from '../../examples/echo.ts';
 import type { Standalone } from '../../operator/src/modes/standalone.ts';
@@ -124,6 +126,38 @@ describe('tenant isolation: one object\'s failure stays that object\'s (real ngi
     expect((JSON.parse(r.body) as EchoResponse).headers[name.toLowerCase()]).to.equal('yes');
     await othersKeepServing('x4');
     unlinkSync(join(run.dir, 'x4.yaml'));
+  });
+
+  it('a backend cannot hand its client\'s request to another tenant\'s route with X-Accel-Redirect', async () => {
+    // Team A's backend answers with nginx's internal-redirect header, naming a path that team
+    // B's route serves on the same hostname; through a table route and a server block alike.
+    const redirector = createServer((_req, res) => {
+      res.writeHead(200, { 'x-accel-redirect': '/b-only', 'content-type': 'text/plain' });
+      res.end('redirector');
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    try {
+      const redirectorPort = (redirector.address() as AddressInfo).port;
+      const filter = { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-static', value: '1' }] } }] };
+      run.write('x6.yaml', [
+        ...backend('team-a', 'redirector', redirectorPort),
+        route('team-a', 'x6-table', ['x6.example.com'], { backendRefs: [{ name: 'redirector', port: 80 }] }),
+        route('team-a', 'x6-server', ['x6s.example.com'], { backendRefs: [{ name: 'redirector', port: 80 }], ...filter }),
+        route('team-b', 'x6-b', ['x6.example.com', 'x6s.example.com'], { matches: [{ path: { type: 'PathPrefix', value: '/b-only' } }] }),
+      ]);
+      for (const host of ['x6.example.com', 'x6s.example.com']) {
+        await eventually(`${host}/b-only served by team B`, async () => (await request(host, '/b-only')).backend, (b) => b === 'b', 20_000);
+        const r = await request(host, '/');
+        expect(r.body, host).to.equal('redirector');
+        expect(r.backend, host).to.equal(undefined);
+        expect(r.headers, host).to.not.have.property('x-accel-redirect');
+      }
+      await othersKeepServing('x6');
+    } finally {
+      unlinkSync(join(run.dir, 'x6.yaml'));
+      redirector.closeAllConnections();
+      await new Promise((r) => redirector.close(r));
+    }
   });
 
   it('a weight split with a tiny valid share renders and serves that share', async () => {
