@@ -347,6 +347,10 @@ describe('StatusWriter', function () {
   });
 
   it('drops our entry when the route no longer references our Gateway, and skips objects that are gone', async () => {
+    // The test before wrote the route through another Store: ours learns its resourceVersion
+    // from the watch, and a write before that would conflict (a retry, not what is tested here).
+    const { resourceVersion } = (await getJson(['get', 'httproute', 'web', '-n', ns])).metadata;
+    await waitFor('the Store to see the route\'s last write', async () => (store.get('HTTPRoute', ns, 'web')?.metadata.resourceVersion === resourceVersion ? true : undefined), 10_000, 20);
     const result = await writer.write([{ kind: 'HTTPRoute', namespace: ns, name: 'web', parents: [] }, { ...routeStatus(), name: 'never-existed' }], store);
     expect(result).to.deep.equal({ written: 1, skipped: 1, conflicts: 0, failed: 0 });
     const web = await getJson(['get', 'httproute', 'web', '-n', ns]);
