@@ -88,4 +88,17 @@ describe('route table', () => {
     expect(files['routes.txt'], 'listed as a server block').to.contain('server big.example.com\n');
     expect(files['http.conf']).to.contain('server_name "big.example.com";');
   });
+
+  it('counts a route\'s budget in every host entry it is written under: no hostnames on a port of 32 listener hostnames', () => {
+    const listeners = [{ name: 'any' }, ...Array.from({ length: 32 }, (_, i) => ({ name: `l${i}`, hostname: `l${i}.shop.example` }))];
+    // About 0.8 KiB of routes.txt per host entry: within the budget once, over it 33 times.
+    const route = (name: string, hostnames: string[]) => httpRoute('app', name, { hostnames, rules: [{ matches: [{ path: { type: 'Exact', value: `/${name}/${'p'.repeat(240)}` } }], backendRefs: [{ name: 's', port: 80 }] }] });
+    const { graph } = statusesOf(gateway('app', 'gw', listeners), service('app', 's', 80, ['10.0.0.1:8080']), route('everywhere', []), route('one', ['l1.shop.example']));
+    const files = renderConfig(buildHttpModel(graph)).files;
+    expect(files['routes.txt'] ?? '', 'over its budget: server blocks').to.not.contain('/everywhere/');
+    expect(files['http.conf']).to.contain('/everywhere/');
+    // under one host entry the same size fits
+    const alone = renderConfig(buildHttpModel(statusesOf(gateway('app', 'gw', listeners), service('app', 's', 80, ['10.0.0.1:8080']), route('one', ['l1.shop.example']), httpRoute('app', 'catchall', { rules: [{ backendRefs: [{ name: 's', port: 80 }] }] })).graph)).files;
+    expect(alone['routes.txt']).to.contain('/one/');
+  });
 });

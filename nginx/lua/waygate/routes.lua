@@ -197,14 +197,24 @@ function _M.store(body)
     if not t then return nil, err end
     local n = 0
     for _ in pairs(t) do n = n + 1 end
+    -- Only the served document stays (workers that read its version a moment ago may still
+    -- fetch it): every other one goes first, also those of earlier stores that failed half
+    -- way, which would otherwise hold their memory until nginx restarts.
+    local served = shared:get("version")
+    local keep = served and ("doc:" .. served)
+    for _, key in ipairs(shared:get_keys(0)) do
+        if key:sub(1, 4) == "doc:" and key ~= keep then shared:delete(key) end
+    end
     local v, incr_err = shared:incr("seq", 1, 0)
     if not v then return nil, "seq: " .. tostring(incr_err) end
     -- safe_set: a full dict refuses the new document and evicts nothing (the current one stays served)
     local ok, set_err = shared:safe_set("doc:" .. v, body)
     if not ok then return nil, "storing the document (" .. #body .. " bytes): " .. tostring(set_err) end
     ok, set_err = shared:safe_set("version", v)
-    if not ok then return nil, "storing the version: " .. tostring(set_err) end
-    shared:delete("doc:" .. (v - 2)) -- the one before the previous: nobody reads it any more
+    if not ok then
+        shared:delete("doc:" .. v)
+        return nil, "storing the version: " .. tostring(set_err)
+    end
     return n, 0
 end
 

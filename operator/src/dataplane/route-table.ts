@@ -63,8 +63,8 @@ export interface TablePort {
  */
 export const ROUTE_TABLE_BUDGET = 16 * 1024;
 
-/** What a route's rules cost in routes.txt, an upper bound (every character encoded). */
-function tableCost(route: MatchCandidate['route']): number {
+/** What a route's rules cost in routes.txt under `hosts` host entries, an upper bound (every character encoded). */
+function tableCost(route: MatchCandidate['route'], hosts: number): number {
   let perHost = 0;
   for (const rule of route.rules) {
     for (const m of rule.matches) {
@@ -72,7 +72,7 @@ function tableCost(route: MatchCandidate['route']): number {
       for (const c of [...m.headers, ...m.queryParams]) perHost += 8 + 3 * (c.name.length + c.value.length);
     }
   }
-  return perHost * Math.max(1, route.hostnames.length);
+  return perHost * Math.max(1, hosts);
 }
 
 /** A rule the table can serve: no filters or policy, usable plain HTTP backends, all valid (or none). */
@@ -85,14 +85,19 @@ export function plainRule(rule: RuleNode): boolean {
   return valid.every((b) => !b.filters && !b.tls && !b.tlsPolicies?.length && (b.protocol ?? 'http') === 'http');
 }
 
-/** A candidate the table can serve: an HTTPRoute's plain rule with Exact/PathPrefix and exact conditions. */
-export function plainCandidate(c: MatchCandidate): boolean {
+/**
+ * A candidate the table can serve: an HTTPRoute's plain rule with Exact/PathPrefix and exact
+ * conditions, of a route within its budget in the `hosts` host entries it is written under
+ * (its rules repeat in each: a route without hostnames on a Gateway of many listener
+ * hostnames is in every one of them).
+ */
+export function plainCandidate(c: MatchCandidate, hosts = 1): boolean {
   if (c.route.kind !== 'HTTPRoute') return false;
   const m = c.match;
   if (m.path.type === 'RegularExpression' || m.grpcRegex || m.rank) return false;
   if (m.headers.some((h) => h.type !== 'Exact') || m.queryParams.some((q) => q.type !== 'Exact')) return false;
   const rule = c.route.rules.find((r) => r.index === c.ruleIndex);
-  return !!rule && plainRule(rule) && tableCost(c.route) <= ROUTE_TABLE_BUDGET;
+  return !!rule && plainRule(rule) && tableCost(c.route, hosts) <= ROUTE_TABLE_BUDGET;
 }
 
 /**
@@ -104,7 +109,9 @@ export function plainCandidate(c: MatchCandidate): boolean {
  * nothing changes).
  */
 export function tableHosts(byHost: ReadonlyMap<string, readonly MatchCandidate[]>): Set<string> {
-  const plain = (host: string) => byHost.get(host)!.every(plainCandidate);
+  const entries = new Map<MatchCandidate['route'], Set<string>>();
+  for (const [host, candidates] of byHost) for (const c of candidates) (entries.get(c.route) ?? entries.set(c.route, new Set()).get(c.route)!).add(host);
+  const plain = (host: string) => byHost.get(host)!.every((c) => plainCandidate(c, entries.get(c.route)!.size));
   if (!byHost.has('*') || !plain('*')) return new Set();
   const table = new Set([...byHost.keys()].filter(plain));
   const statics = [...byHost.keys()].filter((h) => !table.has(h) && h.startsWith('*.'));
