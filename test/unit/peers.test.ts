@@ -6,8 +6,10 @@ import { buildHttpModel, defaultBuildOptions } from '../../operator/src/dataplan
 import type { KubeObject } from '../../operator/src/objects.ts';
 import { renderPeers } from '../../operator/src/render/peers.ts';
 import { renderConfig } from '../../operator/src/render/render.ts';
-import { gateway, httpRoute, service } from '../support/objects.ts';
-import { statusesOf } from '../support/statuses.ts';
+import { buildConfiguration } from '../../operator/src/pipeline.ts';
+import { desiredStatuses } from '../../operator/src/graph/status.ts';
+import { gateway, gatewayClass, httpRoute, service, storeOf } from '../support/objects.ts';
+import { graphOptions, statusesOf } from '../support/statuses.ts';
 
 /** Every rule in server blocks: these tests are about the server renderer, not the route table. */
 const SERVER_BLOCKS = { ...defaultBuildOptions, routeTable: false };
@@ -96,5 +98,31 @@ describe('upstream peers outside http.conf', () => {
     expect(() => renderPeers([{ ...u, name: 'wg\nx' }])).to.throw(/bad identifier/);
     // Static upstreams without a Lua balancer keep their servers in http.conf only.
     expect(renderPeers([{ ...u, dynamic: undefined }])).to.equal('');
+  });
+
+  it('an address is one peer with the weights of every reference to it summed: duplicate backendRefs do not multiply peers.txt', () => {
+    const pods = ['10.0.0.1:8080', '10.0.0.2:8080'];
+    const refs = (n: number) => Array.from({ length: n }, (_, i) => ({ name: i % 2 ? 'svc' : 'same-pods', port: 80, weight: 1 }));
+    const { config } = render(pods, refs(16), service('app', 'same-pods', 80, pods));
+    const lines = config.files['peers.txt']!.trim().split('\n');
+    expect(lines).to.have.length(3); // the upstream and two peers
+    expect(lines.slice(1)).to.deep.equal(['10.0.0.1:8080 800', '10.0.0.2:8080 800']); // 16 refs x weight 1 x 100 / 2 endpoints
+  });
+
+  it('over the peers budget the rules of the largest upstreams are refused, naming their backendRefs; the others keep serving', () => {
+    const many = Array.from({ length: 200 }, (_, i) => `10.1.${i >> 8}.${i & 255}:8080`);
+    const objects = [gatewayClass(), gateway('app', 'gw'), ...service('app', 'big', 80, many), ...service('app', 'small', 80, ['10.0.0.9:8080']),
+      httpRoute('app', 'fat', { hostnames: ['fat.example.com'], rules: [{ backendRefs: [{ name: 'big', port: 80 }] }, { backendRefs: [{ name: 'big', port: 80, weight: 2 }, { name: 'small', port: 80 }] }] }),
+      httpRoute('app', 'thin', { hostnames: ['thin.example.com'], rules: [{ backendRefs: [{ name: 'small', port: 80 }] }] })];
+    const result = buildConfiguration(storeOf(...objects).snapshot(), { ...graphOptions, build: { ...defaultBuildOptions, peersBudget: 4096 } });
+    const peers = result.config.files['peers.txt']!;
+    expect(peers.length).to.be.at.most(4096);
+    // rule 1 (big and small: 201 peers) is the largest; without it rule 0 (200) and thin fit
+    expect(peers).to.contain('10.0.0.9:8080').and.contain('10.1.0.1:8080');
+    expect(peers.match(/^10\.1\.0\.1:8080 /gm)).to.have.length(1);
+    const status = (name: string) => desiredStatuses(result.graph, graphOptions, { ok: true, reason: 'Programmed', message: '' }).find((d) => d.kind === 'HTTPRoute' && d.name === name)!;
+    const said = JSON.stringify(status('fat').parents![0]!.conditions);
+    expect(said).to.contain('UnsupportedValue').and.contain('spec.rules[1].backendRefs').and.contain('201 peers').and.not.contain('spec.rules[0]');
+    expect(status('thin').parents![0]!.conditions.find((c) => c.type === 'Accepted')!.status).to.equal('True');
   });
 });

@@ -77,9 +77,8 @@ end
 -- Stores { key -> { pem, ... } } (`order`: the keys); with `prune` keys not named are removed.
 local function store_all(lists, order, prune)
     for _, key in ipairs(order) do
-        local ok, err, forcible = shared:set(PREFIX .. key, table.concat(lists[key], SEPARATOR))
-        if not ok then return nil, "storing " .. key .. ": " .. tostring(err) end
-        if forcible then return nil, "the shared dict wg_certs is full" end
+        local ok, err = shared:safe_set(PREFIX .. key, table.concat(lists[key], SEPARATOR)) -- evicts nothing
+        if not ok then return nil, "storing " .. key .. ": " .. tostring(err) .. " (the shared dict wg_certs is full)" end
     end
     local removed = 0
     if prune then

@@ -153,10 +153,10 @@ function _M.store(body, prune)
         end
     end
     for _, name in ipairs(order) do
-        local ok, err, forcible = shared:set(PREFIX .. name, table.concat(lists[name]))
-        if not ok then return nil, "storing " .. name .. ": " .. tostring(err) end
-        -- The dict evicted another upstream's peers to make room.
-        if forcible then return nil, "the shared dict wg_peers is full" end
+        -- safe_set: a full dict refuses, and evicts no other upstream's peers (set would drop
+        -- the least recently used ones, a quiet tenant's, before saying so).
+        local ok, err = shared:safe_set(PREFIX .. name, table.concat(lists[name]))
+        if not ok then return nil, "storing " .. name .. ": " .. tostring(err) .. " (the shared dict wg_peers is full)" end
     end
     local removed = 0
     if prune then

@@ -13,6 +13,7 @@ import { finishMirrorHop } from './mirror.ts';
 import type { HttpModel } from './model.ts';
 import { quote } from './quote.ts';
 import { buildServer, routerServer, sniListenerMap } from './server.ts';
+import { enforcePeersBudget, PEERS_TOTAL_BUDGET } from './peers-budget.ts';
 import { renderRouteTable, tableHost, tableHosts, tablePortId } from './route-table.ts';
 import { httpsSocket, sharedHttpsPorts } from './stream-sockets.ts';
 import { frontSockets, h2cPorts } from './grpc-front.ts';
@@ -41,6 +42,8 @@ export interface BuildOptions {
    * (the tests of the server renderer use it).
    */
   routeTable?: boolean;
+  /** Bytes of peers.txt at most (peers-budget.ts; tests set a small one). */
+  peersBudget?: number;
 }
 
 /** The agent's run directory in the Deployment (manifests/base/deployment.yaml). */
@@ -158,6 +161,7 @@ function buildModel(graph: Graph, opts: BuildOptions): HttpModel {
   b.model.splits.sort((x, y) => (x.variable < y.variable ? -1 : 1));
   b.model.samples.sort((x, y) => (x.variable < y.variable ? -1 : 1));
   finishMirrorHop(b);
+  enforcePeersBudget(b, opts.peersBudget ?? PEERS_TOTAL_BUDGET);
   b.model.hashes = hashSizes(
     // Variable names nginx creates for us: $http_<header>, $arg_<query>, and our short wg_ names.
     // SNI maps (HTTPS) have hostnames as keys.

@@ -112,6 +112,14 @@ export class ModelBuilder {
     }
   }
 
+  /** The rules using each upstream: what a budget on the peers can refuse (build.ts). */
+  readonly upstreamUsers = new Map<string, { route: RouteNode; rule: number }[]>();
+
+  private noteUser(upstream: string, route: RouteNode, rule: number): void {
+    const users = this.upstreamUsers.get(upstream) ?? this.upstreamUsers.set(upstream, []).get(upstream)!;
+    if (!users.some((u) => u.route === route && u.rule === rule)) users.push({ route, rule });
+  }
+
   /** Records a rule the model cannot express; the caller leaves the rule out. */
   fail(route: RouteNode, rule: number, field: string, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
@@ -184,10 +192,10 @@ export class ModelBuilder {
     else {
       const signature = upstreamSignature(valid, hop, tls && clientCertificate?.id, rule);
       // A backend set already built has these servers (most rules share one): not built again.
-      const servers = this.upstreamsBySignature.get(signature)?.servers ?? valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({
+      const servers = this.upstreamsBySignature.get(signature)?.servers ?? mergeAddresses(valid.flatMap((b) => b.endpoints.flatMap((e) => nginxEndpoint(e) ?? []).map((address) => ({
         address: quote(hop && tls ? `unix:${this.tlsOrigin(address, tls, clientCertificate)}` : address),
         weight: Math.max(1, Math.round((b.weight * 100) / b.endpoints.length)),
-      })));
+      }))));
       // HTTP/1.1 backends: the peers go to peers.txt, not http.conf (an endpoint change needs no
       // reload), and without a ready endpoint waygate.peers answers 503. The h2c hop grpc_passes
       // to its upstream, which cannot answer that 503: its servers stay in http.conf.
@@ -195,6 +203,7 @@ export class ModelBuilder {
       if (!servers.length && !dynamic) t.status = 503; // Services without ready endpoints
       else {
         t.upstream = this.upstream(signature, servers, route.key, dynamic);
+        if (t.upstream) this.noteUser(t.upstream.name, route, rule.index);
         if (!t.upstream) {
           t.problem = `spec.rules[${rule.index}].backendRefs: two upstreams of this configuration got the same name; this rule is left out`;
           this.ruleTargets.set(id, t);
@@ -308,3 +317,18 @@ function keyHash(key: string): string {
 
 /** The target id prefix of a route ("r" and its id) when no other route's id collides with it. */
 export const routeTargetPrefix = (key: string) => `r${keyHash(key).slice(0, 10)}`;
+
+/**
+ * One server per address, weights summed: the same balance (smooth weighted round robin, as
+ * nginx's) from fewer peers. Several backendRefs of one Service, or Services selecting the
+ * same Pods, would otherwise repeat every endpoint in peers.txt once per reference.
+ */
+export function mergeAddresses(servers: { address: string; weight: number }[]): { address: string; weight: number }[] {
+  const byAddress = new Map<string, { address: string; weight: number }>();
+  for (const s of servers) {
+    const known = byAddress.get(s.address);
+    if (known) known.weight += s.weight;
+    else byAddress.set(s.address, { ...s });
+  }
+  return byAddress.size === servers.length ? servers : [...byAddress.values()];
+}
