@@ -168,6 +168,22 @@ describe('the route table: plain routes without reloads (real nginx, standalone 
     expect(`${loc.head}\r\n`).to.match(/\r\nLocation: http:\/\/wg_table\/moved\r\n/i).and.match(/\r\nRefresh: 0; url=http:\/\/wg_table\/moved\r\n/i);
   });
 
+  it('a client\'s path past 254 characters still finds its prefix (of up to 254); a Host past 253 falls to the catch-all', async () => {
+    const long = `/${'p'.repeat(253)}`; // the longest prefix a route may have (nginx locations hold 254)
+    const routes = baseRoutes();
+    routes.push(httpRoute({ name: 'longest', hostnames: ['long.example.com'], rules: [prefix('/', 'a'), prefix(long, 'b'), prefix('/x', 'c')] }));
+    write(routes);
+    await eventually('the long prefix', () => send('long.example.com', `${long}/q`), (r) => r === 'b');
+    const deep = `/${'s/'.repeat(2000)}`;
+    expect(await send('long.example.com', `${long}${deep}`), 'past 254 at a "/" right after the prefix').to.equal('b');
+    expect(await send('long.example.com', `${long}x${deep}`), 'no boundary after the prefix').to.equal('a');
+    expect(await send('long.example.com', `/x${deep}`)).to.equal('c');
+    expect(await send('long.example.com', deep)).to.equal('a');
+    const host = `${'h'.repeat(60)}.`.repeat(5) + 'example.com';
+    expect(await send(host, '/api'), 'an unknown long host: the catch-all route').to.equal('c');
+    write(baseRoutes());
+  });
+
   it('a new route, a changed one and a removed one: served within the push, no reload, the same nginx workers', async () => {
     const before = { verdicts: verdicts.length, nginx: nginxProcesses(run.runDir), http: readFileSync(join(live(), 'http.conf'), 'utf8') };
     const routes = baseRoutes();

@@ -153,8 +153,15 @@ local function first(list, best)
     return best
 end
 
+-- The longest hostname and match path the operator writes (operator/src/values/checks.ts
+-- limits.hostname and .locationPath): a client's longer Host or path is cut to what can
+-- match, so that its lookups stay short (each step below copies a suffix or prefix: a path of
+-- 3,900 segments cost 9 ms a request, 100 times a short one).
+local MAX_HOST, MAX_PATH = 253, 254
+
 -- The host's entry: the exact name, then the longest wildcard, then the catch-all.
 local function entry(port, name)
+    if #name > MAX_HOST then return port.any end -- no entry can name it
     local e = port.exact[name]
     if e then return e end
     local i = name:find(".", 1, true)
@@ -178,6 +185,11 @@ function _M.route(port_id)
         local uri = ngx.var.uri
         best = first(e.exact[uri], nil)
         local path = uri
+        if #path > MAX_PATH then
+            -- no prefix is longer: start from the longest one within MAX_PATH, at a "/"
+            local cut = path:sub(1, MAX_PATH + 1):match("^(.*)/")
+            path = (cut == nil or cut == "") and "/" or cut
+        end
         while true do
             best = first(e.prefix[path], best)
             if path == "/" then break end
