@@ -115,9 +115,10 @@ export class ModelBuilder {
   /** The rules using each upstream: what a budget on the peers can refuse (build.ts). */
   readonly upstreamUsers = new Map<string, { route: RouteNode; rule: number }[]>();
 
+  // A rule may be listed twice (one target per backendRef part): fail() ignores a repeat, and
+  // a scan for it here would be quadratic in the rules sharing one backend set.
   private noteUser(upstream: string, route: RouteNode, rule: number): void {
-    const users = this.upstreamUsers.get(upstream) ?? this.upstreamUsers.set(upstream, []).get(upstream)!;
-    if (!users.some((u) => u.route === route && u.rule === rule)) users.push({ route, rule });
+    (this.upstreamUsers.get(upstream) ?? this.upstreamUsers.set(upstream, []).get(upstream)!).push({ route, rule });
   }
 
   /** Records a rule the model cannot express; the caller leaves the rule out. */
