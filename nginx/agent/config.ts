@@ -3,7 +3,7 @@
 // directory; the version's http.conf and stream.conf are included by absolute path.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { luaHttp, luaModules } from './lua.ts';
+import { isGeneration, luaHttp, luaModules } from './lua.ts';
 import { trafficLogDirectives, type TrafficLogTarget } from './access-log.ts';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from './drain.ts';
 
@@ -109,7 +109,7 @@ http {
     proxy_request_buffering off;
     proxy_max_temp_file_size 0;
     default_type application/octet-stream;
-${luaHttp({ unavailable, generation: /^\d{1,64}$/.test(version) ? version : undefined })}
+${luaHttp({ unavailable, generation: isGeneration(version) ? version : undefined })}
 ${accessLogs}
 ${temp}
 

@@ -61,9 +61,12 @@ export function luaHttp(o: LuaHttpOptions = {}): string {
   ].join('\n');
 }
 
+/** Whether a version is a generation waygate/drain.lua can compare: decimal digits (probes' and the empty config's are not). */
+export const isGeneration = (version: string): boolean => /^\d{1,64}$/.test(version);
+
 /** A version as waygate/drain.lua compares generations: decimal digits without leading zeros. */
 export function canonicalGeneration(version: string): string {
-  if (!/^\d{1,64}$/.test(version)) throw new Error(`not a generation: ${JSON.stringify(version)}`);
+  if (!isGeneration(version)) throw new Error(`not a generation: ${JSON.stringify(version)}`);
   return BigInt(version).toString();
 }
 
